@@ -1,0 +1,5 @@
+"""Entry point for ``python -m seatwise``."""
+
+from seatwise.cli import main
+
+main()
