@@ -1,0 +1,133 @@
+"""Control endpoints under `/_control` that tests and `seatwise simulate` use to change the tenant
+from outside Graph: faults, token expiry, the admin's roles and password, tenant switches, time.
+
+Not part of Graph. Served only on the loopback simulator; they need no token.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seatwise.simulator.context import sim_of
+from seatwise.simulator.faults import Fault, FaultPlan, FaultSpecError
+from seatwise.simulator.odata import json_response
+
+_SWITCHES = ("concealed_names", "premium", "report_throttle", "token_lifetime_s", "download_ttl_s")
+
+
+def _problem(message: str, status: int = 400) -> Response:
+    return json_response({"error": {"code": "BadRequest", "message": message}}, status)
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(await request.body() or b"{}")
+    except orjson.JSONDecodeError:
+        return {"__invalid__": True}
+    return body if isinstance(body, dict) else {"__invalid__": True}
+
+
+async def faults(request: Request) -> Response:
+    """`POST {"spec": "throttle=0.1,..."}` replaces the plan; `{"script": [...], "path": "/v1.0/users"}`
+    queues exact faults (`{"kind": "throttle", "retry_after": "1.5"}`) for the next requests."""
+    sim = sim_of(request)
+    body = await _json(request)
+    if body.get("__invalid__"):
+        return _problem("Body must be a JSON object.")
+    try:
+        if "spec" in body:
+            sim.faults = FaultPlan.parse(str(body["spec"] or ""), seed=sim.tenant.seed)
+        for item in body.get("script") or []:
+            sim.faults.script(str(body.get("path", "/")), [Fault(str(item["kind"]), item.get("retry_after"))])
+    except (FaultSpecError, KeyError, TypeError) as exc:
+        return _problem(str(exc))
+    return json_response({"injected": sim.faults.injected, "queued": len(sim.faults.scripted)})
+
+
+async def expire_tokens(request: Request) -> Response:
+    """Every access token issued so far is expired from now on (refresh tokens still work)."""
+    sim_of(request).tokens.expire_all_access()
+    return Response(status_code=204)
+
+
+async def admin(request: Request) -> Response:
+    """`{"remove_roles": [...], "add_roles": [...], "password": "..."}`; a new password revokes
+    the admin's refresh tokens, as Entra ID does."""
+    sim = sim_of(request)
+    body = await _json(request)
+    if body.get("__invalid__"):
+        return _problem("Body must be a JSON object.")
+    account = sim.tenant.admin
+    for role in body.get("remove_roles") or []:
+        account.roles.discard(str(role))
+    for role in body.get("add_roles") or []:
+        account.roles.add(str(role))
+    if body.get("password"):
+        account.password = str(body["password"])
+        sim.tokens.revoke_user(account.user_id)
+    return json_response({"upn": account.upn, "roles": sorted(account.roles)})
+
+
+async def settings(request: Request) -> Response:
+    """`GET` or `POST {"concealed_names": true, "premium": false, ...}` tenant switches."""
+    sim = sim_of(request)
+    options = sim.tenant.options
+    if request.method == "POST":
+        body = await _json(request)
+        if body.get("__invalid__"):
+            return _problem("Body must be a JSON object.")
+        unknown = sorted(set(body) - set(_SWITCHES))
+        if unknown:
+            return _problem(f"Unknown setting {unknown[0]}; known: {', '.join(_SWITCHES)}.")
+        for key, value in body.items():
+            setattr(options, key, value)
+        if "token_lifetime_s" in body:
+            sim.tokens.lifetime_s = float(body["token_lifetime_s"])
+        sim.tenant.version += 1
+    return json_response({k: getattr(options, k) for k in _SWITCHES})
+
+
+async def clock(request: Request) -> Response:
+    """`POST {"advance_days": n}` moves the tenant's present forward (reports and sign-ins follow)."""
+    sim = sim_of(request)
+    body = await _json(request)
+    days = body.get("advance_days")
+    if not isinstance(days, int) or days < 0:
+        return _problem("advance_days must be a non-negative integer.")
+    sim.tenant.advance(timedelta(days=days))
+    return json_response({"now": sim.tenant.now.isoformat()})
+
+
+async def stats(request: Request) -> Response:
+    """Calls per route, faults injected and tenant facts, for tests and benchmarks."""
+    sim = sim_of(request)
+    tenant = sim.tenant
+    return json_response(
+        {
+            "calls": sim.calls,
+            "assign_license_calls": tenant.assign_calls,
+            "faults_injected": sim.faults.injected,
+            "users": len(tenant.users),
+            "version": tenant.version,
+            "now": tenant.now.isoformat(),
+            "refresh_date": tenant.refresh_date.isoformat(),
+        }
+    )
+
+
+def routes() -> list[Route]:
+    """The control routes."""
+    return [
+        Route("/_control/faults", faults, methods=["POST"]),
+        Route("/_control/tokens/expire", expire_tokens, methods=["POST"]),
+        Route("/_control/admin", admin, methods=["POST"]),
+        Route("/_control/settings", settings, methods=["GET", "POST"]),
+        Route("/_control/clock", clock, methods=["POST"]),
+        Route("/_control/stats", stats, methods=["GET"]),
+    ]

@@ -1,0 +1,319 @@
+"""Directory endpoints: `/users` (list, get, delta), `/subscribedSkus`, `assignLicense` and
+deleted users, under `/v1.0` and `/beta`, with Graph's paging, `$select`, `$filter` and errors.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from seatwise.simulator import catalog, query, userjson
+from seatwise.simulator.context import Sim, sim_of
+from seatwise.simulator.model import SkuHolding, User
+from seatwise.simulator.odata import GraphError, json_response
+from seatwise.simulator.tenant import Tenant
+
+USERS_MAX_TOP = 999
+SIGNIN_MAX_TOP = 500  # pages with signInActivity hold at most 500 users (beta docs, 2025)
+DELTA_PAGE = 200
+
+
+def _root(request: Request) -> str:
+    version = request.url.path.split("/")[1]
+    return f"{request.url.scheme}://{request.url.netloc}/{version}"
+
+
+def _context(request: Request, fragment: str) -> str:
+    return f"{_root(request)}/$metadata#{fragment}"
+
+
+def _not_found(key: str) -> GraphError:
+    return GraphError(
+        404,
+        "Request_ResourceNotFound",
+        f"Resource '{key}' does not exist or one of its queried reference-property objects are "
+        "not present.",
+    )
+
+
+def _select(request: Request, collection: bool) -> tuple[str, ...]:
+    select = query.parse_select(
+        request.query_params.get("$select"), userjson.KNOWN, userjson.DEFAULT_PROPERTIES,
+        "microsoft.graph.user",
+    )
+    if collection and (bad := [p for p in select if p in userjson.SINGLE_USER_ONLY]):
+        raise GraphError(
+            501, "NotImplemented",
+            f"This operation target is not yet supported. Property '{bad[0]}' is only supported "
+            "for a single user.",
+        )
+    return select
+
+
+def _check_sign_in(sim: Sim, request: Request, select: tuple[str, ...], filt: query.UserFilter) -> None:
+    if "signInActivity" in select or filt.sign_in:
+        sim.authorize(request, "signInActivity")
+
+
+async def list_users(request: Request) -> Response:
+    """`GET /users`: paged with `$skiptoken`, `$top` ≤ 999 (≤ 500 with signInActivity)."""
+    sim = sim_of(request)
+    sim.authorize(request, "users")
+    sim.count("users")
+    tenant = sim.tenant
+    params = request.query_params
+    select = _select(request, collection=True)
+    filt = query.parse_user_filter(params.get("$filter"))
+    _check_sign_in(sim, request, select, filt)
+    top = query.parse_top(params.get("$top"), default=100, maximum=USERS_MAX_TOP)
+    if "signInActivity" in select:
+        top = min(top, SIGNIN_MAX_TOP)
+    count_wanted = params.get("$count", "").lower() == "true"
+    if count_wanted and request.headers.get("consistencylevel", "").lower() != "eventual":
+        raise query.bad_request("$count is not currently supported.")
+    salt = f"users{tenant.version}"
+    start = query.decode_skiptoken(params["$skiptoken"], salt) if "$skiptoken" in params else 0
+    users = tenant.users
+    page: list[dict[str, Any]] = []
+    position = start
+    while position < len(users) and len(page) < top:
+        user = users[position]
+        position += 1
+        if filt.predicates and not filt.matches(userjson.facts(tenant, user, filt.sign_in)):
+            continue
+        page.append(userjson.render(tenant, user, select))
+    fragment = "users" if not params.get("$select") else f"users({','.join(select)})"
+    body: dict[str, Any] = {"@odata.context": _context(request, fragment)}
+    if count_wanted and start == 0:
+        body["@odata.count"] = sum(
+            1 for u in users if not filt.predicates or filt.matches(userjson.facts(tenant, u, filt.sign_in))
+        )
+    if position < len(users):
+        token = query.encode_skiptoken(position, salt)
+        body["@odata.nextLink"] = query.next_link(
+            f"{_root(request)}/users", params, "$skiptoken", token
+        )
+    body["value"] = page
+    return json_response(body)
+
+
+async def get_user(request: Request) -> Response:
+    """`GET /users/{id | userPrincipalName}`."""
+    sim = sim_of(request)
+    sim.authorize(request, "users")
+    sim.count("user")
+    key = request.path_params["key"]
+    user = sim.tenant.find_user(key)
+    if user is None:
+        raise _not_found(key)
+    select = _select(request, collection=False)
+    if "signInActivity" in select:
+        if "@" in key:
+            raise query.bad_request(
+                "Get By Key only supports UserId and the key has to be a valid Guid"
+            )
+        sim.authorize(request, "signInActivity")
+    body = {"@odata.context": _context(request, "users/$entity"), **userjson.render(sim.tenant, user, select)}
+    return json_response(body)
+
+
+def _delta_token(version: int, salt: str) -> str:
+    return base64.urlsafe_b64encode(f"{salt}:{version}".encode()).decode().rstrip("=")
+
+
+def _read_delta_token(token: str, salt: str) -> int:
+    try:
+        got_salt, version = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
+        if got_salt != salt:
+            raise ValueError
+        return int(version)
+    except (ValueError, UnicodeDecodeError):
+        raise GraphError(
+            400, "Request_BadRequest", "Invalid delta token or the token has expired."
+        ) from None
+
+
+async def users_delta(request: Request) -> Response:
+    """`GET /users/delta`: full round in pages, then a `@odata.deltaLink` for changes since."""
+    sim = sim_of(request)
+    sim.authorize(request, "users")
+    sim.count("users.delta")
+    tenant = sim.tenant
+    params = request.query_params
+    select = _select(request, collection=True)
+    if "signInActivity" in select:
+        raise query.bad_request("Property 'signInActivity' is not supported in delta queries.")
+    salt = tenant.data.salt[:8]
+    base = f"{_root(request)}/users/delta"
+    if "$deltatoken" in params:
+        since = _read_delta_token(params["$deltatoken"], salt)
+        changed_ids = [uid for version, uid in tenant.change_log if version > since]
+        changed = [tenant.users_by_id[uid] for uid in dict.fromkeys(changed_ids)]
+        value = [userjson.render(tenant, u, select) for u in changed]
+        keep = {k: v for k, v in params.items() if k.lower() == "$select"}
+        keep["$deltatoken"] = _delta_token(tenant.version, salt)
+        body = {
+            "@odata.context": _context(request, "users"),
+            "@odata.deltaLink": query.next_link(base, keep, "$deltatoken", keep["$deltatoken"]),
+            "value": value,
+        }
+        return json_response(body)
+    start = query.decode_skiptoken(params["$skiptoken"], salt) if "$skiptoken" in params else 0
+    users = tenant.users[start : start + DELTA_PAGE]
+    body = {"@odata.context": _context(request, "users")}
+    end = start + len(users)
+    if end < len(tenant.users):
+        body["@odata.nextLink"] = query.next_link(
+            base, params, "$skiptoken", query.encode_skiptoken(end, salt)
+        )
+    else:
+        keep = {k: v for k, v in params.items() if k.lower() == "$select"}
+        body["@odata.deltaLink"] = query.next_link(
+            base, keep, "$deltatoken", _delta_token(tenant.version, salt)
+        )
+    body["value"] = [userjson.render(tenant, u, select) for u in users]
+    return json_response(body)
+
+
+async def deleted_users(request: Request) -> Response:
+    """`GET /directory/deletedItems/microsoft.graph.user`: soft-deleted users (30 days)."""
+    sim = sim_of(request)
+    sim.authorize(request, "users")
+    tenant = sim.tenant
+    select = _select(request, collection=True)
+    if "deletedDateTime" not in select:
+        select = (*select, "deletedDateTime")
+    value = [
+        userjson.render(tenant, u, select)
+        for u in tenant.deleted_users
+        if u.deleted and (tenant.now - u.deleted).days < 30
+    ]
+    return json_response(
+        {"@odata.context": _context(request, "directory/deletedItems/microsoft.graph.user"), "value": value}
+    )
+
+
+def _capability(holding: SkuHolding) -> str:
+    if holding.enabled > 0:
+        return "Enabled"
+    if holding.warning > 0:
+        return "Warning"
+    if holding.suspended > 0:
+        return "Suspended"
+    return "LockedOut"
+
+
+def sku_json(tenant: Tenant, holding: SkuHolding) -> dict[str, Any]:
+    """One `subscribedSku`."""
+    sku = catalog.skus()[holding.sku_id]
+    return {
+        "accountName": tenant.tenant_name,
+        "accountId": tenant.tenant_id,
+        "appliesTo": sku.applies_to,
+        "capabilityStatus": _capability(holding),
+        "consumedUnits": tenant.consumed.get(sku.id, 0),
+        "id": f"{tenant.tenant_id}_{sku.id}",
+        "skuId": sku.id,
+        "skuPartNumber": sku.part_number,
+        "subscriptionIds": list(holding.subscription_ids),
+        "prepaidUnits": {
+            "enabled": holding.enabled,
+            "suspended": holding.suspended,
+            "warning": holding.warning,
+            "lockedOut": holding.locked_out,
+        },
+        "servicePlans": [
+            {
+                "servicePlanId": plan.id,
+                "servicePlanName": plan.name,
+                "provisioningStatus": "Success",
+                "appliesTo": plan.applies_to,
+            }
+            for plan in sku.plans
+        ],
+    }
+
+
+_SKU_PROPS = {
+    name.lower(): name
+    for name in ("accountName", "accountId", "appliesTo", "capabilityStatus", "consumedUnits", "id",
+                 "skuId", "skuPartNumber", "subscriptionIds", "prepaidUnits", "servicePlans")
+}
+
+
+async def subscribed_skus(request: Request) -> Response:
+    """`GET /subscribedSkus`: the whole list (no paging), `$select` only, no `$filter`."""
+    sim = sim_of(request)
+    sim.authorize(request, "subscribedSkus")
+    sim.count("subscribedSkus")
+    if "$filter" in request.query_params or "$top" in request.query_params:
+        raise query.bad_request(
+            "The query specified in the URI is not valid. Query option is not allowed.",
+            code="BadRequest",
+        )
+    select = query.parse_select(
+        request.query_params.get("$select"), _SKU_PROPS, tuple(_SKU_PROPS.values()),
+        "microsoft.graph.subscribedSku",
+    )
+    value = []
+    for holding in sim.tenant.holdings.values():
+        full = sku_json(sim.tenant, holding)
+        value.append({k: full[k] for k in select})
+    return json_response({"@odata.context": _context(request, "subscribedSkus"), "value": value})
+
+
+def _missing(body: dict[str, Any]) -> list[str]:
+    return [k for k in ("addLicenses", "removeLicenses") if k not in body]
+
+
+async def assign_license(request: Request) -> Response:
+    """`POST /users/{id | upn}/assignLicense` with Graph's validation; changes the tenant."""
+    sim = sim_of(request)
+    sim.authorize(request, "assignLicense")
+    sim.count("assignLicense")
+    key = request.path_params["key"]
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure "
+                         "Content-Type header is set and payload is of valid JSON format.") from None
+    if not isinstance(body, dict):
+        raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
+    if missing := _missing(body):
+        raise query.bad_request(
+            "One or more parameters of the function import 'assignLicense' are missing from "
+            f"the request payload. The missing parameters are: {', '.join(missing)}."
+        )
+    add, remove = body["addLicenses"], body["removeLicenses"]
+    if not isinstance(add, list) or not isinstance(remove, list) or not all(isinstance(a, dict) for a in add):
+        raise query.bad_request("Invalid value for addLicenses or removeLicenses.")
+    user: User | None = sim.tenant.find_user(key)
+    if user is None:
+        raise _not_found(key)
+    sim.tenant.assign_license(user, add, [str(r) for r in remove])
+    select = (*userjson.DEFAULT_PROPERTIES, "assignedLicenses")
+    payload = {"@odata.context": _context(request, "users/$entity"), **userjson.render(sim.tenant, user, select)}
+    return json_response(payload)
+
+
+def routes() -> list[Route]:
+    """Directory routes for both API versions."""
+    result: list[Route] = []
+    for version in ("v1.0", "beta"):
+        prefix = f"/{version}"
+        result += [
+            Route(f"{prefix}/users", list_users, methods=["GET"]),
+            Route(f"{prefix}/users/delta", users_delta, methods=["GET"]),
+            Route(f"{prefix}/users/delta()", users_delta, methods=["GET"]),
+            Route(f"{prefix}/users/{{key}}", get_user, methods=["GET"]),
+            Route(f"{prefix}/users/{{key}}/assignLicense", assign_license, methods=["POST"]),
+            Route(f"{prefix}/users/{{key}}/microsoft.graph.assignLicense", assign_license, methods=["POST"]),
+            Route(f"{prefix}/subscribedSkus", subscribed_skus, methods=["GET"]),
+            Route(f"{prefix}/directory/deletedItems/microsoft.graph.user", deleted_users, methods=["GET"]),
+        ]
+    return result

@@ -1,0 +1,322 @@
+"""The live simulated tenant: generated data plus indexes, licence changes and tenant switches.
+
+`Tenant` is what the HTTP layer talks to. It owns the only mutable state (licences, roles,
+password, settings) and bumps `version` whenever something a report could show changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+
+from seatwise.simulator import activity, catalog
+from seatwise.simulator.generate import GeneratedTenant, generate
+from seatwise.simulator.model import (
+    Admin,
+    AppRegistration,
+    Group,
+    LicenseState,
+    SkuHolding,
+    User,
+)
+from seatwise.simulator.odata import GraphError
+
+# Sign-in log applications for the services seatwise reads from sign-ins (graph-facts §5).
+SIGNIN_APPS = {
+    "dynamics": ("Dataverse", "00000007-0000-0000-c000-000000000000"),
+    "powerbi": ("Microsoft Power BI", "871c010f-5e61-4fb1-83ac-98610a7e9110"),
+    # Microsoft documents no first-party sign-in app for Project (Project Online rides on
+    # SharePoint); the simulator names one and derives its id, see docs/simulator.md.
+    "project": ("Project Online", str(uuid.uuid5(uuid.NAMESPACE_URL, "seatwise:project-online"))),
+}
+OTHER_SIGNIN_APPS = (
+    ("OfficeHome", "4765445b-32c6-49b0-83e6-1d93765276ca"),
+    ("Microsoft Teams", "1fec8e78-bce4-4aaf-ab1b-5451cc387264"),
+    ("Office 365 Exchange Online", "00000002-0000-0ff1-ce00-000000000000"),
+)
+SIGNIN_RETENTION_DAYS = 30
+
+MSG_GROUP_INHERITED = (
+    "User license is inherited from a group membership and it cannot be removed directly from "
+    "the user."
+)
+MSG_USAGE_LOCATION = "License assignment cannot be done for user with invalid usage location."
+
+
+def _event_id(seed: int, index: int, code: str, offset: int) -> str:
+    high = activity.mix(seed * 1_000_003 + index)
+    low = activity.mix((index << 16) ^ (activity.SERVICE_CODES[code] << 8) ^ offset)
+    return str(uuid.UUID(int=high << 64 | low, version=4))
+
+
+@dataclass(slots=True)
+class Options:
+    """Tenant switches that tests and `seatwise simulate` flags turn on or off."""
+
+    concealed_names: bool = False
+    premium: bool = True  # Entra ID P1: signInActivity, sign-in logs, registration details
+    report_throttle: bool = True  # 14 CSV calls / 10 min per report, as Microsoft limits
+    token_lifetime_s: float = 3600.0
+    download_ttl_s: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class SignInEvent:
+    """One interactive sign-in in the audit log."""
+
+    id: str
+    created: datetime
+    user: User
+    app_name: str
+    app_id: str
+    client_app: str
+    ip: str
+    city: str
+
+
+@dataclass
+class Tenant:
+    """A simulated Microsoft 365 tenant."""
+
+    data: GeneratedTenant
+    options: Options = field(default_factory=Options)
+    version: int = 0
+
+    def __post_init__(self) -> None:
+        self.users_by_id: dict[str, User] = {u.id: u for u in self.data.users}
+        self.users_by_upn: dict[str, User] = {u.upn.lower(): u for u in self.data.users}
+        self.groups: dict[str, Group] = {g.id: g for g in self.data.groups}
+        self.holdings: dict[str, SkuHolding] = {h.sku_id: h for h in self.data.holdings}
+        self.consumed: dict[str, int] = {}
+        for user in self.data.users:
+            for sku_id in user.sku_ids():
+                self.consumed[sku_id] = self.consumed.get(sku_id, 0) + 1
+        self.assign_calls = 0
+        self.change_log: list[tuple[int, str]] = []  # (version, user id) for /users/delta
+
+    @classmethod
+    def create(
+        cls, users: int = 200, seed: int = 1, now: datetime | None = None, **options: object
+    ) -> Tenant:
+        """Generate a tenant and wrap it; `options` are `Options` fields."""
+        return cls(generate(users, seed, now), Options(**options))  # type: ignore[arg-type]
+
+    # -- identity ---------------------------------------------------------------------------
+
+    @property
+    def seed(self) -> int:
+        """The generator seed."""
+        return self.data.seed
+
+    @property
+    def tenant_id(self) -> str:
+        """The directory (tenant) id."""
+        return self.data.tenant_id
+
+    @property
+    def domain(self) -> str:
+        """The initial `.onmicrosoft.com` domain."""
+        return self.data.domain
+
+    @property
+    def app(self) -> AppRegistration:
+        """seatwise's app registration."""
+        return self.data.app
+
+    @property
+    def admin(self) -> Admin:
+        """The administrator account."""
+        return self.data.admin
+
+    @property
+    def users(self) -> list[User]:
+        """Directory users in a stable order."""
+        return self.data.users
+
+    @property
+    def deleted_users(self) -> list[User]:
+        """Users gone from the directory that still show in reports."""
+        return self.data.deleted_users
+
+    @property
+    def now(self) -> datetime:
+        """The simulator's present moment (UTC)."""
+        return self.data.now
+
+    @property
+    def today(self) -> date:
+        """The simulator's present day (UTC)."""
+        return self.data.now.date()
+
+    @property
+    def refresh_date(self) -> date:
+        """`Report Refresh Date`: usage reports lag two or three days behind today."""
+        return self.today - timedelta(days=self.data.report_lag_days)
+
+    @cached_property
+    def tenant_name(self) -> str:
+        """The tenant's short name (`contoso123` of `contoso123.onmicrosoft.com`)."""
+        return self.domain.split(".")[0]
+
+    def find_user(self, key: str) -> User | None:
+        """A user by object id or user principal name."""
+        return self.users_by_id.get(key.lower()) or self.users_by_upn.get(key.lower())
+
+    def pseudonym(self, text: str) -> str:
+        """The 32-hex concealed form Microsoft shows for names when concealment is on."""
+        return hashlib.md5((self.data.salt + text.lower()).encode()).hexdigest().upper()
+
+    def conceal(self, text: str) -> str:
+        """`text` itself, or its pseudonym when concealed names are on."""
+        return self.pseudonym(text) if self.options.concealed_names else text
+
+    def advance(self, delta: timedelta) -> None:
+        """Move the present forward; reports, refresh dates and sign-ins follow."""
+        self.data.now = self.data.now + delta
+        self.__dict__.pop("sign_ins", None)
+        self.version += 1
+
+    # -- activity ---------------------------------------------------------------------------
+
+    def last_active(self, user: User, service: str, as_of: date | None = None) -> date | None:
+        """Last day `user` used `service` on or before `as_of` (default: the refresh date)."""
+        return activity.last_active(self.seed, user, service, as_of or self.refresh_date)
+
+    def active_days(self, user: User, service: str, first: date, last: date) -> int:
+        """Days in [first, last] on which `user` used `service`."""
+        return activity.active_days(self.seed, user, service, first, last)
+
+    def licensed_for(self, user: User, workload: str) -> date | None:
+        """When `user` got a licence with an enabled plan for `workload`, or None."""
+        wanted = catalog.WORKLOAD_PLANS[workload]
+        best: datetime | None = None
+        for state in user.licenses:
+            sku = catalog.skus()[state.sku_id]
+            for plan in sku.plans:
+                if plan.name in wanted and plan.id not in state.disabled_plans:
+                    if best is None or state.last_updated < best:
+                        best = state.last_updated
+        return best.date() if best else None
+
+    def assigned_products(self, user: User) -> list[str]:
+        """Product display names of the user's SKUs, as reports list them."""
+        return [catalog.skus()[sku_id].product_name for sku_id in user.sku_ids()]
+
+    def last_sign_in(self, user: User) -> datetime | None:
+        """The user's last successful sign-in, derived from all their activity."""
+        services = tuple(user.rates)
+        day = activity.any_last_active(self.seed, user, self.today, services)
+        if day is None:
+            return None
+        return activity.moment(self.seed, user, "signin", day).replace(tzinfo=UTC)
+
+    @cached_property
+    def sign_ins(self) -> list[SignInEvent]:
+        """Interactive sign-ins of the last 30 days, newest first."""
+        events: list[SignInEvent] = []
+        first = self.today - timedelta(days=SIGNIN_RETENTION_DAYS - 1)
+        seed = self.seed
+        for user in self.users:
+            if not user.rates:
+                continue
+            services = [s for s in SIGNIN_APPS if user.rates.get(s)]
+            if user.persona == "heavy" and user.index % 4 == 0:
+                services.append("officehome")
+            for service in services:
+                code = "signin" if service == "officehome" else service
+                if service == "officehome":
+                    app_name, app_id = OTHER_SIGNIN_APPS[user.index % 3]
+                else:
+                    app_name, app_id = SIGNIN_APPS[service]
+                rate_service = "exchange" if service == "officehome" else service
+                client = "Browser" if "web" in user.platforms else "Mobile Apps and Desktop clients"
+                ip = f"203.0.113.{user.index % 250 + 1}"
+                for ordinal in activity.active_ordinals(seed, user, rate_service, first, self.today):
+                    day = date.fromordinal(ordinal)
+                    when = activity.moment(seed, user, code, day).replace(tzinfo=UTC)
+                    if when > self.now:
+                        continue
+                    offset = ordinal - first.toordinal()
+                    events.append(
+                        SignInEvent(
+                            _event_id(seed, user.index, code, offset), when, user, app_name,
+                            app_id, client, ip, "Seattle",
+                        )
+                    )
+        events.sort(key=lambda e: (e.created, e.id), reverse=True)
+        return events
+
+    # -- licences ---------------------------------------------------------------------------
+
+    def available(self, sku_id: str) -> int:
+        """Units that can still be assigned."""
+        holding = self.holdings.get(sku_id)
+        return 0 if holding is None else holding.enabled - self.consumed.get(sku_id, 0)
+
+    def assign_license(
+        self, user: User, add: list[dict[str, object]], remove: list[str]
+    ) -> None:
+        """Apply an `assignLicense` request with Graph's validation, or raise its error."""
+        self.assign_calls += 1
+        skus = catalog.skus()
+        add_ids: list[tuple[str, list[str]]] = []
+        for item in add:
+            sku_id = str(item.get("skuId", "")).lower()
+            if sku_id not in self.holdings:
+                raise GraphError(
+                    400, "Request_BadRequest",
+                    f"License {sku_id} does not correspond to a valid company License.",
+                )
+            if user.usage_location is None:
+                raise GraphError(400, "Request_BadRequest", MSG_USAGE_LOCATION)
+            plans = [str(p).lower() for p in item.get("disabledPlans") or []]  # type: ignore[attr-defined]
+            known = {p.id for p in skus[sku_id].plans}
+            unknown = [p for p in plans if p not in known]
+            if unknown:
+                raise GraphError(
+                    400, "Request_BadRequest",
+                    f"Service plan {unknown[0]} does not belong to SKU {sku_id}.",
+                )
+            has_direct = any(s.sku_id == sku_id and s.assigned_by_group is None for s in user.licenses)
+            holding = self.holdings[sku_id]
+            if not has_direct and sku_id not in user.sku_ids() and self.available(sku_id) <= 0:
+                raise GraphError(
+                    400, "Request_BadRequest",
+                    f"Subscription {holding.subscription_ids[0]} for SKU {sku_id} does not have "
+                    "any available licenses.",
+                )
+            add_ids.append((sku_id, plans))
+        remove_ids = [str(s).lower() for s in remove]
+        for sku_id in remove_ids:
+            if sku_id not in self.holdings:
+                raise GraphError(
+                    400, "Request_BadRequest",
+                    f"License {sku_id} does not correspond to a valid company License.",
+                )
+            states = [s for s in user.licenses if s.sku_id == sku_id]
+            if states and all(s.assigned_by_group for s in states):
+                raise GraphError(400, "Request_BadRequest", MSG_GROUP_INHERITED)
+        before = set(user.sku_ids())
+        stamp = self.now
+        for sku_id in remove_ids:
+            user.licenses = [
+                s for s in user.licenses if not (s.sku_id == sku_id and s.assigned_by_group is None)
+            ]
+        for sku_id, plans in add_ids:
+            for state in user.licenses:
+                if state.sku_id == sku_id and state.assigned_by_group is None:
+                    state.disabled_plans = sorted(plans)
+                    state.last_updated = stamp
+                    break
+            else:
+                user.licenses.append(LicenseState(sku_id, sorted(plans), None, stamp))
+        after = set(user.sku_ids())
+        for sku_id in before - after:
+            self.consumed[sku_id] -= 1
+        for sku_id in after - before:
+            self.consumed[sku_id] = self.consumed.get(sku_id, 0) + 1
+        self.version += 1
+        self.change_log.append((self.version, user.id))

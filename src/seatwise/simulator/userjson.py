@@ -1,0 +1,169 @@
+"""How a simulated user looks in Graph JSON: every property name and shape of `microsoft.graph.user`
+that seatwise and common admin scripts read, and the facts `$filter` evaluates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from seatwise.simulator import activity, catalog
+from seatwise.simulator.model import User
+from seatwise.simulator.tenant import Tenant
+
+DEFAULT_PROPERTIES = (
+    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+    "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id",
+)
+# Properties Graph only returns for a single user; selecting them on a collection is a 501.
+SINGLE_USER_ONLY = frozenset(
+    {"aboutMe", "birthday", "hireDate", "interests", "mySite", "pastProjects", "preferredName",
+     "responsibilities", "schools", "skills", "mailboxSettings"}
+)
+NEVER = "0001-01-01T00:00:00Z"
+
+
+def iso(moment: datetime | None) -> str | None:
+    """DateTimeOffset as Graph writes it: UTC with a trailing Z, no fraction."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _request_id(tenant: Tenant, user: User, salt: int) -> str:
+    h = activity.mix(tenant.seed * 7919 + user.index * 31 + salt)
+    low = activity.mix(h)
+    return f"{h >> 32:08x}-{(h >> 16) & 0xFFFF:04x}-4{h & 0xFFF:03x}-a{low >> 52 & 0xFFF:03x}-{low & 0xFFFFFFFFFFFF:012x}"
+
+
+def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
+    """The `signInActivity` complex value (P1 tenants only)."""
+    last = tenant.last_sign_in(user)
+    if last is None:
+        if user.index % 2:
+            return None
+        return {
+            "lastSignInDateTime": NEVER, "lastSignInRequestId": "",
+            "lastNonInteractiveSignInDateTime": NEVER, "lastNonInteractiveSignInRequestId": "",
+            "lastSuccessfulSignInDateTime": None, "lastSuccessfulSignInRequestId": None,
+        }
+    last = min(last, tenant.now - timedelta(minutes=5))
+    non_interactive = min(last + timedelta(hours=2), tenant.now - timedelta(minutes=1))
+    return {
+        "lastSignInDateTime": iso(last),
+        "lastSignInRequestId": _request_id(tenant, user, 1),
+        "lastNonInteractiveSignInDateTime": iso(non_interactive),
+        "lastNonInteractiveSignInRequestId": _request_id(tenant, user, 2),
+        "lastSuccessfulSignInDateTime": iso(non_interactive),
+        "lastSuccessfulSignInRequestId": _request_id(tenant, user, 2),
+    }
+
+
+def _assigned_licenses(_: Tenant, user: User) -> list[dict[str, Any]]:
+    merged: dict[str, list[str]] = {}
+    for state in user.licenses:
+        plans = merged.setdefault(state.sku_id, list(state.disabled_plans))
+        if state.assigned_by_group is None or not plans:
+            # a SKU held both ways disables only what every assignment disables
+            merged[state.sku_id] = [p for p in plans if p in state.disabled_plans]
+    return [{"disabledPlans": plans, "skuId": sku_id} for sku_id, plans in merged.items()]
+
+
+def _assignment_states(_: Tenant, user: User) -> list[dict[str, Any]]:
+    return [
+        {
+            "assignedByGroup": s.assigned_by_group,
+            "disabledPlans": list(s.disabled_plans),
+            "error": "None",
+            "lastUpdatedDateTime": iso(s.last_updated),
+            "skuId": s.sku_id,
+            "state": "Active",
+        }
+        for s in user.licenses
+    ]
+
+
+def _assigned_plans(_: Tenant, user: User) -> list[dict[str, Any]]:
+    plans: list[dict[str, Any]] = []
+    for state in user.licenses:
+        sku = catalog.skus()[state.sku_id]
+        for plan in sku.plans:
+            plans.append(
+                {
+                    "assignedDateTime": iso(state.last_updated),
+                    "capabilityStatus": "Deleted" if plan.id in state.disabled_plans else "Enabled",
+                    "service": plan.name,
+                    "servicePlanId": plan.id,
+                }
+            )
+    return plans
+
+
+def _mail_nickname(_: Tenant, user: User) -> str:
+    return user.upn.split("@")[0]
+
+
+def _proxy_addresses(_: Tenant, user: User) -> list[str]:
+    return [f"SMTP:{user.mail}"] if user.mail and user.user_type == "Member" else []
+
+
+PROPERTIES: dict[str, Callable[[Tenant, User], Any]] = {
+    "id": lambda t, u: u.id,
+    "businessPhones": lambda t, u: [],
+    "displayName": lambda t, u: u.display_name,
+    "givenName": lambda t, u: u.given_name,
+    "surname": lambda t, u: u.surname,
+    "jobTitle": lambda t, u: u.job_title,
+    "mail": lambda t, u: u.mail,
+    "mobilePhone": lambda t, u: None,
+    "officeLocation": lambda t, u: None,
+    "preferredLanguage": lambda t, u: "en-US" if u.user_type == "Member" else None,
+    "userPrincipalName": lambda t, u: u.upn,
+    "accountEnabled": lambda t, u: u.account_enabled,
+    "createdDateTime": lambda t, u: iso(u.created),
+    "userType": lambda t, u: u.user_type,
+    "country": lambda t, u: u.country,
+    "department": lambda t, u: u.department,
+    "usageLocation": lambda t, u: u.usage_location,
+    "onPremisesSyncEnabled": lambda t, u: u.on_premises_sync,
+    "deletedDateTime": lambda t, u: iso(u.deleted),
+    "assignedLicenses": _assigned_licenses,
+    "licenseAssignmentStates": _assignment_states,
+    "assignedPlans": _assigned_plans,
+    "signInActivity": sign_in_activity,
+    "mailNickname": _mail_nickname,
+    "proxyAddresses": _proxy_addresses,
+    "companyName": lambda t, u: None,
+    "city": lambda t, u: None,
+    "state": lambda t, u: None,
+    "externalUserState": lambda t, u: "Accepted" if u.user_type == "Guest" else None,
+    "creationType": lambda t, u: "Invitation" if u.user_type == "Guest" else None,
+}
+KNOWN = {name.lower(): name for name in (*PROPERTIES, *SINGLE_USER_ONLY)}
+
+
+def render(tenant: Tenant, user: User, select: tuple[str, ...]) -> dict[str, Any]:
+    """The user as Graph returns it for this `$select` (property order follows the request)."""
+    return {name: PROPERTIES[name](tenant, user) for name in select if name in PROPERTIES}
+
+
+def facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
+    """What `$filter` predicates read."""
+    row: dict[str, object] = {
+        "id": user.id, "userPrincipalName": user.upn, "mail": user.mail,
+        "displayName": user.display_name, "userType": user.user_type,
+        "accountEnabled": user.account_enabled, "country": user.country,
+        "department": user.department, "jobTitle": user.job_title,
+        "usageLocation": user.usage_location, "onPremisesSyncEnabled": user.on_premises_sync,
+        "givenName": user.given_name, "surname": user.surname,
+        "skuIds": set(user.sku_ids()),
+        "signIn": None,
+    }
+    if sign_in:
+        value = sign_in_activity(tenant, user) or {}
+        row["signIn"] = {
+            k: datetime.fromisoformat(v.replace("Z", "+00:00"))
+            for k, v in value.items() if k.endswith("DateTime") and v
+        }
+    return row
