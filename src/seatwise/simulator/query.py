@@ -207,8 +207,11 @@ def decode_skiptoken(token: str, salt: str) -> int:
         ) from None
 
 
+_SAFE = "$(),:/'"
+
+
 def next_link(base_url: str, params: Mapping[str, str], token_name: str, token: str) -> str:
     """The full `@odata.nextLink`: every original option plus the new token."""
     query = {k: v for k, v in params.items() if k.lower() not in ("$skiptoken", "$skip")}
     query[token_name] = token
-    return f"{base_url}?{urlencode(query, safe='$(),:/\\'')}"
+    return f"{base_url}?{urlencode(query, safe=_SAFE)}"

@@ -1,0 +1,216 @@
+"""Settings of seatwise and their one loader, `load_settings` (environment, then `seatwise.toml`).
+
+The only module of seatwise that reads the environment: every other module receives a `Settings`.
+Imports nothing from seatwise except `seatwise.errors`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from seatwise.errors import ConfigError
+
+__all__ = ["ENV_PREFIX", "SETTINGS_FILE", "Settings", "load_settings"]
+
+ENV_PREFIX = "SEATWISE_"
+SETTINGS_FILE = "seatwise.toml"
+
+_PATH_FIELDS = frozenset({"data_dir", "ca_bundle"})
+
+
+def _home(environ: Mapping[str, str]) -> Path:
+    home = environ.get("HOME")
+    return Path(home) if home else Path.home()
+
+
+def _default_data_dir(environ: Mapping[str, str]) -> Path:
+    # XDG Base Directory spec: a relative XDG_DATA_HOME is invalid and must be ignored.
+    xdg = environ.get("XDG_DATA_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "seatwise"
+    return _home(environ) / ".local" / "share" / "seatwise"
+
+
+def _check_url(value: str, *, https_only: bool) -> str:
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    schemes = ("https",) if https_only else ("https", "http")
+    if parts.scheme not in schemes or not parts.netloc:
+        kind = "an https URL" if https_only else "an http or https URL"
+        raise ValueError(f"{value!r} is not {kind}")
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything seatwise can be configured with; frozen, built by `load_settings`.
+
+    pydantic-settings' own sources are switched off (only keyword arguments count), so that
+    constructing `Settings` never reads the environment behind the caller's back: `load_settings`
+    layers defaults, `seatwise.toml` and the environment explicitly.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the database; None means a SQLite file in data_dir.",
+    )
+    data_dir: Path = Field(
+        default_factory=lambda: _default_data_dir(os.environ),
+        description="Directory for the SQLite database, key file and seatwise.toml.",
+    )
+    graph_url: str = Field(
+        default="https://graph.microsoft.com",
+        description="Base URL of Microsoft Graph (or of the simulator), without a trailing slash.",
+    )
+    authority_host: str = Field(
+        default="https://login.microsoftonline.com",
+        description="Base URL of the Microsoft identity platform that issues tokens.",
+    )
+    ca_bundle: Path | None = Field(
+        default=None,
+        description="Extra PEM file of CA certificates to trust, e.g. the simulator's.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key that encrypts refresh tokens at rest.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Use only the values passed in; `load_settings` decides where they come from."""
+        del settings_cls, env_settings, dotenv_settings, file_secret_settings
+        return (init_settings,)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return value.strip() or None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+    @field_validator("graph_url")
+    @classmethod
+    def _graph_url(cls, value: str) -> str:
+        return _check_url(value, https_only=False)
+
+    @field_validator("authority_host")
+    @classmethod
+    def _authority_host(cls, value: str) -> str:
+        # MSAL refuses authorities that are not https.
+        return _check_url(value, https_only=True)
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        path = value.expanduser().absolute()
+        if not path.is_file():
+            raise ValueError(f"{str(path)!r} does not exist or is not a file")
+        return path
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL to connect to: `database_url`, else SQLite in `data_dir`."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'seatwise.db'}"
+
+
+def _expand(value: str, home: Path, base: Path | None) -> Path:
+    """Expand `~` with the given home; make a relative path relative to `base` when given."""
+    if value == "~" or value.startswith("~/"):
+        path = home / value[2:]
+    else:
+        path = Path(value)
+    return base / path if base is not None and not path.is_absolute() else path
+
+
+def _from_env(environ: Mapping[str, str], home: Path) -> dict[str, tuple[Any, str]]:
+    values: dict[str, tuple[Any, str]] = {}
+    for name in Settings.model_fields:
+        var = ENV_PREFIX + name.upper()
+        raw = environ.get(var, "").strip()
+        if raw:  # unset and empty mean the same: the default
+            values[name] = (_expand(raw, home, None) if name in _PATH_FIELDS else raw, var)
+    return values
+
+
+def _from_file(path: Path, home: Path) -> dict[str, tuple[Any, str]]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"Cannot read settings file {path}: {exc.strerror}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Settings file {path} is not valid TOML: {exc}.") from exc
+    fields = list(Settings.model_fields)
+    values: dict[str, tuple[Any, str]] = {}
+    for key, raw in data.items():
+        if key not in fields:
+            guess = key.lower().removeprefix(ENV_PREFIX.lower())
+            close = difflib.get_close_matches(guess, fields, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(fields)}."
+            raise ConfigError(f"Unknown setting {key!r} in {path}; {hint}")
+        if isinstance(raw, str) and not raw.strip():
+            continue
+        if key in _PATH_FIELDS and isinstance(raw, str):
+            raw = _expand(raw.strip(), home, path.parent)  # relative to the file, not the cwd
+        values[key] = (raw, f"{key!r} in {path}")
+    return values
+
+
+def _first_error(exc: ValidationError, labels: Mapping[str, str]) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    label = labels.get(field, field)
+    return f"Setting {label} is invalid: {message}."
+
+
+def load_settings(env: Mapping[str, str] | None = None, file: Path | None = None) -> Settings:
+    """Load settings from the environment (or `env`) over a `seatwise.toml` file over defaults.
+
+    Without `file`, `./seatwise.toml` is read if it exists, else `<data_dir>/seatwise.toml` if it
+    exists. Variables are `SEATWISE_<FIELD>`, file keys the field names. Raises `ConfigError`
+    with one sentence for an unreadable file, an unknown key or an invalid value.
+    """
+    environ: Mapping[str, str] = os.environ if env is None else env
+    home = _home(environ)
+    from_env = _from_env(environ, home)
+    if file is None:
+        env_dir = from_env.get("data_dir")
+        data_dir = Path(env_dir[0]) if env_dir else _default_data_dir(environ)
+        candidates = (Path.cwd() / SETTINGS_FILE, data_dir.absolute() / SETTINGS_FILE)
+        file = next((c for c in candidates if c.is_file()), None)
+    elif not file.is_file():
+        raise ConfigError(f"Settings file {file} does not exist.")
+    from_file = _from_file(file, home) if file is not None else {}
+    merged = {**from_file, **from_env}  # the environment wins over the file
+    values = {name: value for name, (value, _) in merged.items()}
+    values.setdefault("data_dir", _default_data_dir(environ))
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        labels = {name: label for name, (_, label) in merged.items()}
+        raise ConfigError(_first_error(exc, labels)) from exc
