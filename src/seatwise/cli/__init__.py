@@ -1,0 +1,31 @@
+"""The `seatwise` command: a thin Typer adapter over the product's services (DESIGN §8).
+
+Sub-commands live in their own modules and import heavy dependencies inside the command.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from seatwise.cli import demo, simulate
+from seatwise.cli.output import run
+
+app = typer.Typer(
+    name="seatwise",
+    help="Self-hosted SaaS-licence manager for Microsoft 365.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command(name="simulate")(simulate.simulate)
+app.command(name="demo")(demo.demo)
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    """Console-script entry point: run the app and exit with DESIGN §8's codes."""
+    command = typer.main.get_command(app)
+    sys.exit(run(lambda: command.main(standalone_mode=False, prog_name="seatwise")))
