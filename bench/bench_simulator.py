@@ -62,9 +62,22 @@ def main() -> None:
         info_file = Path(tmp) / "info.json"
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "seatwise", "simulate", "--users", str(USERS), "--seed", "1",
-             "--info-file", str(info_file), "--cert-dir", tmp],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "seatwise",
+                "simulate",
+                "--users",
+                str(USERS),
+                "--seed",
+                "1",
+                "--info-file",
+                str(info_file),
+                "--cert-dir",
+                tmp,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             while not info_file.exists():
@@ -85,6 +98,7 @@ def main() -> None:
                 default_users, _ = _read_all(client, f"{info['graph_url']}/v1.0/users?$top=999")
                 default_rate = default_users / (time.perf_counter() - t0)
             rss = _peak_rss_mb(proc.pid)
+            best = max(rates)
         finally:
             proc.terminate()
             proc.wait(30)
@@ -96,7 +110,8 @@ def main() -> None:
 | measure | value | target |
 |---|---|---|
 | start → accepting requests (generate + TLS) | {ready_s:.1f} s | < 20 s ({ok(ready_s < 20)}) |
-| `/v1.0/users` with seatwise's `$select`, `$top=999`, over HTTPS (best of 2) | {max(rates):,.0f} users/s | ≥ 20,000 users/s ({ok(max(rates) >= 20000)}) |
+| `/v1.0/users`, seatwise's `$select`, `$top=999`, HTTPS (best of 2) | {best:,.0f} users/s \
+| ≥ 20,000 users/s ({ok(best >= 20000)}) |
 | `/v1.0/users` default properties, `$top=999` | {default_rate:,.0f} users/s | |
 | simulator peak RSS | {rss:,.0f} MB | < 1,500 MB ({ok(rss < 1500)}) |
 

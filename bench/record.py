@@ -48,8 +48,9 @@ def record(name: str, title: str, body: str) -> None:
         f"Measured {stamp} on {machine()}.\n\n{body.strip()}\n<!-- /bench:{name} -->\n"
     )
     text = PATH.read_text() if PATH.exists() else HEADER
-    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n",
-                         re.DOTALL)
+    pattern = re.compile(
+        rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->\n", re.DOTALL
+    )
     if pattern.search(text):
         text = pattern.sub(lambda _: section, text)
     else:

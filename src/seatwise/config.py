@@ -214,3 +214,13 @@ def load_settings(env: Mapping[str, str] | None = None, file: Path | None = None
     except ValidationError as exc:
         labels = {name: label for name, (_, label) in merged.items()}
         raise ConfigError(_first_error(exc, labels)) from exc
+
+
+def secret_from_environment(variable: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The value of the environment variable a user named for a secret (`--client-secret-env`).
+
+    Secrets are read from a variable the user chooses rather than from a command-line argument,
+    so they stay out of shell history and process listings. Empty means unset.
+    """
+    value = (os.environ if env is None else env).get(variable)
+    return value or None

@@ -1,4 +1,4 @@
-"""Sign-in logs, MFA registration details, report settings and permission errors (graph-facts §3.3–§5)."""
+"""Sign-in logs, MFA registration, report settings and permission errors (graph-facts §3.3–§5)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,30 @@ from seatwise.simulator.tenant import SIGNIN_APPS
 from .conftest import NOW, Graph, make_tenant
 
 SIGNIN_KEYS = {
-    "id", "createdDateTime", "userDisplayName", "userPrincipalName", "userId", "appId",
-    "appDisplayName", "ipAddress", "clientAppUsed", "correlationId", "conditionalAccessStatus",
-    "isInteractive", "riskDetail", "riskLevelAggregated", "riskLevelDuringSignIn", "riskState",
-    "riskEventTypes", "riskEventTypes_v2", "resourceDisplayName", "resourceId", "status",
-    "deviceDetail", "location", "appliedConditionalAccessPolicies",
+    "id",
+    "createdDateTime",
+    "userDisplayName",
+    "userPrincipalName",
+    "userId",
+    "appId",
+    "appDisplayName",
+    "ipAddress",
+    "clientAppUsed",
+    "correlationId",
+    "conditionalAccessStatus",
+    "isInteractive",
+    "riskDetail",
+    "riskLevelAggregated",
+    "riskLevelDuringSignIn",
+    "riskState",
+    "riskEventTypes",
+    "riskEventTypes_v2",
+    "resourceDisplayName",
+    "resourceId",
+    "status",
+    "deviceDetail",
+    "location",
+    "appliedConditionalAccessPolicies",
 }
 
 
@@ -58,7 +77,8 @@ def test_registration_details_skip_disabled_users(graph: Graph) -> None:
     v1 = graph.pages("/v1.0/reports/authenticationMethods/userRegistrationDetails")
     assert all("defaultMfaMethod" not in i for i in v1)
     registered = graph.pages(
-        "/v1.0/reports/authenticationMethods/userRegistrationDetails?$filter=isMfaRegistered eq true"
+        "/v1.0/reports/authenticationMethods/userRegistrationDetails"
+        "?$filter=isMfaRegistered eq true"
     )
     assert registered and all(i["isMfaRegistered"] for i in registered)
 
@@ -68,7 +88,12 @@ def test_report_settings_get_and_patch(graph: Graph) -> None:
     assert body["displayConcealedNames"] is False
     graph.tenant.app.application_permissions.add("ReportSettings.ReadWrite.All")
     g2 = Graph(graph.tenant)  # new token carrying the new permission
-    assert g2.client.patch("/v1.0/admin/reportSettings", json={"displayConcealedNames": True}).status_code == 204
+    assert (
+        g2.client.patch(
+            "/v1.0/admin/reportSettings", json={"displayConcealedNames": True}
+        ).status_code
+        == 204
+    )
     assert graph.tenant.options.concealed_names is True
 
 
@@ -95,7 +120,10 @@ def test_tenant_without_p1() -> None:
     ):
         response = g.get(url)
         assert response.status_code == 403
-        assert response.json()["error"]["code"] == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+        assert (
+            response.json()["error"]["code"]
+            == "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+        )
     assert g.get("/v1.0/users?$select=id").status_code == 200
 
 

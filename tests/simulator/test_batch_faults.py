@@ -11,9 +11,13 @@ from .conftest import Graph
 
 def test_batch_runs_each_request_and_correlates_by_id(graph: Graph) -> None:
     users = graph.tenant.users[:3]
-    body = {"requests": [
-        {"id": str(i), "method": "GET", "url": f"/users/{u.id}?$select=id"} for i, u in enumerate(users)
-    ] + [{"id": "missing", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"}]}
+    body = {
+        "requests": [
+            {"id": str(i), "method": "GET", "url": f"/users/{u.id}?$select=id"}
+            for i, u in enumerate(users)
+        ]
+        + [{"id": "missing", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"}]
+    }
     response = graph.post("/v1.0/$batch", json=body)
     assert response.status_code == 200
     by_id = {r["id"]: r for r in response.json()["responses"]}
@@ -29,21 +33,34 @@ def test_batch_limits_and_dependencies(graph: Graph) -> None:
     assert graph.post("/v1.0/$batch", json=many).status_code == 400
     dup = {"requests": [{"id": "1", "method": "GET", "url": "/users"}] * 2}
     assert graph.post("/v1.0/$batch", json=dup).status_code == 400
-    chain = {"requests": [
-        {"id": "1", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"},
-        {"id": "2", "method": "GET", "url": "/users", "dependsOn": ["1"]},
-    ]}
-    statuses = {r["id"]: r["status"] for r in graph.post("/v1.0/$batch", json=chain).json()["responses"]}
+    chain = {
+        "requests": [
+            {"id": "1", "method": "GET", "url": "/users/00000000-0000-0000-0000-000000000000"},
+            {"id": "2", "method": "GET", "url": "/users", "dependsOn": ["1"]},
+        ]
+    }
+    statuses = {
+        r["id"]: r["status"] for r in graph.post("/v1.0/$batch", json=chain).json()["responses"]
+    }
     assert statuses == {"1": 404, "2": 424}
 
 
 def test_batch_assign_license_and_inner_throttle(graph: Graph) -> None:
-    graph.post("/_control/faults", json={"path": "/v1.0/users/", "script": [
-        {"kind": "throttle", "retry_after": "2.128"}]})
-    user = next(u for u in graph.tenant.users if u.licenses and all(s.assigned_by_group is None for s in u.licenses))
-    request = {"method": "POST", "url": f"/users/{user.id}/assignLicense",
-               "headers": {"Content-Type": "application/json"},
-               "body": {"addLicenses": [], "removeLicenses": [user.licenses[0].sku_id]}}
+    graph.post(
+        "/_control/faults",
+        json={"path": "/v1.0/users/", "script": [{"kind": "throttle", "retry_after": "2.128"}]},
+    )
+    user = next(
+        u
+        for u in graph.tenant.users
+        if u.licenses and all(s.assigned_by_group is None for s in u.licenses)
+    )
+    request = {
+        "method": "POST",
+        "url": f"/users/{user.id}/assignLicense",
+        "headers": {"Content-Type": "application/json"},
+        "body": {"addLicenses": [], "removeLicenses": [user.licenses[0].sku_id]},
+    }
     first = graph.post("/v1.0/$batch", json={"requests": [{"id": "a", **request}]}).json()
     item = first["responses"][0]
     assert item["status"] == 429
@@ -54,8 +71,17 @@ def test_batch_assign_license_and_inner_throttle(graph: Graph) -> None:
 
 
 def test_scripted_faults_status_and_retry_after(graph: Graph) -> None:
-    graph.post("/_control/faults", json={"path": "/v1.0/users", "script": [
-        {"kind": "throttle", "retry_after": "0.5"}, {"kind": "unavailable"}, {"kind": "timeout"}]})
+    graph.post(
+        "/_control/faults",
+        json={
+            "path": "/v1.0/users",
+            "script": [
+                {"kind": "throttle", "retry_after": "0.5"},
+                {"kind": "unavailable"},
+                {"kind": "timeout"},
+            ],
+        },
+    )
     first = graph.get("/v1.0/users")
     assert first.status_code == 429 and first.headers["retry-after"] == "0.5"
     assert first.json()["error"]["code"] == "TooManyRequests"
@@ -75,7 +101,12 @@ def test_reset_drops_the_connection_mid_body(graph: Graph) -> None:
 def test_fault_spec_parsing() -> None:
     plan = FaultPlan.parse("throttle=0.1,unavailable=0.02,reset=0.01,latency=5ms,retry_after=1.5")
     assert (plan.throttle, plan.unavailable, plan.reset, plan.latency_s, plan.retry_after) == (
-        0.1, 0.02, 0.01, 0.005, 1.5)
+        0.1,
+        0.02,
+        0.01,
+        0.005,
+        1.5,
+    )
     for bad in ("throttle=2", "throttle", "explode=0.1", "latency=fast"):
         with pytest.raises(FaultSpecError):
             FaultPlan.parse(bad)

@@ -1,4 +1,4 @@
-"""Directory endpoints of the simulator against Graph's documented shapes (graph-facts §1, §2, §6)."""
+"""Directory endpoints against Graph's documented shapes (graph-facts §1, §2, §6)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,17 @@ from seatwise.simulator.tenant import MSG_GROUP_INHERITED, MSG_USAGE_LOCATION
 from .conftest import Graph, make_tenant
 
 DEFAULT_USER_PROPERTIES = {
-    "businessPhones", "displayName", "givenName", "id", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "id",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
 }
 SELECT = (
     "id,userPrincipalName,mail,givenName,surname,displayName,accountEnabled,createdDateTime,"
@@ -38,7 +47,12 @@ def test_select_returns_exactly_the_selected_properties(graph: Graph) -> None:
     assert user["createdDateTime"].endswith("Z")
     for state in user["licenseAssignmentStates"]:
         assert set(state) == {
-            "assignedByGroup", "disabledPlans", "error", "lastUpdatedDateTime", "skuId", "state"
+            "assignedByGroup",
+            "disabledPlans",
+            "error",
+            "lastUpdatedDateTime",
+            "skuId",
+            "state",
         }
     for lic in user["assignedLicenses"]:
         assert set(lic) == {"disabledPlans", "skuId"}
@@ -56,7 +70,10 @@ def test_top_over_999_is_refused_with_graphs_message(graph: Graph) -> None:
     response = graph.get("/v1.0/users", params={"$top": "1000"})
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["message"] == "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+    assert (
+        error["message"]
+        == "Invalid page size specified: '1000'. Must be between 1 and 999 inclusive."
+    )
     assert set(error["innerError"]) >= {"date", "request-id", "client-request-id"}
     assert response.headers["request-id"] == error["innerError"]["request-id"]
 
@@ -84,8 +101,11 @@ def test_sign_in_activity_shape(graph: Graph) -> None:
     assert values
     for value in values:
         assert set(value) == {
-            "lastSignInDateTime", "lastSignInRequestId", "lastNonInteractiveSignInDateTime",
-            "lastNonInteractiveSignInRequestId", "lastSuccessfulSignInDateTime",
+            "lastSignInDateTime",
+            "lastSignInRequestId",
+            "lastNonInteractiveSignInDateTime",
+            "lastNonInteractiveSignInRequestId",
+            "lastSuccessfulSignInDateTime",
             "lastSuccessfulSignInRequestId",
         }
 
@@ -101,7 +121,10 @@ def test_filters(graph: Graph) -> None:
     assert {u["id"] for u in guests} == {u.id for u in tenant.users if u.user_type == "Guest"}
     combined = graph.get(
         "/v1.0/users",
-        params={"$filter": "signInActivity/lastSignInDateTime le 2026-01-01T00:00:00Z and accountEnabled eq true"},
+        params={
+            "$filter": "signInActivity/lastSignInDateTime le 2026-01-01T00:00:00Z"
+            " and accountEnabled eq true"
+        },
     )
     assert combined.status_code == 400
     unsupported = graph.get("/v1.0/users", params={"$filter": "favouriteColour eq 'red'"})
@@ -136,7 +159,9 @@ def test_single_user_only_property_on_collection_is_501(graph: Graph) -> None:
 def test_unknown_segment_is_graphs_400(graph: Graph) -> None:
     response = graph.get("/v1.0/nothingHere")
     assert response.status_code == 400
-    assert response.json()["error"]["message"] == "Resource not found for the segment 'nothingHere'."
+    assert (
+        response.json()["error"]["message"] == "Resource not found for the segment 'nothingHere'."
+    )
 
 
 def test_subscribed_skus_shape_and_units_agree_with_assignments(graph: Graph) -> None:
@@ -144,8 +169,17 @@ def test_subscribed_skus_shape_and_units_agree_with_assignments(graph: Graph) ->
     tenant = graph.tenant
     for sku in body["value"]:
         assert set(sku) == {
-            "accountName", "accountId", "appliesTo", "capabilityStatus", "consumedUnits", "id",
-            "skuId", "skuPartNumber", "subscriptionIds", "prepaidUnits", "servicePlans",
+            "accountName",
+            "accountId",
+            "appliesTo",
+            "capabilityStatus",
+            "consumedUnits",
+            "id",
+            "skuId",
+            "skuPartNumber",
+            "subscriptionIds",
+            "prepaidUnits",
+            "servicePlans",
         }
         assert set(sku["prepaidUnits"]) == {"enabled", "suspended", "warning", "lockedOut"}
         assert sku["id"] == f"{tenant.tenant_id}_{sku['skuId']}"
@@ -153,7 +187,12 @@ def test_subscribed_skus_shape_and_units_agree_with_assignments(graph: Graph) ->
         holders = sum(1 for u in tenant.users if sku["skuId"] in u.sku_ids())
         assert sku["consumedUnits"] == holders
         for plan in sku["servicePlans"]:
-            assert set(plan) == {"servicePlanId", "servicePlanName", "provisioningStatus", "appliesTo"}
+            assert set(plan) == {
+                "servicePlanId",
+                "servicePlanName",
+                "provisioningStatus",
+                "appliesTo",
+            }
     assert graph.get("/v1.0/subscribedSkus", params={"$filter": "skuId eq 'x'"}).status_code == 400
     selected = graph.get("/v1.0/subscribedSkus", params={"$select": "skuId,consumedUnits"}).json()
     assert all(set(s) == {"skuId", "consumedUnits"} for s in selected["value"])
@@ -161,8 +200,10 @@ def test_subscribed_skus_shape_and_units_agree_with_assignments(graph: Graph) ->
 
 def _licensed_direct(g: Graph):  # type: ignore[no-untyped-def]
     return next(
-        u for u in g.tenant.users
-        if u.usage_location and any(s.assigned_by_group is None for s in u.licenses)
+        u
+        for u in g.tenant.users
+        if u.usage_location
+        and any(s.assigned_by_group is None for s in u.licenses)
         and all(s.assigned_by_group is None for s in u.licenses)
     )
 
@@ -171,13 +212,17 @@ def test_assign_license_removes_and_restores_units(graph: Graph) -> None:
     user = _licensed_direct(graph)
     state = user.licenses[0]
     sku_id, disabled = state.sku_id, list(state.disabled_plans)
-    before = {s["skuId"]: s["consumedUnits"] for s in graph.get("/v1.0/subscribedSkus").json()["value"]}
+    before = {
+        s["skuId"]: s["consumedUnits"] for s in graph.get("/v1.0/subscribedSkus").json()["value"]
+    }
     removed = graph.post(
         f"/v1.0/users/{user.id}/assignLicense", json={"addLicenses": [], "removeLicenses": [sku_id]}
     )
     assert removed.status_code == 200, removed.text
     assert sku_id not in [lic["skuId"] for lic in removed.json()["assignedLicenses"]]
-    after = {s["skuId"]: s["consumedUnits"] for s in graph.get("/v1.0/subscribedSkus").json()["value"]}
+    after = {
+        s["skuId"]: s["consumedUnits"] for s in graph.get("/v1.0/subscribedSkus").json()["value"]
+    }
     assert after[sku_id] == before[sku_id] - 1
     restored = graph.post(
         f"/v1.0/users/{user.upn}/assignLicense",
@@ -196,8 +241,7 @@ def test_assign_license_errors(graph: Graph) -> None:
     assert missing.status_code == 400
     assert "removeLicenses" in missing.json()["error"]["message"]
     inherited = next(
-        u for u in tenant.users
-        if u.licenses and all(s.assigned_by_group for s in u.licenses)
+        u for u in tenant.users if u.licenses and all(s.assigned_by_group for s in u.licenses)
     )
     refused = graph.post(
         f"/v1.0/users/{inherited.id}/assignLicense",

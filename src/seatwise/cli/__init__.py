@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from seatwise.cli import demo, simulate
+from seatwise.cli import db, demo, report, simulate, sync, tenants
 from seatwise.cli.output import run
 
 app = typer.Typer(
@@ -19,8 +19,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command(name="simulate")(simulate.simulate)
 app.command(name="demo")(demo.demo)
+app.command(name="simulate")(simulate.simulate)
+app.add_typer(tenants.app, name="tenant")
+app.command(name="connect")(tenants.connect)
+app.command(name="sync")(sync.sync)
+app.command(name="tasks")(sync.tasks)
+app.command(name="users")(report.users)
+app.add_typer(db.app, name="db")
 
 __all__ = ["app", "main"]
 

@@ -23,32 +23,52 @@ def _now(value: str | None) -> datetime | None:
 
 
 def simulate(
-    users: Annotated[int, typer.Option(help="Directory users in the tenant (10 to 300,000+).")] = 200,
-    seed: Annotated[int, typer.Option(help="Generator seed: the same seed gives the same tenant.")] = 1,
+    users: Annotated[
+        int, typer.Option(help="Directory users in the tenant (10 to 300,000+).")
+    ] = 200,
+    seed: Annotated[
+        int, typer.Option(help="Generator seed: the same seed gives the same tenant.")
+    ] = 1,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
     faults: Annotated[
         str | None,
-        typer.Option(help="Faults to inject, e.g. throttle=0.1,unavailable=0.02,reset=0.01,latency=5ms."),
+        typer.Option(
+            help="Faults to inject, e.g. throttle=0.1,unavailable=0.02,reset=0.01,latency=5ms."
+        ),
     ] = None,
     concealed_names: Annotated[
-        bool, typer.Option("--concealed-names", help="Reports show 32-hex pseudonyms, as Microsoft's default.")
+        bool,
+        typer.Option(
+            "--concealed-names", help="Reports show 32-hex pseudonyms, as Microsoft's default."
+        ),
     ] = False,
     no_premium: Annotated[
-        bool, typer.Option("--no-premium", help="Tenant without Entra ID P1: no signInActivity, sign-in logs or MFA report.")
+        bool,
+        typer.Option(
+            "--no-premium",
+            help="Tenant without Entra ID P1: no signInActivity, sign-in logs or MFA report.",
+        ),
     ] = False,
     without_role: Annotated[
-        list[str] | None, typer.Option("--without-role", help="Remove a directory role from the admin (repeatable).")
+        list[str] | None,
+        typer.Option("--without-role", help="Remove a directory role from the admin (repeatable)."),
     ] = None,
-    token_lifetime: Annotated[float, typer.Option(help="Access-token lifetime in seconds.")] = 3600.0,
-    now: Annotated[str | None, typer.Option(help="The tenant's 'now' (ISO 8601), for reproducible data.")] = None,
+    token_lifetime: Annotated[
+        float, typer.Option(help="Access-token lifetime in seconds.")
+    ] = 3600.0,
+    now: Annotated[
+        str | None, typer.Option(help="The tenant's 'now' (ISO 8601), for reproducible data.")
+    ] = None,
     info_file: Annotated[
-        Path | None, typer.Option(help="Write connection details (JSON) here once the server accepts requests.")
+        Path | None,
+        typer.Option(help="Write connection details (JSON) here once the server accepts requests."),
     ] = None,
     cert_dir: Annotated[
-        Path | None, typer.Option(help="Directory for the self-signed certificate (default: a temporary one).")
+        Path | None,
+        typer.Option(help="Directory for the self-signed certificate (default: a temporary one)."),
     ] = None,
 ) -> None:
-    """Serve a simulated Microsoft 365 tenant (Graph + identity platform) over HTTPS on 127.0.0.1."""
+    """Serve a simulated Microsoft 365 tenant (Graph and identity platform) on 127.0.0.1."""
     from rich.console import Console
 
     from seatwise.simulator import FaultSpecError, create_app, serve, write_info_file
@@ -65,8 +85,12 @@ def simulate(
         raise UsageError(f"--faults: {exc}.") from None
     with console.status(f"Generating a tenant of {users:,} users (seed {seed})…"):
         tenant = Tenant.create(
-            users=users, seed=seed, now=_now(now), concealed_names=concealed_names,
-            premium=not no_premium, token_lifetime_s=token_lifetime,
+            users=users,
+            seed=seed,
+            now=_now(now),
+            concealed_names=concealed_names,
+            premium=not no_premium,
+            token_lifetime_s=token_lifetime,
         )
     for role in without_role or []:
         tenant.admin.roles.discard(role)

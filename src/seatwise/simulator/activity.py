@@ -16,8 +16,18 @@ SERVICE_CODES = {
     name: i
     for i, name in enumerate(
         (
-            "exchange", "onedrive", "sharepoint", "skype", "yammer", "teams", "officeapps",
-            "dynamics", "powerbi", "project", "visio", "signin",
+            "exchange",
+            "onedrive",
+            "sharepoint",
+            "skype",
+            "yammer",
+            "teams",
+            "officeapps",
+            "dynamics",
+            "powerbi",
+            "project",
+            "visio",
+            "signin",
         )
     )
 }
@@ -41,7 +51,9 @@ def active_on(seed: int, user: User, service: str, day: date) -> bool:
     rate = user.rates.get(service, 0.0)
     if rate <= 0.0 or not _in_window(user, day):
         return False
-    return mix(_key(seed, user, service) ^ day.toordinal() * 0x2545F4914F6CDD1D & _MASK) < rate * 2**64
+    return (
+        mix(_key(seed, user, service) ^ day.toordinal() * 0x2545F4914F6CDD1D & _MASK) < rate * 2**64
+    )
 
 
 def _in_window(user: User, day: date) -> bool:

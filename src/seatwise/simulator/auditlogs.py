@@ -45,7 +45,11 @@ def _signin_filter(raw: str | None) -> list[Callable[[SignInEvent], bool]]:
         return []
     predicates: list[Callable[[SignInEvent], bool]] = []
     for clause in re.split(r"\s+and\s+", raw.strip(), flags=re.IGNORECASE):
-        clause = clause.strip().strip("()") if clause.count("(") == clause.count(")") == 1 and clause.startswith("(") else clause.strip()
+        clause = (
+            clause.strip().strip("()")
+            if clause.count("(") == clause.count(")") == 1 and clause.startswith("(")
+            else clause.strip()
+        )
         if m := _STARTS.match(clause):
             getter = _SIGNIN_FIELDS.get(m.group(1).lower())
             if getter is None:
@@ -61,10 +65,16 @@ def _signin_filter(raw: str | None) -> list[Callable[[SignInEvent], bool]]:
             try:
                 moment = datetime.fromisoformat(raw_value.replace("Z", "+00:00"))
             except ValueError:
-                raise query.bad_request(f"Invalid filter clause: {clause}", code="BadRequest") from None
+                raise query.bad_request(
+                    f"Invalid filter clause: {clause}", code="BadRequest"
+                ) from None
             compare = {
-                "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "ge": lambda a, b: a >= b,
-                "le": lambda a, b: a <= b, "gt": lambda a, b: a > b, "lt": lambda a, b: a < b,
+                "eq": lambda a, b: a == b,
+                "ne": lambda a, b: a != b,
+                "ge": lambda a, b: a >= b,
+                "le": lambda a, b: a <= b,
+                "gt": lambda a, b: a > b,
+                "lt": lambda a, b: a < b,
             }[op]
             predicates.append(lambda e, c=compare, m=moment: c(e.created, m))
             continue
@@ -142,7 +152,9 @@ async def sign_ins(request: Request) -> Response:
     body: dict[str, Any] = {"@odata.context": f"{_root(request)}/$metadata#auditLogs/signIns"}
     if position < len(events) and any(all(p(e) for p in predicates) for e in events[position:]):
         body["@odata.nextLink"] = query.next_link(
-            f"{_root(request)}/auditLogs/signIns", params, "$skiptoken",
+            f"{_root(request)}/auditLogs/signIns",
+            params,
+            "$skiptoken",
             query.encode_skiptoken(position, salt),
         )
     body["value"] = page
@@ -152,8 +164,12 @@ async def sign_ins(request: Request) -> Response:
 def _registration(tenant: Tenant, user: User, beta: bool) -> dict[str, Any]:
     methods = list(user.mfa_methods)
     mfa = any(m != "email" for m in methods)
-    preferred = {"microsoftAuthenticatorPush": "push", "softwareOneTimePasscode": "oath",
-                 "mobilePhone": "sms", "passKeyDeviceBound": "push"}
+    preferred = {
+        "microsoftAuthenticatorPush": "push",
+        "softwareOneTimePasscode": "oath",
+        "mobilePhone": "sms",
+        "passKeyDeviceBound": "push",
+    }
     system = [preferred[methods[0]]] if mfa and methods[0] in preferred else []
     item: dict[str, Any] = {
         "id": user.id,
@@ -174,8 +190,11 @@ def _registration(tenant: Tenant, user: User, beta: bool) -> dict[str, Any]:
         "lastUpdatedDateTime": iso(tenant.now.replace(minute=0, second=0)),
     }
     if beta:
-        default = {"push": "microsoftAuthenticatorPush", "oath": "softwareOneTimePasscode",
-                   "sms": "mobilePhone"}
+        default = {
+            "push": "microsoftAuthenticatorPush",
+            "oath": "softwareOneTimePasscode",
+            "sms": "mobilePhone",
+        }
         item["defaultMfaMethod"] = default.get(system[0], "none") if system else "none"
     return item
 
@@ -187,7 +206,9 @@ async def registration_details(request: Request) -> Response:
     sim.count("userRegistrationDetails")
     params = request.query_params
     tenant = sim.tenant
-    top = query.parse_top(params.get("$top"), default=REGISTRATION_MAX_TOP, maximum=REGISTRATION_MAX_TOP)
+    top = query.parse_top(
+        params.get("$top"), default=REGISTRATION_MAX_TOP, maximum=REGISTRATION_MAX_TOP
+    )
     raw_filter = params.get("$filter")
     wanted_mfa: bool | None = None
     if raw_filter:
@@ -211,12 +232,15 @@ async def registration_details(request: Request) -> Response:
             continue
         page.append(item)
     body: dict[str, Any] = {
-        "@odata.context": f"{_root(request)}/$metadata#reports/authenticationMethods/userRegistrationDetails"
+        "@odata.context": f"{_root(request)}/$metadata#reports/authenticationMethods/"
+        "userRegistrationDetails"
     }
     if position < len(users):
         body["@odata.nextLink"] = query.next_link(
-            f"{_root(request)}/reports/authenticationMethods/userRegistrationDetails", params,
-            "$skiptoken", query.encode_skiptoken(position, salt),
+            f"{_root(request)}/reports/authenticationMethods/userRegistrationDetails",
+            params,
+            "$skiptoken",
+            query.encode_skiptoken(position, salt),
         )
     body["value"] = page
     return json_response(body)
@@ -255,7 +279,8 @@ def routes() -> list[Route]:
             Route(f"/{version}/auditLogs/signIns", sign_ins, methods=["GET"]),
             Route(
                 f"/{version}/reports/authenticationMethods/userRegistrationDetails",
-                registration_details, methods=["GET"],
+                registration_details,
+                methods=["GET"],
             ),
             Route(f"/{version}/admin/reportSettings", report_settings, methods=["GET", "PATCH"]),
         ]

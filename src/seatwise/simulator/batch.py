@@ -58,7 +58,8 @@ async def batch(request: Request) -> Response:
     version = request.url.path.split("/")[1]
     origin = f"{request.url.scheme}://{request.url.netloc}"
     forwarded = {
-        k: v for k, v in request.headers.items()
+        k: v
+        for k, v in request.headers.items()
         if k.lower() in ("authorization", "consistencylevel", "prefer")
     }
     status_by_id: dict[str, int] = {}
@@ -70,22 +71,35 @@ async def batch(request: Request) -> Response:
             deps = [str(d) for d in item.get("dependsOn") or []]
             if any(not 200 <= status_by_id.get(d, 0) < 300 for d in deps):
                 status_by_id[item_id] = 424
-                responses.append({"id": item_id, "status": 424, "headers": {}, "body": {
-                    "error": {"code": "FailedDependency", "message": "A dependency failed."}}})
+                responses.append(
+                    {
+                        "id": item_id,
+                        "status": 424,
+                        "headers": {},
+                        "body": {
+                            "error": {"code": "FailedDependency", "message": "A dependency failed."}
+                        },
+                    }
+                )
                 continue
             url = str(item["url"])
             if url.startswith(("https://", "http://")):
                 url = "/" + url.split("/", 3)[3]
             path = url if url.startswith(f"/{version}/") else f"/{version}/{url.lstrip('/')}"
-            headers = {**forwarded, **{str(k): str(v) for k, v in (item.get("headers") or {}).items()}}
+            headers = {
+                **forwarded,
+                **{str(k): str(v) for k, v in (item.get("headers") or {}).items()},
+            }
             content = orjson.dumps(item["body"]) if "body" in item else None
             try:
                 inner = await client.request(
                     str(item["method"]).upper(), path, headers=headers, content=content
                 )
             except ConnectionResetError:
-                inner = httpx.Response(504, json={"error": {"code": "UnknownError",
-                                                            "message": "The request timed out."}})
+                inner = httpx.Response(
+                    504,
+                    json={"error": {"code": "UnknownError", "message": "The request timed out."}},
+                )
             status_by_id[item_id] = inner.status_code
             body: Any = None
             if inner.content:
@@ -93,8 +107,11 @@ async def batch(request: Request) -> Response:
                     body = orjson.loads(inner.content)
                 except orjson.JSONDecodeError:
                     body = inner.text
-            keep = {k: v for k, v in inner.headers.items()
-                    if k.lower() in ("retry-after", "location", "content-type", "request-id")}
+            keep = {
+                k: v
+                for k, v in inner.headers.items()
+                if k.lower() in ("retry-after", "location", "content-type", "request-id")
+            }
             entry: dict[str, Any] = {"id": item_id, "status": inner.status_code, "headers": keep}
             if body is not None:
                 entry["body"] = body

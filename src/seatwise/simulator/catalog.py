@@ -38,7 +38,9 @@ WORKLOAD_PLANS: dict[str, frozenset[str]] = {
         }
     ),
     "powerbi": frozenset({"BI_AZURE_P0", "BI_AZURE_P2", "BI_AZURE_P3"}),
-    "project": frozenset({"PROJECT_CLIENT_SUBSCRIPTION", "SHAREPOINT_PROJECT", "PROJECT_PROFESSIONAL"}),
+    "project": frozenset(
+        {"PROJECT_CLIENT_SUBSCRIPTION", "SHAREPOINT_PROJECT", "PROJECT_PROFESSIONAL"}
+    ),
     "visio": frozenset({"VISIO_CLIENT_SUBSCRIPTION", "VISIOONLINE"}),
 }
 

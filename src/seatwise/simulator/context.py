@@ -37,9 +37,7 @@ class Sim:
         grant = self.tokens.check(request.headers.get("authorization"))
         admin = self.tenant.admin
         roles = admin.roles if grant.user_id == admin.user_id else set()
-        permissions.check(
-            grant, endpoint, premium_tenant=self.tenant.options.premium, roles=roles
-        )
+        permissions.check(grant, endpoint, premium_tenant=self.tenant.options.premium, roles=roles)
         return grant
 
 

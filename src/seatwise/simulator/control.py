@@ -34,7 +34,8 @@ async def _json(request: Request) -> dict[str, Any]:
 
 
 async def faults(request: Request) -> Response:
-    """`POST {"spec": "throttle=0.1,..."}` replaces the plan; `{"script": [...], "path": "/v1.0/users"}`
+    """`POST {"spec": "throttle=0.1,..."}` replaces the plan;
+    `{"script": [...], "path": "/v1.0/users"}`
     queues exact faults (`{"kind": "throttle", "retry_after": "1.5"}`) for the next requests."""
     sim = sim_of(request)
     body = await _json(request)
@@ -44,7 +45,9 @@ async def faults(request: Request) -> Response:
         if "spec" in body:
             sim.faults = FaultPlan.parse(str(body["spec"] or ""), seed=sim.tenant.seed)
         for item in body.get("script") or []:
-            sim.faults.script(str(body.get("path", "/")), [Fault(str(item["kind"]), item.get("retry_after"))])
+            sim.faults.script(
+                str(body.get("path", "/")), [Fault(str(item["kind"]), item.get("retry_after"))]
+            )
     except (FaultSpecError, KeyError, TypeError) as exc:
         return _problem(str(exc))
     return json_response({"injected": sim.faults.injected, "queued": len(sim.faults.scripted)})
@@ -94,7 +97,7 @@ async def settings(request: Request) -> Response:
 
 
 async def clock(request: Request) -> Response:
-    """`POST {"advance_days": n}` moves the tenant's present forward (reports and sign-ins follow)."""
+    """`POST {"advance_days": n}` moves the present forward; reports and sign-ins follow."""
     sim = sim_of(request)
     body = await _json(request)
     days = body.get("advance_days")

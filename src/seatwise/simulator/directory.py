@@ -43,19 +43,24 @@ def _not_found(key: str) -> GraphError:
 
 def _select(request: Request, collection: bool) -> tuple[str, ...]:
     select = query.parse_select(
-        request.query_params.get("$select"), userjson.KNOWN, userjson.DEFAULT_PROPERTIES,
+        request.query_params.get("$select"),
+        userjson.KNOWN,
+        userjson.DEFAULT_PROPERTIES,
         "microsoft.graph.user",
     )
     if collection and (bad := [p for p in select if p in userjson.SINGLE_USER_ONLY]):
         raise GraphError(
-            501, "NotImplemented",
+            501,
+            "NotImplemented",
             f"This operation target is not yet supported. Property '{bad[0]}' is only supported "
             "for a single user.",
         )
     return select
 
 
-def _check_sign_in(sim: Sim, request: Request, select: tuple[str, ...], filt: query.UserFilter) -> None:
+def _check_sign_in(
+    sim: Sim, request: Request, select: tuple[str, ...], filt: query.UserFilter
+) -> None:
     if "signInActivity" in select or filt.sign_in:
         sim.authorize(request, "signInActivity")
 
@@ -91,7 +96,9 @@ async def list_users(request: Request) -> Response:
     body: dict[str, Any] = {"@odata.context": _context(request, fragment)}
     if count_wanted and start == 0:
         body["@odata.count"] = sum(
-            1 for u in users if not filt.predicates or filt.matches(userjson.facts(tenant, u, filt.sign_in))
+            1
+            for u in users
+            if not filt.predicates or filt.matches(userjson.facts(tenant, u, filt.sign_in))
         )
     if position < len(users):
         token = query.encode_skiptoken(position, salt)
@@ -118,7 +125,10 @@ async def get_user(request: Request) -> Response:
                 "Get By Key only supports UserId and the key has to be a valid Guid"
             )
         sim.authorize(request, "signInActivity")
-    body = {"@odata.context": _context(request, "users/$entity"), **userjson.render(sim.tenant, user, select)}
+    body = {
+        "@odata.context": _context(request, "users/$entity"),
+        **userjson.render(sim.tenant, user, select),
+    }
     return json_response(body)
 
 
@@ -128,7 +138,9 @@ def _delta_token(version: int, salt: str) -> str:
 
 def _read_delta_token(token: str, salt: str) -> int:
     try:
-        got_salt, version = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
+        got_salt, version = (
+            base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
+        )
         if got_salt != salt:
             raise ValueError
         return int(version)
@@ -194,7 +206,10 @@ async def deleted_users(request: Request) -> Response:
         if u.deleted and (tenant.now - u.deleted).days < 30
     ]
     return json_response(
-        {"@odata.context": _context(request, "directory/deletedItems/microsoft.graph.user"), "value": value}
+        {
+            "@odata.context": _context(request, "directory/deletedItems/microsoft.graph.user"),
+            "value": value,
+        }
     )
 
 
@@ -241,8 +256,19 @@ def sku_json(tenant: Tenant, holding: SkuHolding) -> dict[str, Any]:
 
 _SKU_PROPS = {
     name.lower(): name
-    for name in ("accountName", "accountId", "appliesTo", "capabilityStatus", "consumedUnits", "id",
-                 "skuId", "skuPartNumber", "subscriptionIds", "prepaidUnits", "servicePlans")
+    for name in (
+        "accountName",
+        "accountId",
+        "appliesTo",
+        "capabilityStatus",
+        "consumedUnits",
+        "id",
+        "skuId",
+        "skuPartNumber",
+        "subscriptionIds",
+        "prepaidUnits",
+        "servicePlans",
+    )
 }
 
 
@@ -257,7 +283,9 @@ async def subscribed_skus(request: Request) -> Response:
             code="BadRequest",
         )
     select = query.parse_select(
-        request.query_params.get("$select"), _SKU_PROPS, tuple(_SKU_PROPS.values()),
+        request.query_params.get("$select"),
+        _SKU_PROPS,
+        tuple(_SKU_PROPS.values()),
         "microsoft.graph.subscribedSku",
     )
     value = []
@@ -280,8 +308,12 @@ async def assign_license(request: Request) -> Response:
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
-        raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure "
-                         "Content-Type header is set and payload is of valid JSON format.") from None
+        raise GraphError(
+            400,
+            "BadRequest",
+            "Unable to read JSON request payload. Please ensure "
+            "Content-Type header is set and payload is of valid JSON format.",
+        ) from None
     if not isinstance(body, dict):
         raise GraphError(400, "BadRequest", "Unable to read JSON request payload.")
     if missing := _missing(body):
@@ -290,14 +322,21 @@ async def assign_license(request: Request) -> Response:
             f"the request payload. The missing parameters are: {', '.join(missing)}."
         )
     add, remove = body["addLicenses"], body["removeLicenses"]
-    if not isinstance(add, list) or not isinstance(remove, list) or not all(isinstance(a, dict) for a in add):
+    if (
+        not isinstance(add, list)
+        or not isinstance(remove, list)
+        or not all(isinstance(a, dict) for a in add)
+    ):
         raise query.bad_request("Invalid value for addLicenses or removeLicenses.")
     user: User | None = sim.tenant.find_user(key)
     if user is None:
         raise _not_found(key)
     sim.tenant.assign_license(user, add, [str(r) for r in remove])
     select = (*userjson.DEFAULT_PROPERTIES, "assignedLicenses")
-    payload = {"@odata.context": _context(request, "users/$entity"), **userjson.render(sim.tenant, user, select)}
+    payload = {
+        "@odata.context": _context(request, "users/$entity"),
+        **userjson.render(sim.tenant, user, select),
+    }
     return json_response(payload)
 
 
@@ -312,8 +351,16 @@ def routes() -> list[Route]:
             Route(f"{prefix}/users/delta()", users_delta, methods=["GET"]),
             Route(f"{prefix}/users/{{key}}", get_user, methods=["GET"]),
             Route(f"{prefix}/users/{{key}}/assignLicense", assign_license, methods=["POST"]),
-            Route(f"{prefix}/users/{{key}}/microsoft.graph.assignLicense", assign_license, methods=["POST"]),
+            Route(
+                f"{prefix}/users/{{key}}/microsoft.graph.assignLicense",
+                assign_license,
+                methods=["POST"],
+            ),
             Route(f"{prefix}/subscribedSkus", subscribed_skus, methods=["GET"]),
-            Route(f"{prefix}/directory/deletedItems/microsoft.graph.user", deleted_users, methods=["GET"]),
+            Route(
+                f"{prefix}/directory/deletedItems/microsoft.graph.user",
+                deleted_users,
+                methods=["GET"],
+            ),
         ]
     return result

@@ -99,8 +99,10 @@ class FaultPlan:
             return Fault("throttle", _format_seconds(value))
         roll -= self.throttle
         if roll < self.unavailable:
-            return Fault("unavailable" if self._rng.random() < 0.7 else "timeout",
-                         _format_seconds(self.retry_after) if self._rng.random() < 0.5 else None)
+            return Fault(
+                "unavailable" if self._rng.random() < 0.7 else "timeout",
+                _format_seconds(self.retry_after) if self._rng.random() < 0.5 else None,
+            )
         roll -= self.unavailable
         if roll < self.reset:
             return Fault("reset")
@@ -121,8 +123,16 @@ def _format_seconds(value: float) -> str:
 
 
 _STATUS = {
-    "throttle": (429, "TooManyRequests", "Too many requests. Please retry after the time specified in the Retry-After header."),
-    "unavailable": (503, "serviceNotAvailable", "The service is temporarily unavailable. Please retry later."),
+    "throttle": (
+        429,
+        "TooManyRequests",
+        "Too many requests. Please retry after the time specified in the Retry-After header.",
+    ),
+    "unavailable": (
+        503,
+        "serviceNotAvailable",
+        "The service is temporarily unavailable. Please retry later.",
+    ),
     "timeout": (504, "UnknownError", "The gateway timed out. Please retry later."),
 }
 
@@ -184,5 +194,7 @@ class FaultMiddleware:
         headers.append((b"content-length", str(len(body) + 1).encode()))
         start["headers"] = headers
         await send(start)
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        await send(
+            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+        )
         raise ConnectionResetError("simulated connection reset mid-body")

@@ -39,17 +39,36 @@ APP_PERMISSIONS = frozenset(
 )
 
 # persona -> (weight, per-service daily activity rates, platforms)
-_HEAVY = {"exchange": 0.9, "teams": 0.85, "onedrive": 0.6, "sharepoint": 0.5, "yammer": 0.08,
-          "skype": 0.05, "officeapps": 0.85}
-_LIGHT = {"exchange": 0.3, "teams": 0.2, "onedrive": 0.1, "sharepoint": 0.1, "yammer": 0.05,
-          "officeapps": 0.2}
+_HEAVY = {
+    "exchange": 0.9,
+    "teams": 0.85,
+    "onedrive": 0.6,
+    "sharepoint": 0.5,
+    "yammer": 0.08,
+    "skype": 0.05,
+    "officeapps": 0.85,
+}
+_LIGHT = {
+    "exchange": 0.3,
+    "teams": 0.2,
+    "onedrive": 0.1,
+    "sharepoint": 0.1,
+    "yammer": 0.05,
+    "officeapps": 0.2,
+}
 PERSONAS: dict[str, tuple[int, dict[str, float], tuple[str, ...]]] = {
     "heavy": (30, _HEAVY, ("windows", "mobile", "web")),
     "light": (22, _LIGHT, ("windows", "web")),
-    "web-only": (9, {"exchange": 0.6, "teams": 0.4, "sharepoint": 0.2, "onedrive": 0.15,
-                     "officeapps": 0.3}, ("web",)),
-    "mobile-only": (6, {"exchange": 0.7, "teams": 0.5, "onedrive": 0.05, "officeapps": 0.3},
-                    ("mobile",)),
+    "web-only": (
+        9,
+        {"exchange": 0.6, "teams": 0.4, "sharepoint": 0.2, "onedrive": 0.15, "officeapps": 0.3},
+        ("web",),
+    ),
+    "mobile-only": (
+        6,
+        {"exchange": 0.7, "teams": 0.5, "onedrive": 0.05, "officeapps": 0.3},
+        ("mobile",),
+    ),
     "mac": (5, _HEAVY, ("mac", "mobile", "web")),
     "inactive": (14, _LIGHT, ("windows",)),
     "never-used": (9, {}, ()),
@@ -58,16 +77,29 @@ PERSONAS: dict[str, tuple[int, dict[str, float], tuple[str, ...]]] = {
 
 # Primary suites by weight for a member; None = unlicensed.
 _SUITES_ENTERPRISE = (
-    ("SPE_E3", 30), ("ENTERPRISEPACK", 18), ("SPE_E5", 8), ("ENTERPRISEPREMIUM", 3),
-    ("SPE_F1", 14), ("STANDARDPACK", 9), ("O365_BUSINESS_PREMIUM", 3), ("SPB", 3),
-    ("O365_BUSINESS_ESSENTIALS", 3), (None, 9),
+    ("SPE_E3", 30),
+    ("ENTERPRISEPACK", 18),
+    ("SPE_E5", 8),
+    ("ENTERPRISEPREMIUM", 3),
+    ("SPE_F1", 14),
+    ("STANDARDPACK", 9),
+    ("O365_BUSINESS_PREMIUM", 3),
+    ("SPB", 3),
+    ("O365_BUSINESS_ESSENTIALS", 3),
+    (None, 9),
 )
 # Add-ons: (part number, probability, needs-a-suite)
 _ADDONS = (
-    ("POWER_BI_PRO", 0.14), ("POWER_BI_STANDARD", 0.18), ("PROJECTPROFESSIONAL", 0.04),
-    ("VISIOCLIENT", 0.04), ("DYN365_ENTERPRISE_SALES", 0.03),
-    ("DYN365_ENTERPRISE_CUSTOMER_SERVICE", 0.02), ("DYN365_TEAM_MEMBERS", 0.02),
-    ("FLOW_FREE", 0.08), ("POWERAPPS_VIRAL", 0.02), ("OFFICESUBSCRIPTION", 0.02),
+    ("POWER_BI_PRO", 0.14),
+    ("POWER_BI_STANDARD", 0.18),
+    ("PROJECTPROFESSIONAL", 0.04),
+    ("VISIOCLIENT", 0.04),
+    ("DYN365_ENTERPRISE_SALES", 0.03),
+    ("DYN365_ENTERPRISE_CUSTOMER_SERVICE", 0.02),
+    ("DYN365_TEAM_MEMBERS", 0.02),
+    ("FLOW_FREE", 0.08),
+    ("POWERAPPS_VIRAL", 0.02),
+    ("OFFICESUBSCRIPTION", 0.02),
 )
 # Plans sometimes disabled on direct assignments.
 _DISABLEABLE = ("YAMMER_ENTERPRISE", "SWAY", "MCOSTANDARD", "KAIZALA_O365_P3", "STREAM_O365_E3")
@@ -138,7 +170,10 @@ class _Generator:
         self.domain = domain
         app = AppRegistration(
             client_id=_uuid(rng),
-            client_secret="".join(rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789~._-") for _ in range(40)),
+            client_secret="".join(
+                rng.choice("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789~._-")
+                for _ in range(40)
+            ),
             display_name="seatwise",
             application_permissions=set(APP_PERMISSIONS),
             delegated_permissions=set(APP_PERMISSIONS),
@@ -161,9 +196,16 @@ class _Generator:
             users.append(self._random_user(i))
         deleted = [self._deleted(self.size + i) for i in range(max(1, self.size // 100))]
         holdings = self._holdings(users)
-        password = "Pw-" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789") for _ in range(14))
-        admin = Admin(admin_user.id, admin_user.upn, password,
-                      {ROLE_APP_ADMIN, ROLE_REPORTS_READER, ROLE_LICENSE_ADMIN})
+        password = "Pw-" + "".join(
+            rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789")
+            for _ in range(14)
+        )
+        admin = Admin(
+            admin_user.id,
+            admin_user.upn,
+            password,
+            {ROLE_APP_ADMIN, ROLE_REPORTS_READER, ROLE_LICENSE_ADMIN},
+        )
         return GeneratedTenant(
             seed=self.seed,
             now=self.now,
@@ -191,14 +233,24 @@ class _Generator:
         self.upns.add(upn.lower())
         return upn
 
-    def _person(self, index: int, persona: str, user_type: str, *, given: str | None = None,
-                surname: str | None = None, local: str | None = None) -> User:
+    def _person(
+        self,
+        index: int,
+        persona: str,
+        user_type: str,
+        *,
+        given: str | None = None,
+        surname: str | None = None,
+        local: str | None = None,
+    ) -> User:
         rng = self.rng
         given = given or rng.choice(names.FIRST_NAMES)
         surname = surname or rng.choice(names.LAST_NAMES)
         country, code = _weighted(rng, self.countries)  # type: ignore[misc]
         department = rng.choice(names.DEPARTMENTS)
-        created = self.now - timedelta(days=rng.randrange(20, 365 * 8), seconds=rng.randrange(86400))
+        created = self.now - timedelta(
+            days=rng.randrange(20, 365 * 8), seconds=rng.randrange(86400)
+        )
         if user_type == "Guest":
             home = rng.choice(names.GUEST_DOMAINS)
             mail = f"{_ascii(given)}.{_ascii(surname)}@{home}"
@@ -258,10 +310,15 @@ class _Generator:
             if rng.random() < p and part not in parts:
                 parts.append(part)
         self._license(user, parts)
-        if "DYN365_ENTERPRISE_SALES" in parts or "DYN365_ENTERPRISE_CUSTOMER_SERVICE" in parts \
-                or "DYN365_TEAM_MEMBERS" in parts:
+        if (
+            "DYN365_ENTERPRISE_SALES" in parts
+            or "DYN365_ENTERPRISE_CUSTOMER_SERVICE" in parts
+            or "DYN365_TEAM_MEMBERS" in parts
+        ):
             user.rates["dynamics"] = rng.choice((0.0, 0.1, 0.3, 0.6))
-        if any(p in parts for p in ("POWER_BI_PRO", "POWER_BI_STANDARD", "SPE_E5", "ENTERPRISEPREMIUM")):
+        if any(
+            p in parts for p in ("POWER_BI_PRO", "POWER_BI_STANDARD", "SPE_E5", "ENTERPRISEPREMIUM")
+        ):
             user.rates["powerbi"] = rng.choice((0.0, 0.0, 0.05, 0.15, 0.4))
         if "PROJECTPROFESSIONAL" in parts:
             user.rates["project"] = rng.choice((0.0, 0.15, 0.4))
@@ -273,8 +330,7 @@ class _Generator:
         return user
 
     def _account(self, index: int, local: str, display: str, kind: str) -> User:
-        user = self._person(index, "light", "Member", given=None, surname=None,
-                            local=local)
+        user = self._person(index, "light", "Member", given=None, surname=None, local=local)
         user.display_name, user.given_name, user.surname = display, None, None
         user.job_title, user.kind, user.on_premises_sync = None, kind, None
         user.mfa_methods = ()
@@ -309,7 +365,9 @@ class _Generator:
         user.mailbox_mb = int(rng.lognormvariate(7.5 if heavy else 6.2, 1.0))
         if user.persona == "mobile-only" or user.persona == "web-only":
             user.mailbox_mb = min(user.mailbox_mb, 1800)
-        user.onedrive_mb = int(rng.lognormvariate(8.0 if heavy else 5.5, 1.3)) if "onedrive" in user.rates else 0
+        user.onedrive_mb = (
+            int(rng.lognormvariate(8.0 if heavy else 5.5, 1.3)) if "onedrive" in user.rates else 0
+        )
         if user.persona in ("mobile-only", "web-only"):
             user.onedrive_mb = min(user.onedrive_mb, 1800)
         user.onedrive_files = user.onedrive_mb * rng.randrange(1, 6)

@@ -50,7 +50,9 @@ def json_response(
     )
 
 
-def error_body(code: str, message: str, request_id: str, now: datetime | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, request_id: str, now: datetime | None = None
+) -> dict[str, Any]:
     """The JSON error envelope, with `innerError` carrying the date and request ids."""
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S")
     return {
@@ -67,7 +69,7 @@ def error_body(code: str, message: str, request_id: str, now: datetime | None = 
 
 
 def error_response(exc: GraphError, request_id: str | None = None) -> Response:
-    """Render `exc` as Graph does: status, envelope, `request-id` and `client-request-id` headers."""
+    """Render `exc` as Graph does: status, envelope, request-id and client-request-id headers."""
     rid = request_id or new_request_id()
     headers = {"request-id": rid, "client-request-id": rid, **exc.headers}
     return json_response(error_body(exc.code, exc.message, rid), exc.status, headers)

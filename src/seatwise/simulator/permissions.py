@@ -44,20 +44,44 @@ RULES: dict[str, Rule] = {
         frozenset({"User.Read.All", "User.ReadWrite.All"}) | _DIRECTORY_READ,
     ),
     "signInActivity": Rule(
-        frozenset({"AuditLog.Read.All"}), frozenset({"AuditLog.Read.All"}), premium=True,
+        frozenset({"AuditLog.Read.All"}),
+        frozenset({"AuditLog.Read.All"}),
+        premium=True,
         audit_family=True,
     ),
     "subscribedSkus": Rule(
-        frozenset({"LicenseAssignment.Read.All", "LicenseAssignment.ReadWrite.All",
-                   "Organization.Read.All", "Organization.ReadWrite.All"}) | _DIRECTORY_READ,
-        frozenset({"LicenseAssignment.Read.All", "LicenseAssignment.ReadWrite.All",
-                   "Organization.Read.All", "Organization.ReadWrite.All"}) | _DIRECTORY_READ,
+        frozenset(
+            {
+                "LicenseAssignment.Read.All",
+                "LicenseAssignment.ReadWrite.All",
+                "Organization.Read.All",
+                "Organization.ReadWrite.All",
+            }
+        )
+        | _DIRECTORY_READ,
+        frozenset(
+            {
+                "LicenseAssignment.Read.All",
+                "LicenseAssignment.ReadWrite.All",
+                "Organization.Read.All",
+                "Organization.ReadWrite.All",
+            }
+        )
+        | _DIRECTORY_READ,
     ),
     "reports": Rule(
         frozenset({"Reports.Read.All"}),
         frozenset({"Reports.Read.All"}),
-        roles=frozenset({_GLOBAL, "Global Reader", ROLE_REPORTS_READER, "Exchange Administrator",
-                         "SharePoint Administrator", "Teams Administrator"}),
+        roles=frozenset(
+            {
+                _GLOBAL,
+                "Global Reader",
+                ROLE_REPORTS_READER,
+                "Exchange Administrator",
+                "SharePoint Administrator",
+                "Teams Administrator",
+            }
+        ),
     ),
     "reportSettings.read": Rule(
         frozenset({"ReportSettings.Read.All", "ReportSettings.ReadWrite.All"}),
@@ -84,10 +108,12 @@ RULES: dict[str, Rule] = {
         audit_family=True,
     ),
     "assignLicense": Rule(
-        frozenset({"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
-                   "Directory.ReadWrite.All"}),
-        frozenset({"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All",
-                   "Directory.ReadWrite.All"}),
+        frozenset(
+            {"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
+        ),
+        frozenset(
+            {"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
+        ),
         roles=frozenset({_GLOBAL, ROLE_LICENSE_ADMIN, "User Administrator"}),
     ),
     "consent": Rule(frozenset(), frozenset(), roles=frozenset({_GLOBAL, ROLE_APP_ADMIN})),
@@ -97,10 +123,8 @@ MSG_DENIED = "Insufficient privileges to complete the operation."
 MSG_NON_PREMIUM = "Neither tenant is B2C or tenant doesn't have premium license"
 
 
-def check(
-    grant: GrantLike, endpoint: str, *, premium_tenant: bool, roles: set[str] | None
-) -> None:
-    """Raise Graph's 403 unless `grant` (with the caller's directory `roles`) may call `endpoint`."""
+def check(grant: GrantLike, endpoint: str, *, premium_tenant: bool, roles: set[str] | None) -> None:
+    """Raise Graph's 403 unless `grant` (with the caller's directory roles) may call `endpoint`."""
     rule = RULES[endpoint]
     allowed = rule.application if grant.app_only else rule.delegated
     if allowed and not (grant.scopes & allowed):
@@ -113,6 +137,8 @@ def check(
             )
         raise GraphError(403, "Authorization_RequestDenied", MSG_DENIED)
     if rule.premium and not premium_tenant:
-        raise GraphError(403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant", MSG_NON_PREMIUM)
+        raise GraphError(
+            403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant", MSG_NON_PREMIUM
+        )
     if not grant.app_only and rule.roles and not (set(roles or ()) & rule.roles):
         raise GraphError(403, "Authorization_RequestDenied", MSG_DENIED)

@@ -61,8 +61,9 @@ def parse_top(raw: str | None, *, default: int, maximum: int) -> int:
     return int(raw)
 
 
-def parse_select(raw: str | None, known: Mapping[str, str], default: tuple[str, ...],
-                 type_name: str) -> tuple[str, ...]:
+def parse_select(
+    raw: str | None, known: Mapping[str, str], default: tuple[str, ...], type_name: str
+) -> tuple[str, ...]:
     """Canonical property names of `$select` (case-insensitive), or the defaults."""
     if not raw:
         return default
@@ -73,9 +74,7 @@ def parse_select(raw: str | None, known: Mapping[str, str], default: tuple[str, 
             continue
         canonical = known.get(name.lower())
         if canonical is None:
-            raise bad_request(
-                f"Could not find a property named '{name}' on type '{type_name}'."
-            )
+            raise bad_request(f"Could not find a property named '{name}' on type '{type_name}'.")
         if canonical not in result:
             result.append(canonical)
     return tuple(result)
@@ -97,7 +96,9 @@ def _parse_datetime(raw: str) -> datetime:
     try:
         return datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise bad_request(f"Invalid filter clause: '{raw}' is not a valid DateTimeOffset.") from None
+        raise bad_request(
+            f"Invalid filter clause: '{raw}' is not a valid DateTimeOffset."
+        ) from None
 
 
 def _unsupported(prop: str) -> GraphError:
@@ -140,13 +141,18 @@ def parse_user_filter(raw: str | None) -> UserFilter:
             prop, op, value = m.group(1), m.group(2).lower(), _parse_datetime(m.group(3))
             key = prop[0].lower() + prop[1:]
 
-            def signin_pred(row: dict[str, object], key: str = key, op: str = op,
-                            value: datetime = value) -> bool:
+            def signin_pred(
+                row: dict[str, object], key: str = key, op: str = op, value: datetime = value
+            ) -> bool:
                 current = row["signIn"].get(key) if row["signIn"] else None  # type: ignore[attr-defined]
                 if current is None:
                     return False
-                return {"eq": current == value, "ne": current != value,
-                        "le": current <= value, "ge": current >= value}[op]
+                return {
+                    "eq": current == value,
+                    "ne": current != value,
+                    "le": current <= value,
+                    "ge": current >= value,
+                }[op]
 
             predicates.append(signin_pred)
             continue
@@ -156,7 +162,9 @@ def parse_user_filter(raw: str | None) -> UserFilter:
                 raise _unsupported(m.group(1))
             prefix = m.group(2).replace("''", "'").lower()
             predicates.append(
-                lambda row, prop=prop, prefix=prefix: str(row.get(prop) or "").lower().startswith(prefix)
+                lambda row, prop=prop, prefix=prefix: (
+                    str(row.get(prop) or "").lower().startswith(prefix)
+                )
             )
             continue
         if m := _EQ.match(clause):
@@ -168,14 +176,20 @@ def parse_user_filter(raw: str | None) -> UserFilter:
             if isinstance(value, str) and prop in ("id", "userPrincipalName", "mail", "userType"):
                 value = value.lower()
 
-                def text_pred(row: dict[str, object], prop: str = prop, value: str = value,
-                              negate: bool = negate) -> bool:
+                def text_pred(
+                    row: dict[str, object],
+                    prop: str = prop,
+                    value: str = value,
+                    negate: bool = negate,
+                ) -> bool:
                     return (str(row.get(prop) or "").lower() == value) != negate
 
                 predicates.append(text_pred)
             else:
                 predicates.append(
-                    lambda row, prop=prop, value=value, negate=negate: (row.get(prop) == value) != negate
+                    lambda row, prop=prop, value=value, negate=negate: (
+                        (row.get(prop) == value) != negate
+                    )
                 )
             continue
         raise bad_request(f"Invalid filter clause: {clause}", code="Request_UnsupportedQuery")

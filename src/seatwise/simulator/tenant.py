@@ -234,7 +234,9 @@ class Tenant:
                 rate_service = "exchange" if service == "officehome" else service
                 client = "Browser" if "web" in user.platforms else "Mobile Apps and Desktop clients"
                 ip = f"203.0.113.{user.index % 250 + 1}"
-                for ordinal in activity.active_ordinals(seed, user, rate_service, first, self.today):
+                for ordinal in activity.active_ordinals(
+                    seed, user, rate_service, first, self.today
+                ):
                     day = date.fromordinal(ordinal)
                     when = activity.moment(seed, user, code, day).replace(tzinfo=UTC)
                     if when > self.now:
@@ -242,8 +244,14 @@ class Tenant:
                     offset = ordinal - first.toordinal()
                     events.append(
                         SignInEvent(
-                            _event_id(seed, user.index, code, offset), when, user, app_name,
-                            app_id, client, ip, "Seattle",
+                            _event_id(seed, user.index, code, offset),
+                            when,
+                            user,
+                            app_name,
+                            app_id,
+                            client,
+                            ip,
+                            "Seattle",
                         )
                     )
         events.sort(key=lambda e: (e.created, e.id), reverse=True)
@@ -256,9 +264,7 @@ class Tenant:
         holding = self.holdings.get(sku_id)
         return 0 if holding is None else holding.enabled - self.consumed.get(sku_id, 0)
 
-    def assign_license(
-        self, user: User, add: list[dict[str, object]], remove: list[str]
-    ) -> None:
+    def assign_license(self, user: User, add: list[dict[str, object]], remove: list[str]) -> None:
         """Apply an `assignLicense` request with Graph's validation, or raise its error."""
         self.assign_calls += 1
         skus = catalog.skus()
@@ -267,7 +273,8 @@ class Tenant:
             sku_id = str(item.get("skuId", "")).lower()
             if sku_id not in self.holdings:
                 raise GraphError(
-                    400, "Request_BadRequest",
+                    400,
+                    "Request_BadRequest",
                     f"License {sku_id} does not correspond to a valid company License.",
                 )
             if user.usage_location is None:
@@ -277,14 +284,18 @@ class Tenant:
             unknown = [p for p in plans if p not in known]
             if unknown:
                 raise GraphError(
-                    400, "Request_BadRequest",
+                    400,
+                    "Request_BadRequest",
                     f"Service plan {unknown[0]} does not belong to SKU {sku_id}.",
                 )
-            has_direct = any(s.sku_id == sku_id and s.assigned_by_group is None for s in user.licenses)
+            has_direct = any(
+                s.sku_id == sku_id and s.assigned_by_group is None for s in user.licenses
+            )
             holding = self.holdings[sku_id]
             if not has_direct and sku_id not in user.sku_ids() and self.available(sku_id) <= 0:
                 raise GraphError(
-                    400, "Request_BadRequest",
+                    400,
+                    "Request_BadRequest",
                     f"Subscription {holding.subscription_ids[0]} for SKU {sku_id} does not have "
                     "any available licenses.",
                 )
@@ -293,7 +304,8 @@ class Tenant:
         for sku_id in remove_ids:
             if sku_id not in self.holdings:
                 raise GraphError(
-                    400, "Request_BadRequest",
+                    400,
+                    "Request_BadRequest",
                     f"License {sku_id} does not correspond to a valid company License.",
                 )
             states = [s for s in user.licenses if s.sku_id == sku_id]

@@ -4,6 +4,7 @@ that seatwise and common admin scripts read, and the facts `$filter` evaluates.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,13 +14,33 @@ from seatwise.simulator.model import User
 from seatwise.simulator.tenant import Tenant
 
 DEFAULT_PROPERTIES = (
-    "businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
-    "officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id",
+    "businessPhones",
+    "displayName",
+    "givenName",
+    "jobTitle",
+    "mail",
+    "mobilePhone",
+    "officeLocation",
+    "preferredLanguage",
+    "surname",
+    "userPrincipalName",
+    "id",
 )
 # Properties Graph only returns for a single user; selecting them on a collection is a 501.
 SINGLE_USER_ONLY = frozenset(
-    {"aboutMe", "birthday", "hireDate", "interests", "mySite", "pastProjects", "preferredName",
-     "responsibilities", "schools", "skills", "mailboxSettings"}
+    {
+        "aboutMe",
+        "birthday",
+        "hireDate",
+        "interests",
+        "mySite",
+        "pastProjects",
+        "preferredName",
+        "responsibilities",
+        "schools",
+        "skills",
+        "mailboxSettings",
+    }
 )
 NEVER = "0001-01-01T00:00:00Z"
 
@@ -34,7 +55,7 @@ def iso(moment: datetime | None) -> str | None:
 def _request_id(tenant: Tenant, user: User, salt: int) -> str:
     h = activity.mix(tenant.seed * 7919 + user.index * 31 + salt)
     low = activity.mix(h)
-    return f"{h >> 32:08x}-{(h >> 16) & 0xFFFF:04x}-4{h & 0xFFF:03x}-a{low >> 52 & 0xFFF:03x}-{low & 0xFFFFFFFFFFFF:012x}"
+    return str(uuid.UUID(int=(h << 64) | low, version=4))
 
 
 def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
@@ -44,9 +65,12 @@ def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
         if user.index % 2:
             return None
         return {
-            "lastSignInDateTime": NEVER, "lastSignInRequestId": "",
-            "lastNonInteractiveSignInDateTime": NEVER, "lastNonInteractiveSignInRequestId": "",
-            "lastSuccessfulSignInDateTime": None, "lastSuccessfulSignInRequestId": None,
+            "lastSignInDateTime": NEVER,
+            "lastSignInRequestId": "",
+            "lastNonInteractiveSignInDateTime": NEVER,
+            "lastNonInteractiveSignInRequestId": "",
+            "lastSuccessfulSignInDateTime": None,
+            "lastSuccessfulSignInRequestId": None,
         }
     last = min(last, tenant.now - timedelta(minutes=5))
     non_interactive = min(last + timedelta(hours=2), tenant.now - timedelta(minutes=1))
@@ -151,12 +175,19 @@ def render(tenant: Tenant, user: User, select: tuple[str, ...]) -> dict[str, Any
 def facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
     """What `$filter` predicates read."""
     row: dict[str, object] = {
-        "id": user.id, "userPrincipalName": user.upn, "mail": user.mail,
-        "displayName": user.display_name, "userType": user.user_type,
-        "accountEnabled": user.account_enabled, "country": user.country,
-        "department": user.department, "jobTitle": user.job_title,
-        "usageLocation": user.usage_location, "onPremisesSyncEnabled": user.on_premises_sync,
-        "givenName": user.given_name, "surname": user.surname,
+        "id": user.id,
+        "userPrincipalName": user.upn,
+        "mail": user.mail,
+        "displayName": user.display_name,
+        "userType": user.user_type,
+        "accountEnabled": user.account_enabled,
+        "country": user.country,
+        "department": user.department,
+        "jobTitle": user.job_title,
+        "usageLocation": user.usage_location,
+        "onPremisesSyncEnabled": user.on_premises_sync,
+        "givenName": user.given_name,
+        "surname": user.surname,
         "skuIds": set(user.sku_ids()),
         "signIn": None,
     }
@@ -164,6 +195,7 @@ def facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
         value = sign_in_activity(tenant, user) or {}
         row["signIn"] = {
             k: datetime.fromisoformat(v.replace("Z", "+00:00"))
-            for k, v in value.items() if k.endswith("DateTime") and v
+            for k, v in value.items()
+            if k.endswith("DateTime") and v
         }
     return row

@@ -1,0 +1,105 @@
+"""What a CLI command works with, built once per invocation from `Settings`: the database
+engine (migrated on first use), the secret box, the chosen tenant and its Graph client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from seatwise.config import Settings, load_settings
+from seatwise.errors import AuthError, UsageError
+from seatwise.store import ensure_schema, make_engine, reads, session_scope
+from seatwise.store.schema import Tenant
+
+if TYPE_CHECKING:
+    from seatwise.graph import GraphClient
+    from seatwise.secrets import SecretBox
+
+
+class Context:
+    """Per-invocation state of the `seatwise` command."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The database, migrated to the current schema."""
+        engine = make_engine(self.settings.effective_database_url)
+        ensure_schema(engine)
+        return engine
+
+    @cached_property
+    def secrets(self) -> SecretBox:
+        """Encrypts and decrypts stored tenant secrets."""
+        from seatwise.secrets import SecretBox
+
+        return SecretBox(self.settings)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work."""
+        with session_scope(self.engine) as session:
+            yield session
+
+    def tenant(self, session: Session, name: str | None) -> Tenant:
+        """The tenant called `name`, or the only one when `name` is None."""
+        if name is not None:
+            tenant = reads.tenant_by_name(session, name)
+            if tenant is None:
+                raise UsageError(
+                    f"There is no tenant called {name!r}; add it with `seatwise tenant add` or "
+                    "`seatwise connect`."
+                )
+            return tenant
+        tenant = reads.only_tenant(session)
+        if tenant is None:
+            raise UsageError(
+                "Say which tenant with --tenant NAME (there are several, or none yet: add one "
+                "with `seatwise connect NAME` or `seatwise tenant add NAME`)."
+            )
+        return tenant
+
+    def graph_client(self, tenant: Tenant) -> GraphClient:
+        """A Graph client authenticated as this tenant's stored credentials allow."""
+        from seatwise.graph import GraphClient
+        from seatwise.graph.auth import ClientCredentialsProvider, RefreshTokenProvider
+
+        if tenant.secret_enc is None:
+            raise AuthError(f"Tenant {tenant.name} has no stored client secret; connect it again.")
+        secret = self.secrets.open(tenant.secret_enc)
+        if tenant.auth_mode == "app":
+            provider: ClientCredentialsProvider | RefreshTokenProvider = ClientCredentialsProvider(
+                self.settings, tenant.tenant_id, tenant.client_id, secret, name=tenant.name
+            )
+        else:
+            if tenant.refresh_token_enc is None:
+                raise AuthError(
+                    f"Tenant {tenant.name} is not signed in; run `seatwise connect {tenant.name}`."
+                )
+            tenant_pk = tenant.pk
+
+            def persist(token: str) -> None:
+                with self.session() as session:
+                    row = session.get(Tenant, tenant_pk)
+                    if row is not None:
+                        row.refresh_token_enc = self.secrets.seal(token)
+                        row.updated_at = datetime.now(UTC)
+
+            provider = RefreshTokenProvider(
+                self.settings,
+                tenant.tenant_id,
+                tenant.client_id,
+                secret,
+                self.secrets.open(tenant.refresh_token_enc),
+                persist,
+                name=tenant.name,
+            )
+        return GraphClient(self.settings, provider)

@@ -1,0 +1,124 @@
+"""`seatwise sync` and `seatwise tasks`: run the integration tasks with progress, list runs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from seatwise.cli.context import Context
+from seatwise.cli.report import TenantOption
+
+
+class TaskChoice(StrEnum):
+    """Which task `seatwise sync` runs."""
+
+    roster = "roster"
+    access = "access"
+    license_info = "license-info"
+    differentiation = "differentiation"
+    all = "all"
+
+
+def sync(
+    tenant: TenantOption = None,
+    task: Annotated[
+        TaskChoice, typer.Option("--task", help="Which task; all by default.")
+    ] = TaskChoice.all,
+) -> None:
+    """Run the integration tasks against Microsoft Graph and store the results."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from seatwise.errors import AppError
+    from seatwise.sync import TASK_TITLES, TASKS, RunResult, run_task
+
+    ctx = Context()
+    console = Console(stderr=True, soft_wrap=True)
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        tenant_pk, name = row.pk, row.name
+        client = ctx.graph_client(row)
+    tasks = list(TASKS) if task is TaskChoice.all else [task.value]
+    results: list[RunResult] = []
+    failure: AppError | None = None
+    with (
+        client,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[what]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
+        bars = {t: progress.add_task(TASK_TITLES[t], total=None, what="waiting") for t in tasks}
+
+        def report(task_name: str, what: str, advance: int, total: int | None) -> None:
+            progress.update(bars[task_name], advance=advance, what=what, total=total)
+
+        for name_ in tasks:
+            progress.update(bars[name_], what="running")
+            try:
+                result = run_task(ctx.engine, client, tenant_pk, name_, progress=report)
+            except AppError as exc:
+                progress.update(bars[name_], what="[red]failed")
+                failure = exc
+                break
+            done = progress.tasks[bars[name_]].completed
+            progress.update(bars[name_], total=max(done, 1), completed=max(done, 1), what="done")
+            results.append(result)
+    summary = Table(title=f"Sync of {name}")
+    for column in ("task", "status", "seconds", "counts", "notes"):
+        summary.add_column(column, overflow="fold")
+    for result in results:
+        counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items() if v)
+        summary.add_row(
+            TASK_TITLES[result.task],
+            result.status,
+            f"{result.duration_s:.1f}",
+            counts,
+            " ".join(result.notes),
+        )
+    console.print(summary)
+    if failure is not None:
+        raise failure
+
+
+def tasks(
+    tenant: TenantOption = None,
+    limit: Annotated[int, typer.Option(help="How many recent runs.")] = 20,
+) -> None:
+    """List recent task runs: status, counts, duration and errors."""
+    from seatwise.store import reads
+    from seatwise.sync import TASK_TITLES
+
+    ctx = Context()
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        table = Table(title=f"Task runs of {row.name}")
+        for column in ("started", "task", "status", "seconds", "error / notes"):
+            table.add_column(column, overflow="fold")
+        for run in reads.recent_runs(session, row.pk, limit):
+            detail = run.error or " ".join(run.notes or [])
+            seconds = f"{run.duration_s:.1f}" if run.duration_s is not None else ""
+            table.add_row(
+                run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                TASK_TITLES.get(run.task, run.task),
+                run.status,
+                seconds,
+                detail,
+            )
+    Console().print(table)

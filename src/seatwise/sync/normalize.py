@@ -1,0 +1,199 @@
+"""Pure mapping from Graph JSON and report CSV rows to store rows. No I/O, no clock.
+
+Graph field renames touch `graph/endpoints.py` and this module, nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+
+from seatwise.skus import product_name
+
+Row = dict[str, Any]
+NEVER = "0001-01-01T00:00:00Z"
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0"})
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """A Graph DateTimeOffset (or None, "" and the 0001-01-01 'never' sentinel → None)."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_date(value: object) -> date | None:
+    """A report date `YYYY-MM-DD` (empty → None; malformed → None)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip()[:10])
+    except ValueError:
+        return None
+
+
+def parse_bool(value: object) -> bool | None:
+    """Report booleans: `True`/`False`, `Yes`/`No` (any case); anything else → None."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def parse_int(value: object) -> int | None:
+    """Report integers (empty or malformed → None)."""
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        return int(float(value))
+    except ValueError:
+        return None
+
+
+def bytes_to_mb(value: object) -> float | None:
+    """`Storage Used (Byte)` → MB (2 decimals)."""
+    amount = parse_int(value)
+    return None if amount is None else round(amount / (1024 * 1024), 2)
+
+
+def fingerprint(values: Mapping[str, Any]) -> str:
+    """A short stable hash of a row's facts, so unchanged rows are recognised without reading."""
+    blob = orjson.dumps(values, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.blake2b(blob, digest_size=12).hexdigest()
+
+
+def user_row(tenant_pk: int, item: Mapping[str, Any], today: date) -> Row:
+    """A `/users` item → a `user` row (sign-in and MFA columns are written by their own steps)."""
+    facts = {
+        "upn": item.get("userPrincipalName") or "",
+        "mail": item.get("mail"),
+        "given_name": item.get("givenName"),
+        "surname": item.get("surname"),
+        "display_name": item.get("displayName"),
+        "account_enabled": item.get("accountEnabled"),
+        "user_type": item.get("userType"),
+        "created_at": parse_datetime(item.get("createdDateTime")),
+        "country": item.get("country"),
+        "usage_location": item.get("usageLocation"),
+        "department": item.get("department"),
+        "job_title": item.get("jobTitle"),
+        "on_premises_sync": item.get("onPremisesSyncEnabled"),
+    }
+    return {
+        "tenant_pk": tenant_pk,
+        "id": str(item["id"]).lower(),
+        **facts,
+        "first_seen": today,
+        "deleted_at": None,
+        "fingerprint": fingerprint(facts),
+    }
+
+
+def assignment_rows(tenant_pk: int, item: Mapping[str, Any]) -> list[Row]:
+    """`licenseAssignmentStates` (or `assignedLicenses` when absent) → `license_assignment` rows."""
+    user_id = str(item["id"]).lower()
+    rows: dict[tuple[str, str], Row] = {}
+    states = item.get("licenseAssignmentStates")
+    if isinstance(states, list) and states:
+        for state in states:
+            sku_id = str(state.get("skuId", "")).lower()
+            if not sku_id:
+                continue
+            via = str(state.get("assignedByGroup") or "").lower()
+            rows[(sku_id, via)] = {
+                "tenant_pk": tenant_pk,
+                "user_id": user_id,
+                "sku_id": sku_id,
+                "via": via,
+                "disabled_plans": sorted(str(p).lower() for p in state.get("disabledPlans") or []),
+                "state": state.get("state"),
+                "error": None if state.get("error") in (None, "None") else state.get("error"),
+                "last_updated": parse_datetime(state.get("lastUpdatedDateTime")),
+            }
+    else:
+        for lic in item.get("assignedLicenses") or []:
+            sku_id = str(lic.get("skuId", "")).lower()
+            if sku_id:
+                rows[(sku_id, "")] = {
+                    "tenant_pk": tenant_pk,
+                    "user_id": user_id,
+                    "sku_id": sku_id,
+                    "via": "",
+                    "disabled_plans": sorted(
+                        str(p).lower() for p in lic.get("disabledPlans") or []
+                    ),
+                    "state": "Active",
+                    "error": None,
+                    "last_updated": None,
+                }
+    return list(rows.values())
+
+
+def sign_in_columns(value: Mapping[str, Any] | None) -> Row:
+    """`signInActivity` → the user's sign-in columns (last successful preferred)."""
+    value = value or {}
+    interactive = parse_datetime(value.get("lastSignInDateTime"))
+    non_interactive = parse_datetime(value.get("lastNonInteractiveSignInDateTime"))
+    successful = parse_datetime(value.get("lastSuccessfulSignInDateTime"))
+    fallback = max((d for d in (interactive, non_interactive) if d), default=None)
+    return {
+        "last_sign_in": successful or fallback,
+        "last_interactive_sign_in": interactive,
+        "last_non_interactive_sign_in": non_interactive,
+    }
+
+
+def sku_rows(tenant_pk: int, item: Mapping[str, Any], now: datetime) -> tuple[Row, list[Row]]:
+    """A `subscribedSku` → (`sku` row, `sku_plan` rows)."""
+    sku_id = str(item["skuId"]).lower()
+    units = item.get("prepaidUnits") or {}
+    part = str(item.get("skuPartNumber") or sku_id)
+    facts = {
+        "part_number": part,
+        "name": product_name(sku_id, part),
+        "applies_to": item.get("appliesTo"),
+        "capability_status": item.get("capabilityStatus"),
+        "enabled": int(units.get("enabled") or 0),
+        "suspended": int(units.get("suspended") or 0),
+        "warning": int(units.get("warning") or 0),
+        "locked_out": int(units.get("lockedOut") or 0),
+        "consumed": int(item.get("consumedUnits") or 0),
+    }
+    plans = [
+        {
+            "tenant_pk": tenant_pk,
+            "sku_id": sku_id,
+            "plan_id": str(plan["servicePlanId"]).lower(),
+            "plan_name": str(plan.get("servicePlanName") or ""),
+            "provisioning_status": plan.get("provisioningStatus"),
+            "applies_to": plan.get("appliesTo"),
+        }
+        for plan in item.get("servicePlans") or []
+        if plan.get("servicePlanId")
+    ]
+    row = {
+        "tenant_pk": tenant_pk,
+        "sku_id": sku_id,
+        **facts,
+        "retired": False,
+        "fingerprint": fingerprint({**facts, "plans": [p["plan_id"] for p in plans]}),
+        "updated_at": now,
+    }
+    return row, plans

@@ -1,0 +1,210 @@
+"""Application Roster: users, licence assignments, blocked credentials, last sign-ins, MFA, and
+from the usage reports storage, platforms and Office activations, with a daily snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import inspect
+
+from seatwise.errors import GraphNoPremium
+from seatwise.graph import endpoints
+from seatwise.store import writes
+from seatwise.store.schema import Activation, LicenseAssignment, UsageSnapshot, User
+from seatwise.sync import normalize, reportdata
+from seatwise.sync.columns import update_changed
+from seatwise.sync.context import TaskContext
+
+NO_P1_NOTE = (
+    "The tenant has no Microsoft Entra ID P1, so Graph gives no last sign-in, sign-in log or MFA "
+    "registration data: last activity comes from usage-report dates only."
+)
+USER_FACTS = (
+    "upn",
+    "mail",
+    "given_name",
+    "surname",
+    "display_name",
+    "account_enabled",
+    "user_type",
+    "created_at",
+    "country",
+    "usage_location",
+    "department",
+    "job_title",
+    "on_premises_sync",
+    "deleted_at",
+    "fingerprint",
+)
+SIGN_IN_COLUMNS = ("last_sign_in", "last_interactive_sign_in", "last_non_interactive_sign_in")
+MFA_COLUMNS = ("mfa_registered", "mfa_methods", "is_admin")
+_USER_TABLE = inspect(User).local_table
+
+
+def run(ctx: TaskContext) -> None:
+    """Run the Application Roster task inside the caller's transaction."""
+    seen = _users(ctx)
+    _sign_ins(ctx)
+    _mfa(ctx)
+    deleted = writes.mark_missing_users_deleted(ctx.session, ctx.tenant.pk, seen, ctx.now)
+    ctx.count("users deleted", deleted)
+    _reports(ctx)
+    pruned = writes.prune_snapshots(
+        ctx.session, ctx.tenant.pk, ctx.options.retention_days, ctx.today
+    )
+    ctx.count("snapshots pruned", pruned)
+
+
+def _users(ctx: TaskContext) -> set[str]:
+    seen: set[str] = set()
+    assignments: list[dict[str, Any]] = []
+    with ctx.needs("Directory.Read.All"):
+        for page in ctx.client.iter_pages(endpoints.USERS, endpoints.users_params()):
+            rows = [normalize.user_row(ctx.tenant.pk, item, ctx.today) for item in page]
+            for item in page:
+                assignments.extend(normalize.assignment_rows(ctx.tenant.pk, item))
+            written = writes.upsert_rows(
+                ctx.session,
+                User,
+                rows,
+                key=("tenant_pk", "id"),
+                update_columns=list(USER_FACTS),
+                compare_columns=["fingerprint", "deleted_at"],
+            )
+            seen.update(row["id"] for row in rows)
+            ctx.count("users written", written)
+            ctx.progress(ctx.task, "users", len(rows), None)
+    ctx.count("users", len(seen))
+    changes = writes.replace_children(
+        ctx.session, LicenseAssignment, ctx.tenant.pk, seen, assignments
+    )
+    ctx.count("assignments written", changes.total)
+    ctx.count("assignments", len(assignments))
+    return seen
+
+
+def _sign_ins(ctx: TaskContext) -> None:
+    values: dict[str, Mapping[str, Any]] = {}
+    try:
+        with ctx.needs("AuditLog.Read.All"):
+            for page in ctx.client.iter_pages(endpoints.USERS, endpoints.users_sign_in_params()):
+                for item in page:
+                    values[str(item["id"]).lower()] = normalize.sign_in_columns(
+                        item.get("signInActivity")
+                    )
+                ctx.progress(ctx.task, "sign-in activity", len(page), None)
+    except GraphNoPremium:
+        ctx.tenant.premium = False
+        ctx.note(NO_P1_NOTE)
+        return
+    ctx.tenant.premium = True
+    written = update_changed(ctx.session, _USER_TABLE, ctx.tenant.pk, "id", values, SIGN_IN_COLUMNS)
+    ctx.count("sign-in activity written", written)
+
+
+def _mfa(ctx: TaskContext) -> None:
+    if ctx.tenant.premium is False:
+        return
+    values: dict[str, Mapping[str, Any]] = {}
+    try:
+        with ctx.needs("UserAuthenticationMethod.Read.All"):
+            for page in ctx.client.iter_pages(
+                endpoints.REGISTRATION_DETAILS, endpoints.registration_details_params()
+            ):
+                for item in page:
+                    methods = sorted(str(m) for m in item.get("methodsRegistered") or [])
+                    values[str(item["id"]).lower()] = {
+                        "mfa_registered": bool(item.get("isMfaRegistered")),
+                        "mfa_methods": methods,
+                        "is_admin": item.get("isAdmin"),
+                    }
+                ctx.progress(ctx.task, "MFA registration", len(page), None)
+    except GraphNoPremium:
+        ctx.tenant.premium = False
+        ctx.note(NO_P1_NOTE)
+        return
+    written = update_changed(ctx.session, _USER_TABLE, ctx.tenant.pk, "id", values, MFA_COLUMNS)
+    ctx.count("MFA written", written)
+
+
+def _reports(ctx: TaskContext) -> None:
+    reportdata.check_concealment(ctx)
+    period = ctx.options.report_period
+    ids = ctx.user_ids_by_upn()
+    mailbox = reportdata.fetch(ctx, endpoints.MAILBOX_USAGE, period, "User Principal Name")
+    onedrive = reportdata.fetch(ctx, endpoints.ONEDRIVE_USAGE, period, "Owner Principal Name")
+    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, "User Principal Name")
+    activations = reportdata.fetch(ctx, endpoints.ACTIVATIONS, None, "User Principal Name")
+    if any(r.concealed for r in (mailbox, onedrive, apps, activations)):
+        return
+    day = mailbox.refresh_date or apps.refresh_date or ctx.today
+    snapshot: dict[str, dict[str, Any]] = {}
+
+    def slot(upn: str | None) -> dict[str, Any] | None:
+        user_id = ids.get((upn or "").lower())
+        if user_id is None:
+            return None
+        return snapshot.setdefault(
+            user_id,
+            {
+                "tenant_pk": ctx.tenant.pk,
+                "user_id": user_id,
+                "day": day,
+                "mail_mb": None,
+                "onedrive_mb": None,
+                "windows": None,
+                "mac": None,
+                "mobile": None,
+                "web": None,
+                "activations": None,
+                "exchange_active": None,
+                "onedrive_active": None,
+            },
+        )
+
+    for row in mailbox.rows:
+        if (entry := slot(row.get("User Principal Name"))) is not None:
+            entry["mail_mb"] = normalize.bytes_to_mb(row.get("Storage Used (Byte)"))
+            entry["exchange_active"] = (
+                normalize.parse_date(row.get("Last Activity Date")) is not None
+            )
+    for row in onedrive.rows:
+        if (entry := slot(row.get("Owner Principal Name"))) is not None:
+            entry["onedrive_mb"] = normalize.bytes_to_mb(row.get("Storage Used (Byte)"))
+            entry["onedrive_active"] = (
+                normalize.parse_date(row.get("Last Activity Date")) is not None
+            )
+    for row in apps.rows:
+        if (entry := slot(row.get("User Principal Name"))) is not None:
+            for platform in ("Windows", "Mac", "Mobile", "Web"):
+                entry[platform.lower()] = normalize.parse_bool(row.get(platform))
+    activation_rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in activations.rows:
+        user_id = ids.get((row.get("User Principal Name") or "").lower())
+        product = (row.get("Product Type") or "").strip()
+        if user_id is None or not product:
+            continue
+        activation_rows[(user_id, product)] = {
+            "tenant_pk": ctx.tenant.pk,
+            "user_id": user_id,
+            "product_type": product,
+            "last_activated": normalize.parse_date(row.get("Last Activated Date")),
+            "windows": normalize.parse_int(row.get("Windows")) or 0,
+            "mac": normalize.parse_int(row.get("Mac")) or 0,
+            "windows10_mobile": normalize.parse_int(row.get("Windows 10 Mobile")) or 0,
+            "ios": normalize.parse_int(row.get("iOS")) or 0,
+            "android": normalize.parse_int(row.get("Android")) or 0,
+            "shared_computer": bool(normalize.parse_bool(row.get("Activated On Shared Computer"))),
+        }
+        if (entry := slot(row.get("User Principal Name"))) is not None:
+            entry["activations"] = (entry["activations"] or 0) + 1
+    changes = writes.replace_rows(
+        ctx.session, Activation, ctx.tenant.pk, list(activation_rows.values())
+    )
+    ctx.count("activations written", changes.total)
+    written = writes.upsert_rows(
+        ctx.session, UsageSnapshot, list(snapshot.values()), key=("tenant_pk", "user_id", "day")
+    )
+    ctx.count("snapshots written", written)

@@ -1,0 +1,125 @@
+"""Running integration tasks: each in one transaction, recorded in `task_run` before it starts
+and marked succeeded or failed (with the reason) when it ends. A failed or killed run leaves the
+previous good data intact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+
+from seatwise.errors import AppError
+from seatwise.store import session_scope, writes
+from seatwise.store.schema import TaskRun, Tenant
+from seatwise.sync import access, differentiation, license_info, roster
+from seatwise.sync.context import ProgressFn, SyncOptions, TaskContext, _no_progress
+
+if TYPE_CHECKING:
+    from seatwise.graph import GraphClient
+
+# In dependency order: SKUs first (roster and Visio need plans), differentiation last.
+TASKS: dict[str, Callable[[TaskContext], None]] = {
+    "license-info": license_info.run,
+    "roster": roster.run,
+    "access": access.run,
+    "differentiation": differentiation.run,
+}
+TASK_TITLES = {
+    "license-info": "License Information",
+    "roster": "Application Roster",
+    "access": "Application Access",
+    "differentiation": "License Differentiation",
+}
+INTERRUPTED = "The run was interrupted before it finished (process stopped or killed)."
+
+
+@dataclass
+class RunResult:
+    """How one task run ended."""
+
+    task: str
+    status: str
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def run_task(
+    engine: Engine,
+    client: GraphClient,
+    tenant_pk: int,
+    task: str,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+    options: SyncOptions | None = None,
+    progress: ProgressFn = _no_progress,
+) -> RunResult:
+    """Run one task for one tenant; raise the task's AppError after recording it as failed."""
+    runner = TASKS[task]
+    started = clock()
+    with session_scope(engine) as session:
+        session.execute(
+            update(TaskRun)
+            .where(
+                TaskRun.tenant_pk == tenant_pk, TaskRun.task == task, TaskRun.status == "running"
+            )
+            .values(status="failed", error=INTERRUPTED, finished_at=started)
+        )
+        run_pk = writes.start_run(session, tenant_pk, task, started)
+    ctx: TaskContext | None = None
+    try:
+        with session_scope(engine) as session:
+            tenant = session.get(Tenant, tenant_pk)
+            if tenant is None:
+                raise AppError(f"There is no tenant {tenant_pk} in the database.")
+            ctx = TaskContext(
+                task=task,
+                session=session,
+                client=client,
+                tenant=tenant,
+                now=started,
+                options=options or SyncOptions(),
+                progress=progress,
+            )
+            runner(ctx)
+            writes.finish_run(session, run_pk, "succeeded", ctx.counts, ctx.notes, None, clock())
+        return RunResult(
+            task, "succeeded", ctx.counts, ctx.notes, None, (clock() - started).total_seconds()
+        )
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, AppError) else f"Internal error: {exc!r}"
+        if isinstance(exc, KeyboardInterrupt):
+            message = INTERRUPTED
+        with session_scope(engine) as session:
+            writes.finish_run(
+                session,
+                run_pk,
+                "failed",
+                ctx.counts if ctx else {},
+                ctx.notes if ctx else [],
+                message,
+                clock(),
+            )
+        raise
+
+
+def run_tasks(
+    engine: Engine,
+    client: GraphClient,
+    tenant_pk: int,
+    tasks: Sequence[str],
+    **kwargs: object,
+) -> list[RunResult]:
+    """Run several tasks in dependency order; stop at the first failure (already recorded)."""
+    ordered = [t for t in TASKS if t in tasks]
+    return [run_task(engine, client, tenant_pk, t, **kwargs) for t in ordered]  # type: ignore[arg-type]
