@@ -57,6 +57,7 @@ class Graph:
         next_url: str | None = url
         while next_url:
             response = self.get(next_url, **kwargs)
+            kwargs.pop("params", None)  # the nextLink carries every query option
             assert response.status_code == 200, response.text
             body = response.json()
             items.extend(body["value"])

@@ -77,6 +77,14 @@ def last_activity(
     return best
 
 
+def refresh_date(activity: Iterable[Mapping[str, Any]]) -> date | None:
+    """The usage reports' refresh date the user's activity is true as of (the latest seen)."""
+    dates = [
+        r["as_of"] for r in activity if r["service"] in services.REPORT_SERVICES and r.get("as_of")
+    ]
+    return max(dates, default=None)
+
+
 def build(facts: UserFacts, sku_names: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
     """The view record of one user; `sku_names` maps skuId → (part number, product name)."""
     user = facts.user
@@ -101,7 +109,8 @@ def build(facts: UserFacts, sku_names: Mapping[str, tuple[str, str]]) -> dict[st
     deleted = user.get("deleted_at")
     days = None
     if last is not None:
-        days = max(((as_of or last) - last).days, 0)
+        reference = refresh_date(facts.activity) or as_of or last
+        days = max((reference - last).days, 0)
     return {
         "id": user["id"],
         "upn": user["upn"],

@@ -186,6 +186,7 @@ class _Generator:
         admin_user.job_title = "Microsoft 365 Administrator"
         admin_user.department = "IT"
         self._license(admin_user, ["SPE_E5"])
+        self._storage(admin_user)
         users.append(admin_user)
         accounts = list(names.SERVICE_ACCOUNTS)
         n_accounts = min(len(accounts), max(1, self.size // 50))
