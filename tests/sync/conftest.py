@@ -24,6 +24,7 @@ import pytest
 from seatwise.cli import main
 from seatwise.simulator import Tenant, create_app
 from seatwise.simulator.server import ServerHandle, running
+from seatwise.simulator.tokens import TokenStore
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PG_ENV = "SEATWISE_TEST_DATABASE_URL"
@@ -47,6 +48,7 @@ class Sim:
 
     tenant: Tenant
     server: ServerHandle
+    tokens: TokenStore
 
     def control(self, path: str, body: dict[str, Any] | None = None) -> Any:
         verify = ssl.create_default_context(cafile=str(self.server.ca_bundle))
@@ -56,13 +58,19 @@ class Sim:
             return response.json() if response.content else None
 
 
+    def server_app_tokens(self) -> list[str]:
+        """Refresh tokens the simulator has issued."""
+        return self.tokens.refresh_tokens()
+
+
 @contextlib.contextmanager
 def serve(tmp: Path, users: int = 120, seed: int = 5, **options: Any) -> Iterator[Sim]:
     """Serve a fresh tenant; `options` are simulator tenant options."""
     tenant = Tenant.create(users=users, seed=seed, now=NOW, report_throttle=False, **options)
     tmp.mkdir(parents=True, exist_ok=True)
-    with running(create_app(tenant), tmp) as server:
-        yield Sim(tenant, server)
+    app = create_app(tenant)
+    with running(app, tmp) as server:
+        yield Sim(tenant, server, app.state.sim.tokens)
 
 
 def _postgres_schema_url(base: str) -> Iterator[str]:

@@ -28,6 +28,20 @@ class Context:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
+        self._rotated: dict[int, str] = {}
+
+    def save_rotated_tokens(self) -> None:
+        """Store refresh tokens the identity platform rotated, encrypted, in their own unit of
+        work. Call it between transactions (after each task) and before exiting."""
+        if not self._rotated:
+            return
+        pending, self._rotated = self._rotated, {}
+        with self.session() as session:
+            for tenant_pk, token in pending.items():
+                row = session.get(Tenant, tenant_pk)
+                if row is not None:
+                    row.refresh_token_enc = self.secrets.seal(token)
+                    row.updated_at = datetime.now(UTC)
 
     @cached_property
     def engine(self) -> Engine:
@@ -86,12 +100,11 @@ class Context:
                 )
             tenant_pk = tenant.pk
 
-            def persist(token: str) -> None:
-                with self.session() as session:
-                    row = session.get(Tenant, tenant_pk)
-                    if row is not None:
-                        row.refresh_token_enc = self.secrets.seal(token)
-                        row.updated_at = datetime.now(UTC)
+            def remember(token: str) -> None:
+                # Persisted by `save_rotated_tokens` between transactions: a task's transaction
+                # may hold SQLite's write lock while the client refreshes. The old refresh token
+                # stays valid until then (Microsoft does not revoke it on use).
+                self._rotated[tenant_pk] = token
 
             provider = RefreshTokenProvider(
                 self.settings,
@@ -99,7 +112,7 @@ class Context:
                 tenant.client_id,
                 secret,
                 self.secrets.open(tenant.refresh_token_enc),
-                persist,
+                remember,
                 name=tenant.name,
             )
         return GraphClient(self.settings, provider)

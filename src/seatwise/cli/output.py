@@ -18,7 +18,7 @@ from rich.table import Table
 
 from seatwise.errors import AppError, ExitCode, exit_code_for
 
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def run(invoke: Callable[[], object]) -> int:

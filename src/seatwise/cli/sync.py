@@ -77,6 +77,8 @@ def sync(
                 progress.update(bars[name_], what="[red]failed")
                 failure = exc
                 break
+            finally:
+                ctx.save_rotated_tokens()
             done = progress.tasks[bars[name_]].completed
             progress.update(bars[name_], total=max(done, 1), completed=max(done, 1), what="done")
             results.append(result)

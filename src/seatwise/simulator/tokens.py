@@ -445,6 +445,11 @@ class TokenStore:
 
     # -- revocation ----------------------------------------------------------------------------
 
+    def refresh_tokens(self) -> list[str]:
+        """Every refresh token issued so far (tests check none is ever stored in plain text)."""
+        with self._lock:
+            return list(self._refresh)
+
     def revoke_user(self, user_id: str) -> None:
         """Revoke every refresh token, code and access token of `user_id` (password change)."""
         now = self.clock()
