@@ -78,7 +78,8 @@ def run_task(
         run_pk = writes.start_run(session, tenant_pk, task, started)
     ctx: TaskContext | None = None
     try:
-        with session_scope(engine) as session:
+        # BEGIN IMMEDIATE on SQLite: the task is the writer from its first statement on.
+        with session_scope(engine, immediate=True) as session:
             tenant = session.get(Tenant, tenant_pk)
             if tenant is None:
                 raise AppError(f"There is no tenant {tenant_pk} in the database.")

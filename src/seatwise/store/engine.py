@@ -1,0 +1,315 @@
+"""Engines, units of work and schema migrations: `make_engine`, `session_scope`, `ensure_schema`.
+
+SQLite gets WAL, foreign keys and a busy timeout on every connection; PostgreSQL goes through
+psycopg 3. Driver failures become `StoreError` with one sentence and no password. Imports from
+seatwise only `errors` and `store.schema`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+
+from seatwise.errors import StoreError
+from seatwise.store.schema import metadata
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "alembic_config",
+    "current_revision",
+    "describe_url",
+    "ensure_schema",
+    "head_revision",
+    "make_engine",
+    "migration_connection",
+    "session_scope",
+    "upgrade",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+# Key of the PostgreSQL advisory lock that serialises migrations between processes/machines.
+_MIGRATION_LOCK_KEY = 0x5EA7_0001
+
+# Execution option: on SQLite, take the write lock at BEGIN rather than at the first write.
+_IMMEDIATE = "seatwise_begin_immediate"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=30000",  # first, so that switching to WAL waits for other writers
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def describe_url(url: URL | str) -> str:
+    """Name a database for messages: a SQLite file's path, else the URL with the password hidden."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def _driver_message(exc: BaseException, url: URL) -> str:
+    """The first line of a driver error, without a trailing period and never with the password."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    message = lines[0].strip().rstrip(".") if lines else type(exc).__name__
+    if url.password:
+        message = message.replace(str(url.password), "***")
+    return message
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(
+            "The database URL is not valid: expected sqlite:///PATH or "
+            "postgresql://USER:PASSWORD@HOST/DATABASE."
+        ) from exc
+    # Split by hand: get_driver_name() would load the dialect, and "postgres" has none.
+    backend, _, driver = parsed.drivername.partition("+")
+    if backend in ("postgresql", "postgres"):
+        if driver not in ("", "psycopg"):
+            raise StoreError(
+                f"seatwise talks to PostgreSQL through psycopg 3, not {driver}: "
+                f"use a postgresql+psycopg:// or postgresql:// URL."
+            )
+        return parsed.set(drivername="postgresql+psycopg")
+    if backend != "sqlite":
+        raise StoreError(
+            f"seatwise stores its data in SQLite or PostgreSQL, not {backend}: "
+            f"check the database URL {describe_url(parsed)}."
+        )
+    return parsed
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite URL, or None for in-memory and `file:` URI databases."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    del connection_record
+    # Let SQLAlchemy emit BEGIN (see `_on_sqlite_begin`): the sqlite3 module's legacy
+    # transaction control neither begins before SELECT nor makes DDL transactional.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for a SQLite or PostgreSQL URL; connects lazily.
+
+    SQLite: the file's directory is created, and every connection gets WAL, foreign keys,
+    `synchronous=NORMAL` and a 30 s busy timeout. PostgreSQL: `postgresql://` is rewritten to
+    psycopg 3, connections are pinged before use. Raises `StoreError` for an unusable URL or a
+    directory that cannot be created.
+    """
+    parsed = _parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = _sqlite_file(parsed)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"Cannot open the database at {path}: cannot create its directory "
+                    f"{path.parent} ({exc.strerror or exc})."
+                ) from exc
+        engine = create_engine(parsed)
+        event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
+        return engine
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = 10
+    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _open_error(engine: Engine, exc: BaseException) -> StoreError:
+    return StoreError(
+        f"Cannot open the database at {describe_url(engine.url)}: "
+        f"{_driver_message(exc, engine.url)}."
+    )
+
+
+@contextmanager
+def session_scope(engine: Engine, *, immediate: bool = False) -> Iterator[Session]:
+    """One unit of work: commit when the block succeeds, roll back when it raises.
+
+    Write helpers never commit; the caller's block is the transaction. Objects stay usable after
+    the commit (`expire_on_commit=False`). Operational failures of the database (unreachable,
+    locked, disk full) become `StoreError`; other errors propagate unchanged.
+
+    `immediate=True` is for long units of work that read and then write, such as a sync run:
+    on SQLite it takes the write lock at the start (waiting up to the busy timeout for another
+    writer), because a transaction that has read cannot wait for the lock later and fails with
+    "database is locked" instead. Readers are never blocked (WAL). No effect on PostgreSQL.
+    """
+    bind = engine.execution_options(**{_IMMEDIATE: True}) if immediate else engine
+    try:
+        with Session(bind, expire_on_commit=False) as session, session.begin():
+            yield session
+    except (OperationalError, InterfaceError) as exc:
+        raise StoreError(
+            f"The database at {describe_url(engine.url)} failed: "
+            f"{_driver_message(exc, engine.url)}."
+        ) from exc
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic `Config` for seatwise's migrations, bound to `connection` when given."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest schema revision this version of seatwise knows."""
+    head = _scripts().get_current_head()
+    if head is None:  # pragma: no cover - the package always ships a migration
+        raise StoreError("seatwise was installed without its database migrations.")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at, or None when it has never been migrated."""
+    try:
+        with engine.connect() as connection:
+            heads = MigrationContext.configure(connection).get_current_heads()
+    except DBAPIError as exc:
+        raise _open_error(engine, exc) from exc
+    if len(heads) > 1:
+        raise StoreError(
+            f"The database at {describe_url(engine.url)} has several schema heads "
+            f"({', '.join(sorted(heads))}): it was migrated by a different version of seatwise."
+        )
+    return heads[0] if heads else None
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction, safe for migrations; commits when the block succeeds.
+
+    On SQLite, foreign keys are switched off for the duration (batch mode copies and drops
+    tables, and a DROP with foreign keys on would cascade-delete child rows) and checked before
+    the commit. On PostgreSQL, an advisory lock keeps concurrent upgrades from colliding.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        # BEGIN IMMEDIATE on SQLite: two processes migrating at once queue up, not collide.
+        connection = engine.execution_options(**{_IMMEDIATE: True}).connect()
+    except DBAPIError as exc:
+        raise _open_error(engine, exc) from exc
+    with connection:
+        # PRAGMA foreign_keys is a no-op inside a transaction: set it before BEGIN.
+        raw = connection.connection.dbapi_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                if engine.dialect.name == "postgresql":
+                    connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+                yield connection
+                if raw is not None:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise StoreError(
+                            f"A migration of the database at {describe_url(engine.url)} left "
+                            f"{len(broken)} rows with a broken foreign key; nothing was changed."
+                        )
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the database to `revision` (default: the newest) with Alembic, in one transaction.
+
+    Used by `seatwise db upgrade` and by `ensure_schema`. Raises `StoreError` when the database
+    cannot be opened or a migration fails; a failed upgrade leaves the schema as it was.
+    """
+    where = describe_url(engine.url)
+    try:
+        with migration_connection(engine) as connection:
+            command.upgrade(alembic_config(connection), revision)
+    except (CommandError, RevisionError) as exc:
+        raise StoreError(f"Cannot upgrade the database at {where}: {exc}.") from exc
+    except DBAPIError as exc:  # connecting failed inside migration_connection already
+        raise StoreError(
+            f"Cannot upgrade the database at {where}: {_driver_message(exc, engine.url)}."
+        ) from exc
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Make sure the database is at the newest schema: upgrade it when empty or behind.
+
+    Cheap when it is current (one query). Raises `StoreError` when the database cannot be
+    opened, holds tables of something other than seatwise, or is newer than this seatwise.
+    """
+    current = current_revision(engine)
+    head = head_revision()
+    if current == head:
+        return
+    where = describe_url(engine.url)
+    if current is None:
+        try:
+            with engine.connect() as connection:
+                existing = set(inspect(connection).get_table_names())
+        except DBAPIError as exc:
+            raise _open_error(engine, exc) from exc
+        clash = sorted(existing & set(metadata.tables))
+        if clash:
+            raise StoreError(
+                f"The database at {where} already has tables ({', '.join(clash[:3])}) but no "
+                f"seatwise schema version: point seatwise at an empty database."
+            )
+    elif not _known(current):
+        raise StoreError(
+            f"The database at {where} is at schema revision {current}, which this version of "
+            f"seatwise does not know: upgrade seatwise."
+        )
+    upgrade(engine)
+
+
+def _known(revision: str) -> bool:
+    try:
+        return _scripts().get_revision(revision) is not None
+    except (CommandError, RevisionError):
+        return False

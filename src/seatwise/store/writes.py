@@ -1,0 +1,451 @@
+"""Write helpers for the sync: bulk upserts, child-row replacement, soft deletes, runs, cursors.
+
+None of them commits: the caller's `session_scope` is the transaction. They are built for 100k+
+rows: dialect-specific `INSERT ... ON CONFLICT`, fed by executemany in chunks on SQLite and by
+COPY into a temporary table on PostgreSQL. Imports only `store.schema`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from operator import itemgetter
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy import ColumnElement, Dialect, Table, Text, bindparam, cast, delete, or_, select
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
+from sqlalchemy import update as sql_update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.expression import TableClause
+from sqlalchemy.types import JSON
+
+from seatwise.store.schema import (
+    RUN_STATUSES,
+    TASKS,
+    Base,
+    SyncCursor,
+    TaskRun,
+    UsageSnapshot,
+    User,
+)
+
+__all__ = [
+    "CHUNK_ROWS",
+    "COPY_MIN_ROWS",
+    "Changes",
+    "finish_run",
+    "get_cursor",
+    "mark_missing_users_deleted",
+    "prune_snapshots",
+    "replace_children",
+    "replace_rows",
+    "set_cursor",
+    "start_run",
+    "upsert_rows",
+]
+
+# Rows per executemany batch: big enough to amortise round trips, small enough for memory.
+CHUNK_ROWS = 1000
+
+# On PostgreSQL, fewer rows than this go by executemany: a temporary table would cost more.
+COPY_MIN_ROWS = 100
+
+# Columns that record when or by whom a row was written, not what it says: a change in them
+# alone does not make an upsert rewrite a row (so an unchanged tenant stays unchanged).
+BOOKKEEPING_COLUMNS = frozenset({"updated_at", "updated_by", "fetched_at"})
+
+TableLike = Table | type[Base]
+_Insert = TypeVar("_Insert", sqlite.Insert, postgresql.Insert)
+Row = Mapping[str, Any]
+
+
+class Changes(NamedTuple):
+    """What a replacement did: rows inserted, rows updated in place, rows deleted."""
+
+    inserted: int
+    updated: int
+    deleted: int
+
+    @property
+    def total(self) -> int:
+        """Rows touched in any way; 0 means the table already said exactly this."""
+        return self.inserted + self.updated + self.deleted
+
+
+def _table(table: TableLike) -> Table:
+    if isinstance(table, Table):
+        return table
+    found = table.__table__
+    assert isinstance(found, Table)
+    return found
+
+
+def _chunks(rows: Sequence[Any], size: int = CHUNK_ROWS) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def _rowcount(result: Result[Any]) -> int:
+    # DML always returns a CursorResult; the Session's signature says only Result.
+    assert isinstance(result, CursorResult)
+    return int(result.rowcount)
+
+
+def _binders(table: Table, columns: Sequence[str], dialect: Dialect) -> list[Any]:
+    """Each column's bind processor for `dialect` (None when values pass through as they are)."""
+    binders: list[Any] = []
+    for column in columns:
+        kind = table.c[column].type
+        if dialect.name == "postgresql" and isinstance(kind, JSON):
+            binders.append(_dump_json)  # COPY takes JSON as text
+        else:
+            binders.append(kind.dialect_impl(dialect).bind_processor(dialect))
+    return binders
+
+
+def _dump_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _column_values(chunk: Sequence[Row], column: str, bind: Any) -> list[Any]:
+    # Column by column with map(): several times faster than a generator per row.
+    raw = list(map(itemgetter(column), chunk))
+    return raw if bind is None else list(map(bind, raw))
+
+
+def _bound_rows(
+    table: Table, columns: Sequence[str], rows: Sequence[Row], dialect: Dialect
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows as tuples of driver-ready values in `columns` order, a chunk at a time."""
+    binders = _binders(table, columns, dialect)
+    for chunk in _chunks(rows):
+        values = [_column_values(chunk, c, bind) for c, bind in zip(columns, binders, strict=True)]
+        yield list(zip(*values, strict=True))
+
+
+def _executemany(
+    session: Session, stmt: UpdateBase, table: Table, columns: list[str], rows: Sequence[Row]
+) -> int:
+    """Execute `stmt` once per row (SQLite), in chunks; return the rows it changed.
+
+    The same as `session.execute(stmt, rows)`, but about twice as fast on 100k rows: the
+    statement is compiled once and values go through their columns' bind processors in a tight
+    loop instead of SQLAlchemy's general per-row parameter machinery.
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = stmt.compile(dialect=dialect, column_keys=columns)
+    order = list(compiled.positiontup or [])
+    if not dialect.positional or sorted(order) != sorted(columns):  # pragma: no cover
+        return sum(_rowcount(session.execute(stmt, list(chunk))) for chunk in _chunks(rows))
+    sql = str(compiled)
+    return sum(
+        _rowcount(connection.exec_driver_sql(sql, params))
+        for params in _bound_rows(table, order, rows, dialect)
+    )
+
+
+_staging_names = itertools.count(1)
+
+
+def _staged(session: Session, table: Table, columns: list[str], rows: Sequence[Row]) -> TableClause:
+    """COPY `rows` into a new temporary table (PostgreSQL) and return it, for set-based DML.
+
+    PostgreSQL runs an executemany as one statement per row, even pipelined; COPY into a
+    temporary table and one `INSERT ... SELECT` is 3-5x faster. The table goes at commit.
+    """
+    import psycopg  # only PostgreSQL needs the driver itself
+
+    connection = session.connection()
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    name = f"seatwise_incoming_{next(_staging_names)}"
+    listed = ", ".join(quote(c) for c in columns)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE {name} ON COMMIT DROP AS "
+        f"SELECT {listed} FROM {quote(table.name)} WITH NO DATA"
+    )
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor() as cursor, cursor.copy(f"COPY {name} ({listed}) FROM STDIN") as copy:
+        for chunk in _bound_rows(table, columns, rows, dialect):
+            for values in chunk:
+                copy.write_row(values)
+    return sql_table(name, *(sql_column(c, table.c[c].type) for c in columns))
+
+
+def _on_conflict(
+    stmt: _Insert,
+    table: Table,
+    key: Sequence[str],
+    update_columns: Sequence[str],
+    compare_columns: Sequence[str],
+) -> _Insert:
+    targets = [table.c[k] for k in key]
+    if not update_columns:
+        return stmt.on_conflict_do_nothing(index_elements=targets)
+    excluded = stmt.excluded
+    changed = [_differs(table, c, excluded[c]) for c in compare_columns]
+    return stmt.on_conflict_do_update(
+        index_elements=targets,
+        set_={c: excluded[c] for c in update_columns},
+        where=or_(*changed) if changed else None,
+    )
+
+
+def _differs(table: Table, column: str, incoming: ColumnElement[Any]) -> ColumnElement[bool]:
+    current: ColumnElement[Any] = table.c[column]
+    if isinstance(current.type, JSON):
+        # PostgreSQL's json type has no equality operator; compare the serialised text.
+        return cast(current, Text).is_distinct_from(cast(incoming, Text))
+    return current.is_distinct_from(incoming)
+
+
+def _columns_of(rows: Sequence[Row], table: Table, required: Iterable[str]) -> list[str]:
+    columns = list(rows[0])
+    names = set(columns)
+    unknown = names - set(table.c.keys())
+    if unknown:
+        raise ValueError(f"{table.name} has no column(s) {', '.join(sorted(unknown))}")
+    missing = set(required) - names
+    if missing:
+        raise ValueError(f"rows for {table.name} lack key column(s) {', '.join(sorted(missing))}")
+    first = rows[0].keys()
+    if any(row.keys() != first for row in rows):
+        raise ValueError(f"rows for {table.name} must all have the same columns")
+    return columns
+
+
+def _last_per_key(rows: Sequence[Row], key: Sequence[str]) -> Sequence[Row]:
+    """Keep the last of rows with the same key: one statement may not touch a row twice."""
+    seen = {tuple(row[k] for k in key): row for row in rows}
+    return rows if len(seen) == len(rows) else list(seen.values())
+
+
+def upsert_rows(
+    session: Session,
+    table: TableLike,
+    rows: Sequence[Row],
+    key: tuple[str, ...],
+    update_columns: Sequence[str] | None = None,
+    compare_columns: Sequence[str] | None = None,
+) -> int:
+    """Insert `rows`, or update the existing row with the same `key`; return rows written.
+
+    Every row must have the same columns; of rows with the same key the last wins.
+    `update_columns` (default: every non-key column given) are overwritten on conflict, but
+    only when one of `compare_columns` differs (default: the update columns except bookkeeping
+    ones like `updated_at`), so upserting identical data writes nothing and returns 0. An
+    empty `update_columns` means insert-or-ignore. SQLite: executemany in chunks of
+    `CHUNK_ROWS`; PostgreSQL: COPY into a temporary table, then one `INSERT ... SELECT`.
+    """
+    if not rows:
+        return 0
+    target = _table(table)
+    columns = _columns_of(rows, target, key)
+    if update_columns is None:
+        update_columns = [c for c in columns if c not in key]
+    if compare_columns is None:
+        compare_columns = [c for c in update_columns if c not in BOOKKEEPING_COLUMNS]
+    rows = _last_per_key(rows, key)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql" and len(rows) < COPY_MIN_ROWS:
+        few = postgresql.insert(target).execution_options(preserve_rowcount=True)
+        few = _on_conflict(few, target, key, update_columns, compare_columns)
+        return _rowcount(session.execute(few, [dict(row) for row in rows]))
+    if dialect == "postgresql":
+        staged = _staged(session, target, columns, rows)
+        source = select(*(staged.c[c] for c in columns))
+        pg_stmt = postgresql.insert(target).from_select(columns, source)
+        pg_stmt = _on_conflict(pg_stmt, target, key, update_columns, compare_columns)
+        # SQLAlchemy drops an INSERT's rowcount unless asked to keep it.
+        return _rowcount(session.execute(pg_stmt.execution_options(preserve_rowcount=True)))
+    if dialect == "sqlite":
+        stmt = _on_conflict(sqlite.insert(target), target, key, update_columns, compare_columns)
+        return _executemany(session, stmt, target, columns, rows)
+    raise ValueError(f"upserts are implemented for SQLite and PostgreSQL, not {dialect}")
+
+
+def _delete_keys(
+    session: Session, table: Table, key: list[str], keys: list[tuple[Any, ...]]
+) -> None:
+    """Delete the rows with these primary keys."""
+    if not keys:
+        return
+    rows = [dict(zip(key, values, strict=True)) for values in keys]
+    if session.get_bind().dialect.name == "postgresql" and len(rows) >= COPY_MIN_ROWS:
+        staged = _staged(session, table, key, rows)
+        session.execute(delete(table).where(*(table.c[k] == staged.c[k] for k in key)))
+        return
+    stmt = delete(table).where(*(table.c[k] == bindparam(f"k_{k}") for k in key))
+    for chunk in _chunks(rows):
+        session.execute(stmt, [{f"k_{k}": row[k] for k in key} for row in chunk])
+
+
+def _existing(
+    session: Session, table: Table, tenant_pk: int, columns: list[str], users: set[str] | None
+) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """The tenant's stored rows (of `users` only, when given) as value tuples in `columns`
+    order, keyed by primary key."""
+    key = [columns.index(c.name) for c in table.primary_key.columns]
+    query = select(*(table.c[c] for c in columns)).where(table.c.tenant_pk == tenant_pk)
+    if users is not None and len(users) <= CHUNK_ROWS:
+        query = query.where(table.c.user_id.in_(users))
+    rows = [tuple(row) for row in session.execute(query).all()]
+    if users is not None:
+        user = columns.index("user_id")
+        rows = [row for row in rows if row[user] in users]
+    return {tuple(row[i] for i in key): row for row in rows}
+
+
+def replace_rows(
+    session: Session,
+    table: TableLike,
+    tenant_pk: int,
+    rows: Sequence[Row],
+    user_ids: Iterable[str] | None = None,
+) -> Changes:
+    """Make a tenant's rows of `table` exactly `rows` (only those of `user_ids`, when given).
+
+    Rows are diffed by primary key against what is stored: new ones are inserted, changed ones
+    updated, absent ones deleted, identical ones left alone, so an unchanged tenant changes
+    nothing. Every row must carry the whole primary key (and `tenant_pk` must equal the one
+    given); columns not given are neither compared nor written.
+    """
+    target = _table(table)
+    key = [c.name for c in target.primary_key.columns]
+    users = None if user_ids is None else set(user_ids)
+    if users is not None and "user_id" not in target.c:
+        raise ValueError(f"{target.name} has no user_id column to replace rows by user")
+    columns = _columns_of(rows, target, key) if rows else key
+    for row in rows:
+        if row["tenant_pk"] != tenant_pk:
+            raise ValueError(f"a row for {target.name} belongs to tenant {row['tenant_pk']}")
+        if users is not None and row["user_id"] not in users:
+            raise ValueError(f"a row for {target.name} names user {row['user_id']} not replaced")
+    existing = _existing(session, target, tenant_pk, columns, users)
+    wanted: dict[tuple[Any, ...], Row] = {tuple(row[k] for k in key): row for row in rows}
+    writes: list[Row] = []
+    inserted = updated = 0
+    for pk, row in wanted.items():
+        old = existing.get(pk)
+        if old is None:
+            inserted += 1
+            writes.append(row)
+        elif old != tuple(row[c] for c in columns):
+            updated += 1
+            writes.append(row)
+    gone = [pk for pk in existing if pk not in wanted]
+    _delete_keys(session, target, key, gone)
+    if writes:
+        update_columns = [c for c in columns if c not in key]
+        upsert_rows(session, target, writes, tuple(key), update_columns, compare_columns=[])
+    return Changes(inserted, updated, len(gone))
+
+
+def replace_children(
+    session: Session, table: TableLike, tenant_pk: int, user_ids: Iterable[str], rows: Sequence[Row]
+) -> Changes:
+    """Make the rows of the given users exactly `rows` (assignments, activations, ...).
+
+    Users in `user_ids` without rows lose all theirs; other users' rows are not touched.
+    """
+    return replace_rows(session, table, tenant_pk, rows, user_ids=user_ids)
+
+
+def mark_missing_users_deleted(
+    session: Session, tenant_pk: int, seen_ids: Collection[str], when: datetime
+) -> int:
+    """Set `deleted_at = when` on the tenant's live users not in `seen_ids`; return how many.
+
+    Users are never hard-deleted; a user who reappears is revived by the next upsert that
+    writes `deleted_at = None`.
+    """
+    users = _table(User)
+    live = session.scalars(
+        select(users.c.id).where(users.c.tenant_pk == tenant_pk, users.c.deleted_at.is_(None))
+    ).all()
+    seen = seen_ids if isinstance(seen_ids, set | frozenset) else set(seen_ids)
+    missing = [user_id for user_id in live if user_id not in seen]
+    for chunk in _chunks(missing):
+        session.execute(
+            sql_update(users)
+            .where(users.c.tenant_pk == tenant_pk, users.c.id.in_(chunk))
+            .values(deleted_at=when)
+        )
+    return len(missing)
+
+
+def prune_snapshots(session: Session, tenant_pk: int, keep_days: int, today: date) -> int:
+    """Delete usage snapshots older than the `keep_days` days ending `today`; return how many.
+
+    With `keep_days=90`, days `today - 89` through `today` are kept.
+    """
+    if keep_days < 1:
+        raise ValueError(f"keep_days must be at least 1, not {keep_days}")
+    snapshots = _table(UsageSnapshot)
+    cutoff = today - timedelta(days=keep_days - 1)
+    result = session.execute(
+        delete(snapshots).where(snapshots.c.tenant_pk == tenant_pk, snapshots.c.day < cutoff)
+    )
+    return _rowcount(result)
+
+
+def start_run(session: Session, tenant_pk: int, task: str, now: datetime) -> int:
+    """Record that `task` (one of `schema.TASKS`) started for a tenant; return the run's pk.
+
+    Commit it in its own unit of work, before the task's: if the task's transaction rolls
+    back, the run must survive to be marked failed by `finish_run`.
+    """
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; tasks are {', '.join(TASKS)}")
+    run = TaskRun(
+        tenant_pk=tenant_pk, task=task, started_at=now, status="running", counts={}, notes=[]
+    )
+    session.add(run)
+    session.flush()
+    return run.pk
+
+
+def finish_run(
+    session: Session,
+    run_pk: int,
+    status: str,
+    counts: Mapping[str, int],
+    notes: Sequence[str],
+    error: str | None,
+    now: datetime,
+) -> None:
+    """Record how a run ended: status, counts, notes for the user, error, duration."""
+    if status not in RUN_STATUSES or status == "running":
+        raise ValueError(f"a run finishes as succeeded or failed, not {status!r}")
+    run = session.get(TaskRun, run_pk)
+    if run is None:
+        raise ValueError(f"there is no task run {run_pk}")
+    run.status = status
+    run.counts = dict(counts)
+    run.notes = list(notes)
+    run.error = error
+    run.finished_at = now
+    run.duration_s = max((now - run.started_at).total_seconds(), 0.0)
+    session.flush()
+
+
+def get_cursor(session: Session, tenant_pk: int, name: str) -> str | None:
+    """The stored value of a sync cursor (delta link, watermark), or None when never set."""
+    cursors = _table(SyncCursor)
+    return session.scalar(
+        select(cursors.c.value).where(cursors.c.tenant_pk == tenant_pk, cursors.c.name == name)
+    )
+
+
+def set_cursor(session: Session, tenant_pk: int, name: str, value: str, now: datetime) -> None:
+    """Store a sync cursor, in the same transaction as the rows it produced."""
+    row = {"tenant_pk": tenant_pk, "name": name, "value": value, "updated_at": now}
+    upsert_rows(session, SyncCursor, [row], key=("tenant_pk", "name"))
