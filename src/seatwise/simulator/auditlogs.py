@@ -150,7 +150,10 @@ async def sign_ins(request: Request) -> Response:
         if all(p(event) for p in predicates):
             page.append(_event_json(event))
     body: dict[str, Any] = {"@odata.context": f"{_root(request)}/$metadata#auditLogs/signIns"}
-    if position < len(events) and any(all(p(e) for p in predicates) for e in events[position:]):
+    # Look ahead for the next match so the last page has no nextLink, scanning each event once.
+    while position < len(events) and not all(p(events[position]) for p in predicates):
+        position += 1
+    if position < len(events):
         body["@odata.nextLink"] = query.next_link(
             f"{_root(request)}/auditLogs/signIns",
             params,

@@ -67,8 +67,14 @@ def _row(
 def _report_services(
     ctx: TaskContext, ids: dict[str, str], rows: dict[tuple[str, str], dict[str, Any]]
 ) -> None:
-    active = reportdata.fetch(ctx, endpoints.ACTIVE_USERS, "D7", "User Principal Name")
-    email = reportdata.fetch(ctx, endpoints.EMAIL_ACTIVITY, "D7", "User Principal Name")
+    columns = tuple(
+        f"{prefix} {suffix}"
+        for prefix in services.ACTIVE_USER_COLUMNS.values()
+        for suffix in ("Last Activity Date", "License Assign Date")
+    ) + tuple(f"Has {prefix} License" for prefix in services.ACTIVE_USER_COLUMNS.values())
+    upn = "User Principal Name"
+    active = reportdata.fetch(ctx, endpoints.ACTIVE_USERS, "D7", upn, columns)
+    email = reportdata.fetch(ctx, endpoints.EMAIL_ACTIVITY, "D7", upn, ("Last Activity Date",))
     if active.concealed or email.concealed:
         return
     for row in active.rows:

@@ -14,6 +14,7 @@ from seatwise.store.schema import ReportRefresh
 from seatwise.sync.context import TaskContext
 from seatwise.sync.normalize import parse_date
 
+REFRESH = "Report Refresh Date"
 CONCEALED_NOTE = (
     "Usage reports show concealed user names (Microsoft's privacy setting), so report data "
     'cannot be matched to users and was left as it was: turn off "Display concealed user, group, '
@@ -32,12 +33,20 @@ class Report:
     concealed: bool
 
 
-def fetch(ctx: TaskContext, name: str, period: str | None, user_column: str) -> Report:
-    """Download `name` (with `period`), parse it and record its refresh date."""
+def fetch(
+    ctx: TaskContext,
+    name: str,
+    period: str | None,
+    user_column: str,
+    columns: tuple[str, ...],
+) -> Report:
+    """Download `name` (with `period`), keep `columns` of each row, record its refresh date."""
     with ctx.needs("Reports.Read.All"):
         data = ctx.client.download_report(endpoints.report_path(name, period))
     _, rows_iter = parse_csv(data)
-    rows = list(rows_iter)
+    del data
+    keep = (REFRESH, user_column, *columns)
+    rows = [{k: row[k] for k in keep if k in row} for row in rows_iter]
     refresh = max(
         (d for d in (parse_date(r.get("Report Refresh Date")) for r in rows) if d), default=None
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 
-from seatwise.errors import GraphNoPremium
+from seatwise.errors import GraphForbidden, GraphNoPremium
 from seatwise.graph import endpoints
 from seatwise.store import writes
 from seatwise.store.schema import Activation, LicenseAssignment, UsageSnapshot, User
@@ -41,12 +41,26 @@ USER_FACTS = (
 SIGN_IN_COLUMNS = ("last_sign_in", "last_interactive_sign_in", "last_non_interactive_sign_in")
 MFA_COLUMNS = ("mfa_registered", "mfa_methods", "is_admin")
 _USER_TABLE = inspect(User).local_table
+AUDIT_PERMISSION_MISSING = "Authentication_MSGraphPermissionMissing"
+UPN = "User Principal Name"
+OWNER = "Owner Principal Name"
+LAST_ACTIVITY = "Last Activity Date"
+PLATFORMS = ("Windows", "Mac", "Mobile", "Web")
+ACTIVATION_COLUMNS = (
+    "Product Type",
+    "Last Activated Date",
+    "Windows",
+    "Mac",
+    "Windows 10 Mobile",
+    "iOS",
+    "Android",
+    "Activated On Shared Computer",
+)
 
 
 def run(ctx: TaskContext) -> None:
     """Run the Application Roster task inside the caller's transaction."""
     seen = _users(ctx)
-    _sign_ins(ctx)
     _mfa(ctx)
     deleted = writes.mark_missing_users_deleted(ctx.session, ctx.tenant.pk, seen, ctx.now)
     ctx.count("users deleted", deleted)
@@ -58,13 +72,37 @@ def run(ctx: TaskContext) -> None:
 
 
 def _users(ctx: TaskContext) -> set[str]:
+    """Read every user once, with `signInActivity` when the tenant has Entra ID P1."""
+    if ctx.tenant.premium is not False:
+        try:
+            return _read_users(ctx, with_sign_in=True)
+        except GraphNoPremium:
+            ctx.note(NO_P1_NOTE)
+    ctx.tenant.premium = False
+    return _read_users(ctx, with_sign_in=False)
+
+
+def _users_params(with_sign_in: bool) -> dict[str, str]:
+    if not with_sign_in:
+        return endpoints.users_params()
+    fields = (*endpoints.USER_FIELDS, "signInActivity")
+    return {"$select": ",".join(fields), "$top": str(endpoints.SIGN_IN_MAX_TOP)}
+
+
+def _read_users(ctx: TaskContext, with_sign_in: bool) -> set[str]:
     seen: set[str] = set()
     assignments: list[dict[str, Any]] = []
-    with ctx.needs("Directory.Read.All"):
-        for page in ctx.client.iter_pages(endpoints.USERS, endpoints.users_params()):
+    sign_ins: dict[str, Mapping[str, Any]] = {}
+    try:
+        pages = ctx.client.iter_pages(endpoints.USERS, _users_params(with_sign_in))
+        for page in pages:
             rows = [normalize.user_row(ctx.tenant.pk, item, ctx.today) for item in page]
             for item in page:
                 assignments.extend(normalize.assignment_rows(ctx.tenant.pk, item))
+                if with_sign_in:
+                    sign_ins[str(item["id"]).lower()] = normalize.sign_in_columns(
+                        item.get("signInActivity")
+                    )
             written = writes.upsert_rows(
                 ctx.session,
                 User,
@@ -76,6 +114,20 @@ def _users(ctx: TaskContext) -> set[str]:
             seen.update(row["id"] for row in rows)
             ctx.count("users written", written)
             ctx.progress(ctx.task, "users", len(rows), None)
+    except GraphNoPremium:
+        raise
+    except GraphForbidden as exc:
+        audit = (
+            exc.code == "Authentication_MSGraphPermissionMissing" or "AuditLog" in exc.graph_message
+        )
+        with ctx.needs("AuditLog.Read.All" if audit else "Directory.Read.All"):
+            raise
+    if with_sign_in:
+        ctx.tenant.premium = True
+        written = update_changed(
+            ctx.session, _USER_TABLE, ctx.tenant.pk, "id", sign_ins, SIGN_IN_COLUMNS
+        )
+        ctx.count("sign-in activity written", written)
     ctx.count("users", len(seen))
     changes = writes.replace_children(
         ctx.session, LicenseAssignment, ctx.tenant.pk, seen, assignments
@@ -83,25 +135,6 @@ def _users(ctx: TaskContext) -> set[str]:
     ctx.count("assignments written", changes.total)
     ctx.count("assignments", len(assignments))
     return seen
-
-
-def _sign_ins(ctx: TaskContext) -> None:
-    values: dict[str, Mapping[str, Any]] = {}
-    try:
-        with ctx.needs("AuditLog.Read.All"):
-            for page in ctx.client.iter_pages(endpoints.USERS, endpoints.users_sign_in_params()):
-                for item in page:
-                    values[str(item["id"]).lower()] = normalize.sign_in_columns(
-                        item.get("signInActivity")
-                    )
-                ctx.progress(ctx.task, "sign-in activity", len(page), None)
-    except GraphNoPremium:
-        ctx.tenant.premium = False
-        ctx.note(NO_P1_NOTE)
-        return
-    ctx.tenant.premium = True
-    written = update_changed(ctx.session, _USER_TABLE, ctx.tenant.pk, "id", values, SIGN_IN_COLUMNS)
-    ctx.count("sign-in activity written", written)
 
 
 def _mfa(ctx: TaskContext) -> None:
@@ -133,10 +166,14 @@ def _reports(ctx: TaskContext) -> None:
     reportdata.check_concealment(ctx)
     period = ctx.options.report_period
     ids = ctx.user_ids_by_upn()
-    mailbox = reportdata.fetch(ctx, endpoints.MAILBOX_USAGE, period, "User Principal Name")
-    onedrive = reportdata.fetch(ctx, endpoints.ONEDRIVE_USAGE, period, "Owner Principal Name")
-    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, "User Principal Name")
-    activations = reportdata.fetch(ctx, endpoints.ACTIVATIONS, None, "User Principal Name")
+    mailbox = reportdata.fetch(
+        ctx, endpoints.MAILBOX_USAGE, period, UPN, ("Storage Used (Byte)", LAST_ACTIVITY)
+    )
+    onedrive = reportdata.fetch(
+        ctx, endpoints.ONEDRIVE_USAGE, period, OWNER, ("Storage Used (Byte)", LAST_ACTIVITY)
+    )
+    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, UPN, PLATFORMS)
+    activations = reportdata.fetch(ctx, endpoints.ACTIVATIONS, None, UPN, ACTIVATION_COLUMNS)
     if any(r.concealed for r in (mailbox, onedrive, apps, activations)):
         return
     day = mailbox.refresh_date or apps.refresh_date or ctx.today
