@@ -12,7 +12,10 @@ module each; everything else raises them with one clear sentence as the message.
     ├── GraphError               4  502   Graph failed after retries
     │   ├── GraphThrottled       4  503   still throttled (429/503) after retries
     │   ├── GraphNotFound        4  404   the object does not exist in the tenant
-    │   └── GraphAuthError       3  401   Graph or the identity platform refused our token
+    │   ├── GraphAuthError       3  401   Graph or the identity platform refused our token
+    │   ├── GraphForbidden       3  403   Graph answered 403: a permission or role is missing
+    │   │   └── GraphNoPremium   3  403   the tenant lacks Entra ID P1 for this data
+    │   └── GraphRequestError    4  502   Graph refused a request (another 4xx) with a message
     ├── DataError                5  422   data that cannot be parsed or does not add up
     ├── StoreError               5  500   the database failed or is at the wrong schema
     └── PlanError                5  409   a reclamation plan cannot be acted on
@@ -38,7 +41,10 @@ __all__ = [
     "ExitCode",
     "GraphAuthError",
     "GraphError",
+    "GraphForbidden",
+    "GraphNoPremium",
     "GraphNotFound",
+    "GraphRequestError",
     "GraphThrottled",
     "PermissionMissing",
     "PlanError",
@@ -185,3 +191,51 @@ def exit_code_for(exc: BaseException) -> int:
     if isinstance(exc, KeyboardInterrupt):
         return int(ExitCode.INTERRUPTED)
     return int(ExitCode.BUG)
+
+
+class GraphForbidden(GraphError):
+    """Graph answered 403: the token lacks a permission, the caller a role, or the tenant a licence.
+
+    Carries Graph's error `code` and `graph_message` and the URL `path` (no query), so the sync
+    layer can say which task needs which permission (see `PermissionMissing`).
+    """
+
+    exit_code = ExitCode.CONFIG
+    http_status = 403
+
+    def __init__(
+        self, message: str, *, code: str = "", graph_message: str = "", path: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.graph_message = graph_message
+        self.path = path
+
+
+class GraphNoPremium(GraphForbidden):
+    """The tenant has no Microsoft Entra ID P1/P2, which sign-in data needs (a 403 from Graph)."""
+
+
+class GraphRequestError(GraphError):
+    """Graph refused a request with a 4xx other than 401, 403 and 404, and said why.
+
+    Carries the HTTP `status`, Graph's error `code` and `graph_message`, the `request_id` to quote
+    to Microsoft support or in an audit row, and the URL `path` (no query).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        code: str = "",
+        graph_message: str = "",
+        request_id: str | None = None,
+        path: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.graph_message = graph_message
+        self.request_id = request_id
+        self.path = path

@@ -4,9 +4,11 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -26,13 +28,39 @@ REGISTRATION_MAX_TOP = 1000
 
 _CLAUSE = re.compile(r"^(\w+)\s+(eq|ne|ge|le|gt|lt)\s+(.+)$", re.IGNORECASE)
 _STARTS = re.compile(r"^startswith\((\w+),\s*'((?:[^']|'')*)'\)$", re.IGNORECASE)
-_SIGNIN_FIELDS = {
+_SIGNIN_FIELDS: dict[str, Callable[[SignInEvent], str]] = {
     "appid": lambda e: e.app_id,
     "appdisplayname": lambda e: e.app_name,
     "userprincipalname": lambda e: e.user.upn,
     "userid": lambda e: e.user.id,
     "clientappused": lambda e: e.client_app,
 }
+
+
+_COMPARE: dict[str, Callable[[datetime, datetime], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "ge": operator.ge,
+    "le": operator.le,
+    "gt": operator.gt,
+    "lt": operator.lt,
+}
+
+
+def _starts_with(event: SignInEvent, getter: Callable[[SignInEvent], str], prefix: str) -> bool:
+    return str(getter(event)).lower().startswith(prefix)
+
+
+def _created(
+    event: SignInEvent, compare: Callable[[datetime, datetime], bool], moment: datetime
+) -> bool:
+    return compare(event.created, moment)
+
+
+def _field_equals(
+    event: SignInEvent, getter: Callable[[SignInEvent], str], value: str, negate: bool
+) -> bool:
+    return (str(getter(event)).lower() == value) != negate
 
 
 def _root(request: Request) -> str:
@@ -55,7 +83,7 @@ def _signin_filter(raw: str | None) -> list[Callable[[SignInEvent], bool]]:
             if getter is None:
                 raise query.bad_request(f"Invalid filter clause: {clause}", code="BadRequest")
             prefix = m.group(2).replace("''", "'").lower()
-            predicates.append(lambda e, g=getter, p=prefix: str(g(e)).lower().startswith(p))
+            predicates.append(partial(_starts_with, getter=getter, prefix=prefix))
             continue
         m = _CLAUSE.match(clause)
         if m is None:
@@ -68,22 +96,13 @@ def _signin_filter(raw: str | None) -> list[Callable[[SignInEvent], bool]]:
                 raise query.bad_request(
                     f"Invalid filter clause: {clause}", code="BadRequest"
                 ) from None
-            compare = {
-                "eq": lambda a, b: a == b,
-                "ne": lambda a, b: a != b,
-                "ge": lambda a, b: a >= b,
-                "le": lambda a, b: a <= b,
-                "gt": lambda a, b: a > b,
-                "lt": lambda a, b: a < b,
-            }[op]
-            predicates.append(lambda e, c=compare, m=moment: c(e.created, m))
+            predicates.append(partial(_created, compare=_COMPARE[op], moment=moment))
             continue
         getter = _SIGNIN_FIELDS.get(prop)
         if getter is None or op not in ("eq", "ne") or not raw_value.startswith("'"):
             raise query.bad_request(f"Invalid filter clause: {clause}", code="BadRequest")
         value = raw_value.strip("'").replace("''", "'").lower()
-        negate = op == "ne"
-        predicates.append(lambda e, g=getter, v=value, n=negate: (str(g(e)).lower() == v) != n)
+        predicates.append(partial(_field_equals, getter=getter, value=value, negate=op == "ne"))
     return predicates
 
 

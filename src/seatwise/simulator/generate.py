@@ -10,6 +10,7 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 from seatwise.simulator import catalog, names
 from seatwise.simulator.model import (
@@ -247,7 +248,7 @@ class _Generator:
         rng = self.rng
         given = given or rng.choice(names.FIRST_NAMES)
         surname = surname or rng.choice(names.LAST_NAMES)
-        country, code = _weighted(rng, self.countries)  # type: ignore[misc]
+        country, code = cast(tuple[str, str], _weighted(rng, self.countries))
         department = rng.choice(names.DEPARTMENTS)
         created = self.now - timedelta(
             days=rng.randrange(20, 365 * 8), seconds=rng.randrange(86400)

@@ -18,9 +18,14 @@ from seatwise.simulator.odata import GraphError
 class GrantLike(Protocol):
     """What a checked access token tells about its caller."""
 
-    app_only: bool
-    scopes: frozenset[str]
-    user_id: str | None
+    @property
+    def app_only(self) -> bool: ...
+
+    @property
+    def scopes(self) -> frozenset[str]: ...
+
+    @property
+    def user_id(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)

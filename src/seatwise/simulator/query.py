@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from urllib.parse import urlencode
 
 from seatwise.simulator.odata import GraphError
@@ -109,6 +110,36 @@ def _unsupported(prop: str) -> GraphError:
     )
 
 
+def _has_sku(row: dict[str, object], sku: str) -> bool:
+    skus = row["skuIds"]
+    return isinstance(skus, set) and sku in skus
+
+
+def _signin_compare(row: dict[str, object], key: str, op: str, value: datetime) -> bool:
+    facts = row["signIn"]
+    current = facts.get(key) if isinstance(facts, dict) else None
+    if not isinstance(current, datetime):
+        return False
+    return {
+        "eq": current == value,
+        "ne": current != value,
+        "le": current <= value,
+        "ge": current >= value,
+    }[op]
+
+
+def _starts_with(row: dict[str, object], prop: str, prefix: str) -> bool:
+    return str(row.get(prop) or "").lower().startswith(prefix)
+
+
+def _text_equals(row: dict[str, object], prop: str, value: str, negate: bool) -> bool:
+    return (str(row.get(prop) or "").lower() == value) != negate
+
+
+def _equals(row: dict[str, object], prop: str, value: object, negate: bool) -> bool:
+    return (row.get(prop) == value) != negate
+
+
 @dataclass(frozen=True, slots=True)
 class UserFilter:
     """A parsed users `$filter`: row predicates plus what they need to look at."""
@@ -133,64 +164,33 @@ def parse_user_filter(raw: str | None) -> UserFilter:
         while clause.startswith("(") and clause.endswith(")") and clause.count("(") == 1:
             clause = clause[1:-1].strip()
         if m := _ANY_SKU.match(clause):
-            sku = m.group(2).lower()
-            predicates.append(lambda row, sku=sku: sku in row["skuIds"])  # type: ignore[operator]
+            predicates.append(partial(_has_sku, sku=m.group(2).lower()))
             continue
         if m := _SIGNIN.match(clause):
             sign_in = True
             prop, op, value = m.group(1), m.group(2).lower(), _parse_datetime(m.group(3))
             key = prop[0].lower() + prop[1:]
-
-            def signin_pred(
-                row: dict[str, object], key: str = key, op: str = op, value: datetime = value
-            ) -> bool:
-                current = row["signIn"].get(key) if row["signIn"] else None  # type: ignore[attr-defined]
-                if current is None:
-                    return False
-                return {
-                    "eq": current == value,
-                    "ne": current != value,
-                    "le": current <= value,
-                    "ge": current >= value,
-                }[op]
-
-            predicates.append(signin_pred)
+            predicates.append(partial(_signin_compare, key=key, op=op, value=value))
             continue
         if m := _STARTSWITH.match(clause):
             prop = _SIMPLE_FILTERABLE.get(m.group(1).lower())
             if prop is None:
                 raise _unsupported(m.group(1))
             prefix = m.group(2).replace("''", "'").lower()
-            predicates.append(
-                lambda row, prop=prop, prefix=prefix: (
-                    str(row.get(prop) or "").lower().startswith(prefix)
-                )
-            )
+            predicates.append(partial(_starts_with, prop=prop, prefix=prefix))
             continue
         if m := _EQ.match(clause):
             prop = _SIMPLE_FILTERABLE.get(m.group(1).lower())
             if prop is None:
                 raise _unsupported(m.group(1))
-            value = _literal(m.group(3))
+            literal = _literal(m.group(3))
             negate = m.group(2).lower() == "ne"
-            if isinstance(value, str) and prop in ("id", "userPrincipalName", "mail", "userType"):
-                value = value.lower()
-
-                def text_pred(
-                    row: dict[str, object],
-                    prop: str = prop,
-                    value: str = value,
-                    negate: bool = negate,
-                ) -> bool:
-                    return (str(row.get(prop) or "").lower() == value) != negate
-
-                predicates.append(text_pred)
-            else:
+            if isinstance(literal, str) and prop in ("id", "userPrincipalName", "mail", "userType"):
                 predicates.append(
-                    lambda row, prop=prop, value=value, negate=negate: (
-                        (row.get(prop) == value) != negate
-                    )
+                    partial(_text_equals, prop=prop, value=literal.lower(), negate=negate)
                 )
+            else:
+                predicates.append(partial(_equals, prop=prop, value=literal, negate=negate))
             continue
         raise bad_request(f"Invalid filter clause: {clause}", code="Request_UnsupportedQuery")
     if sign_in and len(clauses) > 1:

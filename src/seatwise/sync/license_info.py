@@ -4,9 +4,9 @@ and their service plans. SKUs that vanish are kept and marked retired, never del
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import CursorResult, update
 
 from seatwise.graph import endpoints
 from seatwise.store import writes
@@ -49,10 +49,15 @@ def run(ctx: TaskContext) -> None:
         compare_columns=["fingerprint", "retired"],
     )
     current = {row["sku_id"] for row in skus}
-    retired = ctx.session.execute(
-        update(Sku)
-        .where(Sku.tenant_pk == ctx.tenant.pk, Sku.retired.is_(False), Sku.sku_id.not_in(current))
-        .values(retired=True, updated_at=ctx.now)
+    retired = cast(
+        CursorResult[Any],
+        ctx.session.execute(
+            update(Sku)
+            .where(
+                Sku.tenant_pk == ctx.tenant.pk, Sku.retired.is_(False), Sku.sku_id.not_in(current)
+            )
+            .values(retired=True, updated_at=ctx.now)
+        ),
     ).rowcount
     changes = writes.replace_rows(ctx.session, SkuPlan, ctx.tenant.pk, plans)
     ctx.counts.update(

@@ -5,9 +5,9 @@ from the usage reports storage, platforms and Office activations, with a daily s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import inspect
+from sqlalchemy import Table, inspect
 
 from seatwise.errors import GraphForbidden, GraphNoPremium
 from seatwise.graph import endpoints
@@ -40,7 +40,7 @@ USER_FACTS = (
 )
 SIGN_IN_COLUMNS = ("last_sign_in", "last_interactive_sign_in", "last_non_interactive_sign_in")
 MFA_COLUMNS = ("mfa_registered", "mfa_methods", "is_admin")
-_USER_TABLE = inspect(User).local_table
+_USER_TABLE = cast(Table, inspect(User).local_table)
 AUDIT_PERMISSION_MISSING = "Authentication_MSGraphPermissionMissing"
 UPN = "User Principal Name"
 OWNER = "Owner Principal Name"
