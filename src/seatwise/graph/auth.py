@@ -19,9 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
+import certifi
 import msal
 import requests
 
@@ -95,6 +97,22 @@ class TokenSet:
     id_token_claims: dict[str, Any]
 
 
+def _trust_file(settings: Settings) -> Path:
+    """certifi's bundle plus `settings.ca_bundle` in one PEM file, as requests wants a path.
+
+    Written to the data directory, and rewritten only when its content would change.
+    """
+    assert settings.ca_bundle is not None
+    content = Path(certifi.where()).read_bytes() + b"\n" + settings.ca_bundle.read_bytes()
+    target = settings.data_dir / "trusted-cas.pem"
+    if not target.exists() or target.read_bytes() != content:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        temporary = target.with_suffix(".tmp")
+        temporary.write_bytes(content)
+        temporary.replace(target)
+    return target
+
+
 def msal_http_client(settings: Settings) -> requests.Session:
     """The `requests.Session` MSAL sends through: environment ignored, our CA bundle or the default.
 
@@ -103,7 +121,7 @@ def msal_http_client(settings: Settings) -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
-    session.verify = str(settings.ca_bundle) if settings.ca_bundle else True
+    session.verify = str(_trust_file(settings)) if settings.ca_bundle else True
     # Token calls come minutes apart: no idle keep-alive connection left behind to leak.
     session.headers["Connection"] = "close"
     return session

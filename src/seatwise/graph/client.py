@@ -88,12 +88,13 @@ class LicenseChange:
 def tls_context(settings: Settings) -> ssl.SSLContext:
     """Certificate verification that ignores SSL_CERT_FILE and friends.
 
-    With `settings.ca_bundle`, trust exactly that PEM file (the simulator's certificate, or a
-    TLS-inspecting proxy's CA); otherwise certifi's bundle, as httpx does by default.
+    certifi's bundle, as httpx has by default, plus `settings.ca_bundle` when set (the
+    simulator's certificate, or a TLS-inspecting proxy's CA): an extra CA, not a replacement.
     """
+    context = httpx.create_ssl_context(trust_env=False)
     if settings.ca_bundle is not None:
-        return ssl.create_default_context(cafile=str(settings.ca_bundle))
-    return httpx.create_ssl_context(trust_env=False)
+        context.load_verify_locations(cafile=str(settings.ca_bundle))
+    return context
 
 
 class _BearerAuth(httpx.Auth):
