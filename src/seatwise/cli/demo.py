@@ -1,10 +1,14 @@
-"""`seatwise demo`: for now, start the simulated tenant and say how to reach it.
+"""`seatwise demo`: a simulated tenant, connected and synced, in one command.
 
-Syncing and the web UI arrive with later work; this command does not pretend to do more.
+Serves the simulator on loopback, registers it as tenant `demo` (app-only) in a demo data
+directory of its own, runs the four integration tasks and prints where to look. The web UI is not
+built yet; until it is, the demo points at the CLI views.
 """
 
 from __future__ import annotations
 
+import shlex
+import threading
 from typing import Annotated
 
 import typer
@@ -12,15 +16,65 @@ import typer
 
 def demo(
     users: Annotated[int, typer.Option(help="Directory users in the simulated tenant.")] = 500,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1; 0 picks a free one.")] = 0,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
+    keep_running: Annotated[
+        bool, typer.Option(help="Keep the simulated tenant served until Ctrl-C.")
+    ] = True,
 ) -> None:
-    """Start a simulated Microsoft 365 tenant and print how to reach it (sync and UI come later)."""
+    """Simulated tenant + sync in one command, then print where to look."""
     from rich.console import Console
 
-    from seatwise.cli.simulate import simulate
+    from seatwise.cli.context import Context
+    from seatwise.cli.sync import run_with_progress
+    from seatwise.cli.tenants import save_tenant
+    from seatwise.config import Settings, load_settings
+    from seatwise.simulator import Tenant, create_app
+    from seatwise.simulator.server import running
 
-    Console(stderr=True).print(
-        "[bold]seatwise demo[/]: serving a simulated tenant. Syncing it and the web UI are not "
-        "built yet; point any Graph client at the URL below with the CA bundle it prints."
-    )
-    simulate(users=users, port=port, info_file=None)
+    console = Console(stderr=True, soft_wrap=True)
+    base = load_settings()
+    demo_dir = base.data_dir / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    with console.status(f"Generating a simulated tenant of {users:,} users…"):
+        tenant = Tenant.create(users=users, seed=seed)
+    with running(create_app(tenant), demo_dir / "tls") as server:
+        settings = Settings(
+            data_dir=demo_dir,
+            graph_url=server.base_url,
+            authority_host=server.base_url,
+            ca_bundle=server.ca_bundle,
+            secret_key=base.secret_key,
+        )
+        ctx = Context(settings)
+        save_tenant(
+            ctx,
+            "demo",
+            tenant.tenant_id,
+            tenant.app.client_id,
+            tenant.app.client_secret,
+            auth_mode="app",
+            refresh=None,
+        )
+        console.print(f"Simulated tenant [bold]{tenant.domain}[/] at {server.base_url}")
+        run_with_progress(ctx, "demo", ["license-info", "roster", "access", "differentiation"])
+        env = {
+            "SEATWISE_DATA_DIR": str(demo_dir),
+            "SEATWISE_GRAPH_URL": server.base_url,
+            "SEATWISE_AUTHORITY_HOST": server.base_url,
+            "SEATWISE_CA_BUNDLE": str(server.ca_bundle),
+        }
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        console.print("\n[bold]Where to look[/] (the web UI is not built yet):")
+        console.print(f"  export {exports}")
+        console.print("  seatwise users            every user: licences, activity, storage, MFA")
+        console.print("  seatwise users --format json | less")
+        console.print("  seatwise tasks            the integration tasks' runs")
+        console.print(
+            "  seatwise sync             sync again (nothing changes on an unchanged tenant)"
+        )
+        if keep_running:
+            console.print("\nThe simulated tenant stays up until you press Ctrl-C.")
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                console.print("Stopped.")

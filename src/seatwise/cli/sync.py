@@ -30,6 +30,14 @@ def sync(
     ] = TaskChoice.all,
 ) -> None:
     """Run the integration tasks against Microsoft Graph and store the results."""
+    from seatwise.sync import TASKS
+
+    tasks = list(TASKS) if task is TaskChoice.all else [task.value]
+    run_with_progress(Context(), tenant, tasks)
+
+
+def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> None:
+    """Run `tasks` for a tenant with a progress bar each and a summary table (stderr)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -40,15 +48,13 @@ def sync(
     )
 
     from seatwise.errors import AppError
-    from seatwise.sync import TASK_TITLES, TASKS, RunResult, run_task
+    from seatwise.sync import TASK_TITLES, RunResult, run_task
 
-    ctx = Context()
     console = Console(stderr=True, soft_wrap=True)
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
         tenant_pk, name = row.pk, row.name
         client = ctx.graph_client(row)
-    tasks = list(TASKS) if task is TaskChoice.all else [task.value]
     results: list[RunResult] = []
     failure: AppError | None = None
     with (
@@ -83,15 +89,25 @@ def sync(
             progress.update(bars[name_], total=max(done, 1), completed=max(done, 1), what="done")
             results.append(result)
     summary = Table(title=f"Sync of {name}")
-    for column in ("task", "status", "seconds", "counts", "notes"):
+    for column in ("task", "status", "seconds", "items", "rows changed", "notes"):
         summary.add_column(column, overflow="fold")
     for result in results:
-        counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items() if v)
+        items = ", ".join(
+            f"{k} {v:,}"
+            for k, v in result.counts.items()
+            if v and ":" not in k and not k.endswith(("written", "deleted", "pruned", "retired"))
+        )
+        changed = sum(
+            v
+            for k, v in result.counts.items()
+            if k.endswith(("written", "deleted", "pruned", "retired"))
+        )
         summary.add_row(
             TASK_TITLES[result.task],
             result.status,
             f"{result.duration_s:.1f}",
-            counts,
+            items,
+            f"{changed:,}",
             " ".join(result.notes),
         )
     console.print(summary)

@@ -39,7 +39,7 @@ def add(
     ctx = Context()
     secret = _secret(client_secret_env)
     assert secret is not None
-    _save(ctx, name, tenant_id, client_id, secret, auth_mode="app", refresh=None)
+    save_tenant(ctx, name, tenant_id, client_id, secret, auth_mode="app", refresh=None)
     err.print(f"Tenant {name} added for app-only access. Run `seatwise sync --tenant {name}`.")
 
 
@@ -57,7 +57,7 @@ def list_tenants() -> None:
             typer.echo(f"{tenant.name}\t{tenant.tenant_id}\t{tenant.auth_mode}\t{state}")
 
 
-def _save(
+def save_tenant(
     ctx: Context,
     name: str,
     tenant_id: str | None,
@@ -141,7 +141,7 @@ def connect(
             if not webbrowser.open(url):
                 typer.echo(url, err=True)
         tokens = login.finish(flow, wait())
-    _save(
+    save_tenant(
         ctx,
         name,
         tenant_id,
