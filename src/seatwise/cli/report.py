@@ -30,7 +30,7 @@ TABLE_KEYS = (
 
 def users(tenant: TenantOption = None, format: FormatOption = OutputFormat.table) -> None:  # noqa: A002
     """Every user with licences, sign-in, activity, storage and platforms (DESIGN §4)."""
-    from seatwise.analytics import inputs
+    from seatwise.analytics.inputs import users as inputs
     from seatwise.analytics.users import KEYS, build
 
     ctx = Context()
