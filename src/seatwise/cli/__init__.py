@@ -10,6 +10,7 @@ import sys
 import typer
 
 from seatwise.cli import db, demo, report, simulate, sync, tenants
+from seatwise.cli.context import close_all
 from seatwise.cli.output import run
 
 app = typer.Typer(
@@ -34,4 +35,8 @@ __all__ = ["app", "main"]
 def main() -> None:
     """Console-script entry point: run the app and exit with DESIGN §8's codes."""
     command = typer.main.get_command(app)
-    sys.exit(run(lambda: command.main(standalone_mode=False, prog_name="seatwise")))
+    try:
+        code = run(lambda: command.main(standalone_mode=False, prog_name="seatwise"))
+    finally:
+        close_all()
+    sys.exit(code)

@@ -23,12 +23,28 @@ if TYPE_CHECKING:
     from seatwise.secrets import SecretBox
 
 
+_OPEN: list[Context] = []
+
+
+def close_all() -> None:
+    """Release every context's database connections (end of a CLI invocation)."""
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 class Context:
     """Per-invocation state of the `seatwise` command."""
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
         self._rotated: dict[int, str] = {}
+        _OPEN.append(self)
+
+    def close(self) -> None:
+        """Dispose of the engine's pooled connections, if an engine was made."""
+        engine = self.__dict__.pop("engine", None)
+        if engine is not None:
+            engine.dispose()
 
     def save_rotated_tokens(self) -> None:
         """Store refresh tokens the identity platform rotated, encrypted, in their own unit of
