@@ -57,7 +57,6 @@ class Sim:
             response.raise_for_status()
             return response.json() if response.content else None
 
-
     def server_app_tokens(self) -> list[str]:
         """Refresh tokens the simulator has issued."""
         return self.tokens.refresh_tokens()
@@ -125,8 +124,15 @@ class Seatwise:
         """`seatwise tenant add` with the simulator's app registration."""
         self.point_at(sim)
         return self(
-            "tenant", "add", name, "--tenant-id", sim.tenant.tenant_id,
-            "--client-id", sim.tenant.app.client_id, "--client-secret-env", "SIM_CLIENT_SECRET",
+            "tenant",
+            "add",
+            name,
+            "--tenant-id",
+            sim.tenant.tenant_id,
+            "--client-id",
+            sim.tenant.app.client_id,
+            "--client-secret-env",
+            "SIM_CLIENT_SECRET",
         )
 
     def __call__(self, *args: str) -> Result:

@@ -25,10 +25,26 @@ def _connect(seatwise: Seatwise, sim: Sim, password: str | None = None) -> tuple
     env = {k: v for k, v in os.environ.items() if k not in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")}
     tenant = sim.tenant
     proc = subprocess.Popen(
-        [sys.executable, "-m", "seatwise", "connect", "sim", "--tenant-id", tenant.tenant_id,
-         "--client-id", tenant.app.client_id, "--client-secret-env", "SIM_CLIENT_SECRET",
-         "--no-browser", "--timeout", "30"],
-        env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "seatwise",
+            "connect",
+            "sim",
+            "--tenant-id",
+            tenant.tenant_id,
+            "--client-id",
+            tenant.app.client_id,
+            "--client-secret-env",
+            "SIM_CLIENT_SECRET",
+            "--no-browser",
+            "--timeout",
+            "30",
+        ],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     url = None
@@ -45,7 +61,9 @@ def _connect(seatwise: Seatwise, sim: Sim, password: str | None = None) -> tuple
     verify = ssl.create_default_context(cafile=str(sim.server.ca_bundle))
     browser = httpx.Client(verify=verify, trust_env=False, timeout=10)
     with browser:
-        answer = sign_in_page_post(browser, url, tenant.admin.upn, password or tenant.admin.password)
+        answer = sign_in_page_post(
+            browser, url, tenant.admin.upn, password or tenant.admin.password
+        )
         if "hiddenform" in answer.text:
             with httpx.Client(trust_env=False, timeout=10) as loopback:
                 loopback.post(form_action(answer.text), data=hidden_fields(answer.text))

@@ -75,7 +75,9 @@ def test_rerun_on_unchanged_tenant_writes_nothing(seatwise: Seatwise, tmp_path: 
     engine.dispose()
     assert len(runs) == 8
     for task, counts in runs[4:]:
-        written = {k: v for k, v in counts.items() if "written" in k or "retired" in k or "pruned" in k}
+        written = {
+            k: v for k, v in counts.items() if "written" in k or "retired" in k or "pruned" in k
+        }
         assert not any(written.values()), (task, written)
 
 

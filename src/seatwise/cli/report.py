@@ -28,18 +28,59 @@ TABLE_KEYS = (
 )
 
 
-def users(tenant: TenantOption = None, format: FormatOption = OutputFormat.table) -> None:  # noqa: A002
+def users(
+    tenant: TenantOption = None,
+    format: FormatOption = OutputFormat.table,  # noqa: A002
+    upn: Annotated[str | None, typer.Option(help="Only UPNs containing this text.")] = None,
+    license: Annotated[  # noqa: A002
+        str | None, typer.Option("--license", help="Only holders of this SKU (part number or id).")
+    ] = None,
+    guest: Annotated[
+        bool | None, typer.Option("--guest/--no-guest", help="Guests or members.")
+    ] = None,
+    blocked: Annotated[
+        bool | None, typer.Option("--blocked/--no-blocked", help="Blocked sign-in or not.")
+    ] = None,
+    mfa: Annotated[
+        bool | None, typer.Option("--mfa/--no-mfa", help="MFA registered or not.")
+    ] = None,
+    inactive_days: Annotated[
+        int | None, typer.Option(min=0, help="No activity in the last N days (or never).")
+    ] = None,
+    country: Annotated[str | None, typer.Option(help="Only users in this country.")] = None,
+    sort: Annotated[
+        str, typer.Option(help="Sort by any column; prefix with '-' for descending.")
+    ] = "upn",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many users.")] = None,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many users first.")] = 0,
+) -> None:
     """Every user with licences, sign-in, activity, storage and platforms (DESIGN §4)."""
     from seatwise.analytics.inputs import users as inputs
     from seatwise.analytics.users import KEYS, build
 
+    query = inputs.UserQuery(
+        upn=upn,
+        license=license,
+        guest=guest,
+        blocked=blocked,
+        mfa=mfa,
+        inactive_days=inactive_days,
+        country=country,
+        sort=sort.lstrip("-"),
+        descending=sort.startswith("-"),
+    )
     ctx = Context()
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
         names = inputs.sku_names(session, row.pk)
+        if limit is not None or offset:
+            ids = inputs.query_ids(session, row.pk, query, limit, offset)
+            batches: Iterator[list[Any]] = iter([inputs.user_facts(session, row.pk, ids)])
+        else:
+            batches = inputs.iter_query_facts(session, row.pk, query)
 
         def records() -> Iterator[dict[str, Any]]:
-            for batch in inputs.iter_user_facts(session, row.pk):
+            for batch in batches:
                 for facts in batch:
                     yield build(facts, names)
 

@@ -398,6 +398,31 @@ class LicenseUsage(Base):
     as_of: Mapped[date | None] = mapped_column(Date)
 
 
+class UserSummary(Base):
+    """Derived per-user facts the Users view filters and sorts on (written after each sync)."""
+
+    __tablename__ = "user_summary"
+    __table_args__ = (
+        Index(None, "tenant_pk", "last_activity"),
+        Index(None, "tenant_pk", "mail_mb"),
+    )
+
+    tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String, primary_key=True)
+    last_activity: Mapped[date | None] = mapped_column(Date)
+    last_used_app: Mapped[str | None] = mapped_column(String)
+    activity_as_of: Mapped[date | None] = mapped_column(Date)
+    mail_mb: Mapped[float | None] = mapped_column(Float)
+    onedrive_mb: Mapped[float | None] = mapped_column(Float)
+    windows: Mapped[bool | None] = mapped_column(Boolean)
+    mac: Mapped[bool | None] = mapped_column(Boolean)
+    mobile: Mapped[bool | None] = mapped_column(Boolean)
+    web: Mapped[bool | None] = mapped_column(Boolean)
+    licenses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    activations: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    active_date: Mapped[date | None] = mapped_column(Date)
+
+
 class TaskRun(Base):
     """One run of an integration task: status, counts, notes for the user, error, duration."""
 

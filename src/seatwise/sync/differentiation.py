@@ -1,5 +1,6 @@
 """License Differentiation: for each licence type, how many holders have each included service
-and how many of them actually used it recently. Derived from what the other tasks stored.
+and how many of them actually used it recently; then the per-user summary the Users view sorts
+on. Derived from what the other tasks stored.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from seatwise import services
 from seatwise.store import writes
 from seatwise.store.schema import LicenseAssignment, LicenseUsage, ServiceActivity, SkuPlan, User
+from seatwise.sync import summary
 from seatwise.sync.context import TaskContext
 
 
@@ -73,3 +75,4 @@ def run(ctx: TaskContext) -> None:
     changes = writes.replace_rows(ctx.session, LicenseUsage, pk, rows)
     ctx.counts.update({"licence/service pairs": len(rows), "rows written": changes.total})
     ctx.progress(ctx.task, "licence differentiation", len(rows), len(rows))
+    summary.run(ctx)

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from seatwise.analytics.users import UserFacts
+from seatwise.errors import UsageError
 from seatwise.skus import product_name
 from seatwise.store.schema import (
     Activation,
     LicenseAssignment,
+    ReportRefresh,
     ServiceActivity,
     Sku,
     UsageSnapshot,
     User,
+    UserSummary,
 )
 
 BATCH = 1000
@@ -100,3 +105,140 @@ def iter_user_facts(session: Session, tenant_pk: int) -> Iterator[list[UserFacts
         batch = user_facts(session, tenant_pk, ids)
         yield batch
         last_upn, last_id = batch[-1].user["upn"], batch[-1].user["id"]
+
+
+@dataclass(frozen=True)
+class UserQuery:
+    """Filters and order of the Users view; None means "any"."""
+
+    upn: str | None = None  # substring of the UPN, case-insensitive
+    license: str | None = None  # skuId or skuPartNumber held (directly or through a group)
+    guest: bool | None = None
+    blocked: bool | None = None
+    mfa: bool | None = None
+    inactive_days: int | None = None  # no activity, or none in the last N days
+    country: str | None = None
+    sort: str = "upn"
+    descending: bool = False
+
+
+def _sort_columns() -> dict[str, Any]:
+    s = UserSummary
+    return {
+        "id": User.id,
+        "upn": User.upn,
+        "email": User.mail,
+        "first_name": User.given_name,
+        "last_name": User.surname,
+        "display_name": User.display_name,
+        "licenses": s.licenses,
+        "active_date": s.active_date,
+        "deactivated_date": User.deleted_at,
+        "block_credentials": ~User.account_enabled,
+        "mfa_enabled": User.mfa_registered,
+        "last_used_app": s.last_used_app,
+        "last_sign_in": User.last_sign_in,
+        "last_activity": s.last_activity,
+        "days_since_last_activity": s.last_activity,
+        "activations": s.activations,
+        "mail_usage_mb": s.mail_mb,
+        "onedrive_usage_mb": s.onedrive_mb,
+        "windows": s.windows,
+        "mac": s.mac,
+        "mobile": s.mobile,
+        "web": s.web,
+        "on_premises_sync": User.on_premises_sync,
+        "guest": User.user_type,
+        "title": User.job_title,
+        "country": User.country,
+        "account_created": User.created_at,
+    }
+
+
+SORTABLE = tuple(_sort_columns())
+
+
+def _reference_day(session: Session, tenant_pk: int) -> date | None:
+    return session.scalar(
+        select(func.max(ReportRefresh.refresh_date)).where(ReportRefresh.tenant_pk == tenant_pk)
+    )
+
+
+def _filtered(session: Session, tenant_pk: int, query: UserQuery) -> Select[Any]:
+    stmt = (
+        select(User.id)
+        .outerjoin(
+            UserSummary,
+            (UserSummary.tenant_pk == User.tenant_pk) & (UserSummary.user_id == User.id),
+        )
+        .where(User.tenant_pk == tenant_pk)
+    )
+    if query.upn:
+        stmt = stmt.where(func.lower(User.upn).contains(query.upn.lower(), autoescape=True))
+    if query.country:
+        stmt = stmt.where(func.lower(User.country) == query.country.lower())
+    if query.guest is not None:
+        guest = User.user_type == "Guest"
+        stmt = stmt.where(guest if query.guest else ~guest | User.user_type.is_(None))
+    if query.blocked is not None:
+        stmt = stmt.where(User.account_enabled.is_(not query.blocked))
+    if query.mfa is not None:
+        stmt = stmt.where(User.mfa_registered.is_(query.mfa))
+    if query.license:
+        wanted = query.license.lower()
+        skus = select(Sku.sku_id).where(
+            Sku.tenant_pk == tenant_pk,
+            (func.lower(Sku.sku_id) == wanted) | (func.lower(Sku.part_number) == wanted),
+        )
+        stmt = stmt.where(
+            select(LicenseAssignment.user_id)
+            .where(
+                LicenseAssignment.tenant_pk == tenant_pk,
+                LicenseAssignment.user_id == User.id,
+                LicenseAssignment.sku_id.in_(skus),
+            )
+            .exists()
+        )
+    if query.inactive_days is not None:
+        reference = _reference_day(session, tenant_pk)
+        if reference is not None:
+            cutoff = reference - timedelta(days=query.inactive_days)
+            stmt = stmt.where(
+                UserSummary.last_activity.is_(None) | (UserSummary.last_activity <= cutoff)
+            )
+    return stmt
+
+
+def _ordered(stmt: Select[Any], query: UserQuery) -> Select[Any]:
+    columns = _sort_columns()
+    if query.sort not in columns:
+        raise UsageError(f"Cannot sort by {query.sort!r}; sort by one of: {', '.join(SORTABLE)}.")
+    column = columns[query.sort]
+    descending = query.descending != (query.sort == "days_since_last_activity")
+    order = column.desc() if descending else column.asc()
+    return stmt.order_by(order.nulls_last(), User.id)
+
+
+def query_ids(
+    session: Session, tenant_pk: int, query: UserQuery, limit: int | None = None, offset: int = 0
+) -> list[str]:
+    """Ids of the users matching `query`, in its order; a page when `limit` is given."""
+    stmt = _ordered(_filtered(session, tenant_pk, query), query)
+    if limit is not None:
+        stmt = stmt.limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def count(session: Session, tenant_pk: int, query: UserQuery) -> int:
+    """How many users match `query`."""
+    inner = _filtered(session, tenant_pk, query).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def iter_query_facts(
+    session: Session, tenant_pk: int, query: UserQuery
+) -> Iterator[list[UserFacts]]:
+    """Facts of every matching user in the query's order, a batch at a time (ids only up front)."""
+    ids = query_ids(session, tenant_pk, query)
+    for start in range(0, len(ids), BATCH):
+        yield user_facts(session, tenant_pk, ids[start : start + BATCH])

@@ -1,0 +1,122 @@
+"""Derived per-user facts for the Users view (last activity and app, latest storage and
+platforms, licence and activation counts), recomputed after each sync from the stored rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+
+from seatwise.analytics.users import last_activity
+from seatwise.store import writes
+from seatwise.store.schema import (
+    Activation,
+    LicenseAssignment,
+    ServiceActivity,
+    UsageSnapshot,
+    User,
+    UserSummary,
+)
+from seatwise.sync.context import TaskContext
+
+
+def run(ctx: TaskContext) -> None:
+    """Write one `user_summary` row per user of the tenant (unchanged rows are not rewritten)."""
+    pk = ctx.tenant.pk
+    session = ctx.session
+    activity: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for user_id, service, day, as_of, available in session.execute(
+        select(
+            ServiceActivity.user_id,
+            ServiceActivity.service,
+            ServiceActivity.last_activity,
+            ServiceActivity.as_of,
+            ServiceActivity.available,
+        ).where(ServiceActivity.tenant_pk == pk, ServiceActivity.last_activity.is_not(None))
+    ):
+        activity[user_id].append(
+            {"service": service, "last_activity": day, "as_of": as_of, "available": available}
+        )
+    licences: dict[str, int] = dict(
+        session.execute(
+            select(LicenseAssignment.user_id, func.count(func.distinct(LicenseAssignment.sku_id)))
+            .where(LicenseAssignment.tenant_pk == pk)
+            .group_by(LicenseAssignment.user_id)
+        ).all()
+    )
+    activated = (
+        Activation.windows
+        + Activation.mac
+        + Activation.windows10_mobile
+        + Activation.ios
+        + Activation.android
+    )
+    activations: dict[str, int] = dict(
+        session.execute(
+            select(Activation.user_id, func.count())
+            .where(Activation.tenant_pk == pk, activated > 0)
+            .group_by(Activation.user_id)
+        ).all()
+    )
+    latest = (
+        select(UsageSnapshot.user_id, func.max(UsageSnapshot.day).label("day"))
+        .where(UsageSnapshot.tenant_pk == pk)
+        .group_by(UsageSnapshot.user_id)
+        .subquery()
+    )
+    snapshots = {
+        row.user_id: row
+        for row in session.execute(
+            select(
+                UsageSnapshot.user_id,
+                UsageSnapshot.mail_mb,
+                UsageSnapshot.onedrive_mb,
+                UsageSnapshot.windows,
+                UsageSnapshot.mac,
+                UsageSnapshot.mobile,
+                UsageSnapshot.web,
+            )
+            .join(
+                latest,
+                (UsageSnapshot.user_id == latest.c.user_id) & (UsageSnapshot.day == latest.c.day),
+            )
+            .where(UsageSnapshot.tenant_pk == pk)
+        )
+    }
+    first_assigned: dict[str, Any] = dict(
+        session.execute(
+            select(LicenseAssignment.user_id, func.min(LicenseAssignment.last_updated))
+            .where(LicenseAssignment.tenant_pk == pk)
+            .group_by(LicenseAssignment.user_id)
+        ).all()
+    )
+    rows = []
+    for user_id, created in session.execute(
+        select(User.id, User.created_at).where(User.tenant_pk == pk)
+    ):
+        assigned = first_assigned.get(user_id)
+        start = assigned or created
+        app, last, seen = last_activity(activity.get(user_id, ()))
+        snap = snapshots.get(user_id)
+        rows.append(
+            {
+                "tenant_pk": pk,
+                "user_id": user_id,
+                "last_activity": last,
+                "last_used_app": app,
+                "activity_as_of": seen,
+                "mail_mb": snap.mail_mb if snap else None,
+                "onedrive_mb": snap.onedrive_mb if snap else None,
+                "windows": snap.windows if snap else None,
+                "mac": snap.mac if snap else None,
+                "mobile": snap.mobile if snap else None,
+                "web": snap.web if snap else None,
+                "licenses": licences.get(user_id, 0),
+                "activations": activations.get(user_id, 0),
+                "active_date": start.date() if start is not None else None,
+            }
+        )
+    written = writes.upsert_rows(session, UserSummary, rows, key=("tenant_pk", "user_id"))
+    ctx.count("user summaries written", written)
