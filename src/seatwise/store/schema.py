@@ -399,16 +399,38 @@ class LicenseUsage(Base):
 
 
 class UserSummary(Base):
-    """Derived per-user facts the Users view filters and sorts on (written after each sync)."""
+    """The Users view as a table: each user's columns, derived ones included (last activity and
+    app, latest storage and platforms, licence and activation counts), rewritten after each sync
+    where they changed, so the view filters, sorts and pages with indexes and no joins.
+    """
 
     __tablename__ = "user_summary"
     __table_args__ = (
+        Index(None, "tenant_pk", "upn"),
+        Index(None, "tenant_pk", "display_name"),
         Index(None, "tenant_pk", "last_activity"),
+        Index(None, "tenant_pk", "last_sign_in"),
         Index(None, "tenant_pk", "mail_mb"),
+        Index(None, "tenant_pk", "onedrive_mb"),
     )
 
     tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), primary_key=True)
     user_id: Mapped[str] = mapped_column(String, primary_key=True)
+    upn: Mapped[str] = mapped_column(String)
+    mail: Mapped[str | None] = mapped_column(String)
+    given_name: Mapped[str | None] = mapped_column(String)
+    surname: Mapped[str | None] = mapped_column(String)
+    display_name: Mapped[str | None] = mapped_column(String)
+    account_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    mfa_registered: Mapped[bool | None] = mapped_column(Boolean)
+    last_sign_in: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    on_premises_sync: Mapped[bool | None] = mapped_column(Boolean)
+    guest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    job_title: Mapped[str | None] = mapped_column(String)
+    country: Mapped[str | None] = mapped_column(String)
+    created_at: Mapped[datetime | None]
+    active_date: Mapped[date | None] = mapped_column(Date)
     last_activity: Mapped[date | None] = mapped_column(Date)
     last_used_app: Mapped[str | None] = mapped_column(String)
     activity_as_of: Mapped[date | None] = mapped_column(Date)
@@ -420,7 +442,6 @@ class UserSummary(Base):
     web: Mapped[bool | None] = mapped_column(Boolean)
     licenses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     activations: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
-    active_date: Mapped[date | None] = mapped_column(Date)
 
 
 class TaskRun(Base):

@@ -1,5 +1,5 @@
-"""Derived per-user facts for the Users view (last activity and app, latest storage and
-platforms, licence and activation counts), recomputed after each sync from the stored rows.
+"""The Users view as a table: each user's columns with the derived ones (last activity and app,
+latest storage and platforms, licence and activation counts), recomputed from the stored rows.
 """
 
 from __future__ import annotations
@@ -93,17 +93,48 @@ def run(ctx: TaskContext) -> None:
         ).all()
     )
     rows = []
-    for user_id, created in session.execute(
-        select(User.id, User.created_at).where(User.tenant_pk == pk)
+    for user in session.execute(
+        select(
+            User.id,
+            User.upn,
+            User.mail,
+            User.given_name,
+            User.surname,
+            User.display_name,
+            User.account_enabled,
+            User.mfa_registered,
+            User.last_sign_in,
+            User.deleted_at,
+            User.on_premises_sync,
+            User.user_type,
+            User.job_title,
+            User.country,
+            User.created_at,
+        ).where(User.tenant_pk == pk)
     ):
-        assigned = first_assigned.get(user_id)
-        start = assigned or created
+        user_id = user.id
         app, last, seen = last_activity(activity.get(user_id, ()))
         snap = snapshots.get(user_id)
+        start = first_assigned.get(user_id) or user.created_at
         rows.append(
             {
                 "tenant_pk": pk,
                 "user_id": user_id,
+                "upn": user.upn,
+                "mail": user.mail,
+                "given_name": user.given_name,
+                "surname": user.surname,
+                "display_name": user.display_name,
+                "account_enabled": user.account_enabled,
+                "mfa_registered": user.mfa_registered,
+                "last_sign_in": user.last_sign_in,
+                "deleted_at": user.deleted_at,
+                "on_premises_sync": user.on_premises_sync,
+                "guest": user.user_type == "Guest",
+                "job_title": user.job_title,
+                "country": user.country,
+                "created_at": user.created_at,
+                "active_date": start.date() if start is not None else None,
                 "last_activity": last,
                 "last_used_app": app,
                 "activity_as_of": seen,
@@ -115,7 +146,6 @@ def run(ctx: TaskContext) -> None:
                 "web": snap.web if snap else None,
                 "licenses": licences.get(user_id, 0),
                 "activations": activations.get(user_id, 0),
-                "active_date": start.date() if start is not None else None,
             }
         )
     written = writes.upsert_rows(session, UserSummary, rows, key=("tenant_pk", "user_id"))

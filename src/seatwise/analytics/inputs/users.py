@@ -125,19 +125,19 @@ class UserQuery:
 def _sort_columns() -> dict[str, Any]:
     s = UserSummary
     return {
-        "id": User.id,
-        "upn": User.upn,
-        "email": User.mail,
-        "first_name": User.given_name,
-        "last_name": User.surname,
-        "display_name": User.display_name,
+        "id": s.user_id,
+        "upn": s.upn,
+        "email": s.mail,
+        "first_name": s.given_name,
+        "last_name": s.surname,
+        "display_name": s.display_name,
         "licenses": s.licenses,
         "active_date": s.active_date,
-        "deactivated_date": User.deleted_at,
-        "block_credentials": ~User.account_enabled,
-        "mfa_enabled": User.mfa_registered,
+        "deactivated_date": s.deleted_at,
+        "block_credentials": ~s.account_enabled,
+        "mfa_enabled": s.mfa_registered,
         "last_used_app": s.last_used_app,
-        "last_sign_in": User.last_sign_in,
+        "last_sign_in": s.last_sign_in,
         "last_activity": s.last_activity,
         "days_since_last_activity": s.last_activity,
         "activations": s.activations,
@@ -147,11 +147,11 @@ def _sort_columns() -> dict[str, Any]:
         "mac": s.mac,
         "mobile": s.mobile,
         "web": s.web,
-        "on_premises_sync": User.on_premises_sync,
-        "guest": User.user_type,
-        "title": User.job_title,
-        "country": User.country,
-        "account_created": User.created_at,
+        "on_premises_sync": s.on_premises_sync,
+        "guest": s.guest,
+        "title": s.job_title,
+        "country": s.country,
+        "account_created": s.created_at,
     }
 
 
@@ -165,36 +165,33 @@ def _reference_day(session: Session, tenant_pk: int) -> date | None:
 
 
 def _filtered(session: Session, tenant_pk: int, query: UserQuery) -> Select[Any]:
-    stmt = (
-        select(User.id)
-        .outerjoin(
-            UserSummary,
-            (UserSummary.tenant_pk == User.tenant_pk) & (UserSummary.user_id == User.id),
-        )
-        .where(User.tenant_pk == tenant_pk)
-    )
+    s = UserSummary
+    stmt = select(s.user_id).where(s.tenant_pk == tenant_pk)
     if query.upn:
-        stmt = stmt.where(func.lower(User.upn).contains(query.upn.lower(), autoescape=True))
+        stmt = stmt.where(func.lower(s.upn).contains(query.upn.lower(), autoescape=True))
     if query.country:
-        stmt = stmt.where(func.lower(User.country) == query.country.lower())
+        stmt = stmt.where(func.lower(s.country) == query.country.lower())
     if query.guest is not None:
-        guest = User.user_type == "Guest"
-        stmt = stmt.where(guest if query.guest else ~guest | User.user_type.is_(None))
+        stmt = stmt.where(s.guest.is_(query.guest))
     if query.blocked is not None:
-        stmt = stmt.where(User.account_enabled.is_(not query.blocked))
+        stmt = stmt.where(s.account_enabled.is_(not query.blocked))
     if query.mfa is not None:
-        stmt = stmt.where(User.mfa_registered.is_(query.mfa))
+        stmt = stmt.where(s.mfa_registered.is_(query.mfa))
     if query.license:
         wanted = query.license.lower()
-        skus = select(Sku.sku_id).where(
-            Sku.tenant_pk == tenant_pk,
-            (func.lower(Sku.sku_id) == wanted) | (func.lower(Sku.part_number) == wanted),
+        skus = list(
+            session.scalars(
+                select(Sku.sku_id).where(
+                    Sku.tenant_pk == tenant_pk,
+                    (func.lower(Sku.sku_id) == wanted) | (func.lower(Sku.part_number) == wanted),
+                )
+            )
         )
         stmt = stmt.where(
             select(LicenseAssignment.user_id)
             .where(
                 LicenseAssignment.tenant_pk == tenant_pk,
-                LicenseAssignment.user_id == User.id,
+                LicenseAssignment.user_id == s.user_id,
                 LicenseAssignment.sku_id.in_(skus),
             )
             .exists()
@@ -203,9 +200,7 @@ def _filtered(session: Session, tenant_pk: int, query: UserQuery) -> Select[Any]
         reference = _reference_day(session, tenant_pk)
         if reference is not None:
             cutoff = reference - timedelta(days=query.inactive_days)
-            stmt = stmt.where(
-                UserSummary.last_activity.is_(None) | (UserSummary.last_activity <= cutoff)
-            )
+            stmt = stmt.where(s.last_activity.is_(None) | (s.last_activity <= cutoff))
     return stmt
 
 
@@ -216,7 +211,7 @@ def _ordered(stmt: Select[Any], query: UserQuery) -> Select[Any]:
     column = columns[query.sort]
     descending = query.descending != (query.sort == "days_since_last_activity")
     order = column.desc() if descending else column.asc()
-    return stmt.order_by(order.nulls_last(), User.id)
+    return stmt.order_by(order.nulls_last(), UserSummary.user_id)
 
 
 def query_ids(
