@@ -8,11 +8,13 @@ items; Graph's error envelope turned into the `GraphError` family. Knows nothing
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import ssl
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -376,28 +378,42 @@ class GraphClient:
 
         `headers` (e.g. `ConsistencyLevel`) are sent again with every page, since Graph does not
         carry them over. Pages are yielded as they arrive and never accumulated; a page may be
-        empty and its size need not be `$top`.
+        empty and its size need not be `$top`. While the caller works on one page, the next one
+        is already being fetched (one page ahead, on a helper thread), so storing overlaps
+        waiting for Graph.
         """
-        url, query = path, params
         pages = items = 0
-        while True:
-            body = self.get_json(url, params=query, headers=headers)
-            value = body.get("value")
-            if not isinstance(value, list):
-                raise GraphError(f"Graph answered GET {_path(url)} without a list of values.")
-            pages += 1
-            items += len(value)
-            self._progress(Progress("page", _path(path), pages=pages, items=items))
-            yield value
-            next_link = body.get("@odata.nextLink")
-            if not next_link:
-                return
-            if _origin(str(next_link)) != self._origin:
-                raise GraphError(
-                    f"Graph's next-page link for {_path(path)} points to another host; "
-                    "refusing to send the token there."
-                )
-            url, query = str(next_link), None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-prefetch") as pool:
+            pending: Future[dict[str, Any]] | None = pool.submit(
+                self.get_json, path, params=params, headers=headers
+            )
+            try:
+                while pending is not None:
+                    body = pending.result()
+                    pending = None
+                    value = body.get("value")
+                    if not isinstance(value, list):
+                        raise GraphError(
+                            f"Graph answered GET {_path(path)} without a list of values."
+                        )
+                    next_link = body.get("@odata.nextLink")
+                    foreign = bool(next_link) and _origin(str(next_link)) != self._origin
+                    if next_link and not foreign:
+                        pending = pool.submit(self.get_json, str(next_link), headers=headers)
+                    pages += 1
+                    items += len(value)
+                    self._progress(Progress("page", _path(path), pages=pages, items=items))
+                    yield value
+                    if foreign:
+                        raise GraphError(
+                            f"Graph's next-page link for {_path(path)} points to another "
+                            "host; refusing to send the token there."
+                        )
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(Exception):
+                        pending.result()
 
     def download_report(self, path: str) -> bytes:
         """The CSV bytes of a usage report (`endpoints.report_path`).
