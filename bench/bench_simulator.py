@@ -110,7 +110,9 @@ def main() -> None:
 | measure | value | target |
 |---|---|---|
 | start → accepting requests (generate + TLS) | {ready_s:.1f} s | < 20 s ({ok(ready_s < 20)}) |
-| `/v1.0/users`, seatwise's `$select`, `$top=999`, HTTPS (best of 2) | {best:,.0f} users/s \
+| `/v1.0/users`, seatwise's `$select`, `$top=999`, HTTPS, first read | {rates[0]:,.0f} users/s \
+| |
+| the same, second read (users serialised once per `$select`) | {rates[1]:,.0f} users/s \
 | ≥ 20,000 users/s ({ok(best >= 20000)}) |
 | `/v1.0/users` default properties, `$top=999` | {default_rate:,.0f} users/s | |
 | simulator peak RSS | {rss:,.0f} MB | < 1,500 MB ({ok(rss < 1500)}) |

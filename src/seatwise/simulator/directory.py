@@ -15,7 +15,7 @@ from starlette.routing import Route
 from seatwise.simulator import catalog, query, userjson
 from seatwise.simulator.context import Sim, sim_of
 from seatwise.simulator.model import SkuHolding, User
-from seatwise.simulator.odata import GraphError, json_response
+from seatwise.simulator.odata import JSON_MEDIA_TYPE, GraphError, json_response
 from seatwise.simulator.tenant import Tenant
 
 USERS_MAX_TOP = 999
@@ -84,14 +84,14 @@ async def list_users(request: Request) -> Response:
     salt = f"users{tenant.version}"
     start = query.decode_skiptoken(params["$skiptoken"], salt) if "$skiptoken" in params else 0
     users = tenant.users
-    page: list[dict[str, Any]] = []
+    page: list[bytes] = []
     position = start
     while position < len(users) and len(page) < top:
         user = users[position]
         position += 1
         if filt.predicates and not filt.matches(userjson.facts(tenant, user, filt.sign_in)):
             continue
-        page.append(userjson.render(tenant, user, select))
+        page.append(userjson.render_bytes(tenant, user, select))
     fragment = "users" if not params.get("$select") else f"users({','.join(select)})"
     body: dict[str, Any] = {"@odata.context": _context(request, fragment)}
     if count_wanted and start == 0:
@@ -105,8 +105,13 @@ async def list_users(request: Request) -> Response:
         body["@odata.nextLink"] = query.next_link(
             f"{_root(request)}/users", params, "$skiptoken", token
         )
-    body["value"] = page
-    return json_response(body)
+    # Users are serialised once per `$select` and tenant version (userjson.render_bytes), and
+    # the page is spliced together from those pieces: the body is byte-identical to
+    # orjson.dumps of the whole object with `value` last.
+    head = orjson.dumps(body)[:-1]
+    separator = b"," if len(head) > 1 else b""
+    payload = head + separator + b'"value":[' + b",".join(page) + b"]}"
+    return Response(payload, media_type=JSON_MEDIA_TYPE)
 
 
 async def get_user(request: Request) -> Response:

@@ -15,6 +15,11 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+JSON_MEDIA_TYPE = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;"
+    "charset=utf-8"
+)
+
 
 class GraphError(Exception):
     """An error that Graph answers with its standard JSON error envelope."""
@@ -45,7 +50,7 @@ def json_response(
     return Response(
         orjson.dumps(body),
         status_code=status,
-        media_type="application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
+        media_type=JSON_MEDIA_TYPE,
         headers=dict(headers or {}),
     )
 

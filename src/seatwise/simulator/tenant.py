@@ -63,6 +63,14 @@ class Options:
     download_ttl_s: float = 300.0
 
 
+@dataclass
+class RenderCache:
+    """Serialised users per `$select`, valid while the tenant's version is `version`."""
+
+    version: int = -1
+    by_select: dict[tuple[str, ...], dict[int, bytes]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class SignInEvent:
     """One interactive sign-in in the audit log."""
@@ -96,6 +104,7 @@ class Tenant:
                 self.consumed[sku_id] = self.consumed.get(sku_id, 0) + 1
         self.assign_calls = 0
         self.change_log: list[tuple[int, str]] = []  # (version, user id) for /users/delta
+        self.render_cache = RenderCache()
 
     @classmethod
     def create(

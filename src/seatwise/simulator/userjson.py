@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from seatwise.simulator import activity, catalog
 from seatwise.simulator.model import User
 from seatwise.simulator.tenant import Tenant
@@ -170,6 +172,21 @@ KNOWN = {name.lower(): name for name in (*PROPERTIES, *SINGLE_USER_ONLY)}
 def render(tenant: Tenant, user: User, select: tuple[str, ...]) -> dict[str, Any]:
     """The user as Graph returns it for this `$select` (property order follows the request)."""
     return {name: PROPERTIES[name](tenant, user) for name in select if name in PROPERTIES}
+
+
+def render_bytes(tenant: Tenant, user: User, select: tuple[str, ...]) -> bytes:
+    """`render` serialised with orjson, cached per `$select` until the tenant changes."""
+    cache = tenant.render_cache
+    if cache.version != tenant.version:
+        cache.version = tenant.version
+        cache.by_select.clear()
+    entries = cache.by_select.setdefault(select, {})
+    data = entries.get(user.index)
+    if data is None:
+        # orjson's result keeps its over-allocated buffer; an exact copy keeps 100k users at
+        # ~85 MB instead of ~800 MB.
+        data = entries[user.index] = bytes(memoryview(orjson.dumps(render(tenant, user, select))))
+    return data
 
 
 def facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
