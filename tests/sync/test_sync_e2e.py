@@ -158,3 +158,18 @@ def test_secrets_never_stored_in_plain_text(seatwise: Seatwise, tmp_path: Path) 
             if extra.exists():
                 data += extra.read_bytes()
         assert sim.tenant.app.client_secret.encode() not in data
+
+
+def test_deleted_users_are_marked_not_dropped(seatwise: Seatwise, tmp_path: Path) -> None:
+    with serve(tmp_path / "sim") as sim:
+        seatwise.add_app_only(sim)
+        assert seatwise("sync").code == 0
+        gone = next(u for u in sim.tenant.users if u.licenses and u.kind == "person")
+        sim.control(f"users/{gone.id}/delete")
+        assert seatwise("sync").code == 0
+        users = {u["id"]: u for u in seatwise("users", "--format", "json").json()}
+    assert len(users) == len(sim.tenant.users) + 1
+    # the day seatwise saw the user gone (the sync's own clock, not the simulator's)
+    assert users[gone.id]["deactivated_date"] >= sim.tenant.today.isoformat()
+    assert users[gone.id]["licenses"]  # last known licences are kept for reclamation
+    assert all(u["deactivated_date"] is None for uid, u in users.items() if uid != gone.id)

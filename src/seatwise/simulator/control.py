@@ -107,6 +107,18 @@ async def clock(request: Request) -> Response:
     return json_response({"now": sim.tenant.now.isoformat()})
 
 
+async def delete_user(request: Request) -> Response:
+    """Soft-delete a user (by id or UPN), as an administrator deleting the account would."""
+    sim = sim_of(request)
+    user = sim.tenant.find_user(request.path_params["key"])
+    if user is None:
+        return _problem("No such user.", 404)
+    sim.tenant.delete_user(user)
+    return json_response(
+        {"id": user.id, "deleted": user.deleted.isoformat() if user.deleted else None}
+    )
+
+
 async def stats(request: Request) -> Response:
     """Calls per route, faults injected and tenant facts, for tests and benchmarks."""
     sim = sim_of(request)
@@ -133,4 +145,5 @@ def routes() -> list[Route]:
         Route("/_control/settings", settings, methods=["GET", "POST"]),
         Route("/_control/clock", clock, methods=["POST"]),
         Route("/_control/stats", stats, methods=["GET"]),
+        Route("/_control/users/{key}/delete", delete_user, methods=["POST"]),
     ]

@@ -182,6 +182,19 @@ class Tenant:
         """`text` itself, or its pseudonym when concealed names are on."""
         return self.pseudonym(text) if self.options.concealed_names else text
 
+    def delete_user(self, user: User) -> None:
+        """Soft-delete `user`: gone from `/users`, listed in deleted items and in reports."""
+        self.data.users.remove(user)
+        self.users_by_id.pop(user.id, None)
+        self.users_by_upn.pop(user.upn.lower(), None)
+        user.deleted = self.now
+        user.active_until = self.today
+        self.data.deleted_users.append(user)
+        for sku_id in user.sku_ids():
+            self.consumed[sku_id] -= 1
+        self.__dict__.pop("sign_ins", None)
+        self.version += 1
+
     def advance(self, delta: timedelta) -> None:
         """Move the present forward; reports, refresh dates and sign-ins follow."""
         self.data.now = self.data.now + delta
