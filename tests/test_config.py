@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from seatwise.config import Settings, load_settings
+from seatwise.config import SECTIONS, RecommendationSettings, Settings, load_settings
 from seatwise.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -199,4 +199,80 @@ def test_every_field_is_documented() -> None:
     text = DOCS.read_text(encoding="utf-8")
     for name in Settings.model_fields:
         assert f"`{name}`" in text, f"{name} is missing from docs/configuration.md"
-        assert f"`SEATWISE_{name.upper()}`" in text, f"SEATWISE_{name.upper()} is not documented"
+        if name in SECTIONS:  # a TOML table, read from the file only
+            assert f"`[{name}]`" in text, f"the [{name}] section is not documented"
+            for key in SECTIONS[name].model_fields:
+                assert f"`{key}`" in text, f"{name}.{key} is missing from docs/configuration.md"
+        else:
+            assert f"`SEATWISE_{name.upper()}`" in text, f"SEATWISE_{name.upper()} not documented"
+
+
+def test_recommendations_section_defaults(home: Path) -> None:
+    settings = load_settings(env={"HOME": str(home)})
+    assert settings.recommendations == RecommendationSettings()
+    assert settings.recommendations.inactive_days == 90
+    assert settings.recommendations.grace_days == 30
+    assert settings.recommendations.stale_report_days == 7
+    assert settings.recommendations.exclude_mfa_or_sso is True
+    assert settings.recommendations.exclude_upns == ()
+
+
+def test_recommendations_section_from_toml(home: Path, tmp_path: Path) -> None:
+    file = tmp_path / "seatwise.toml"
+    file.write_text(
+        'graph_url = "https://graph.example.test"\n'
+        "[recommendations]\n"
+        "inactive_days = 60\n"
+        "exclude_mfa_or_sso = false\n"
+        'exclude_upns = ["svc-*@contoso.test"]\n'
+        'exclude_kinds = ["service", "room"]\n'
+    )
+    section = load_settings(env={"HOME": str(home)}, file=file).recommendations
+    assert section.inactive_days == 60
+    assert section.grace_days == 30
+    assert section.exclude_mfa_or_sso is False
+    assert section.exclude_upns == ("svc-*@contoso.test",)
+    assert section.exclude_kinds == ("service", "room")
+
+
+def test_recommendations_unknown_key_suggests_closest(home: Path, tmp_path: Path) -> None:
+    file = tmp_path / "seatwise.toml"
+    file.write_text("[recommendations]\ninactive_dys = 60\n")
+    with pytest.raises(
+        ConfigError,
+        match=r"Unknown setting 'inactive_dys' in \[recommendations\] of .*seatwise.toml; "
+        r"did you mean 'inactive_days'\?",
+    ):
+        load_settings(env={"HOME": str(home)}, file=file)
+
+
+def test_recommendations_unknown_key_without_close_match(home: Path, tmp_path: Path) -> None:
+    file = tmp_path / "seatwise.toml"
+    file.write_text("[recommendations]\nzzz = 1\n")
+    with pytest.raises(ConfigError, match="valid keys: inactive_days, grace_days"):
+        load_settings(env={"HOME": str(home)}, file=file)
+
+
+def test_recommendations_invalid_value_names_the_key(home: Path, tmp_path: Path) -> None:
+    file = tmp_path / "seatwise.toml"
+    file.write_text('[recommendations]\nexclude_kinds = ["robot"]\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={"HOME": str(home)}, file=file)
+    assert str(info.value).startswith(
+        f"Setting 'exclude_kinds' in [recommendations] of {file} is invalid: 'robot' is not"
+    )
+    file.write_text("[recommendations]\ninactive_days = 0\n")
+    with pytest.raises(ConfigError, match="'inactive_days' in .recommendations. of .* invalid"):
+        load_settings(env={"HOME": str(home)}, file=file)
+
+
+def test_recommendations_must_be_a_table(home: Path, tmp_path: Path) -> None:
+    file = tmp_path / "seatwise.toml"
+    file.write_text("recommendations = 5\n")
+    with pytest.raises(ConfigError, match=r"must be a table: \[recommendations\]"):
+        load_settings(env={"HOME": str(home)}, file=file)
+
+
+def test_recommendations_are_not_read_from_the_environment(home: Path) -> None:
+    env = {"HOME": str(home), "SEATWISE_RECOMMENDATIONS": "inactive_days = 1"}
+    assert load_settings(env=env).recommendations == RecommendationSettings()

@@ -14,12 +14,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from seatwise.errors import ConfigError
 
-__all__ = ["ENV_PREFIX", "SETTINGS_FILE", "Settings", "load_settings"]
+__all__ = [
+    "ENV_PREFIX",
+    "SECTIONS",
+    "SETTINGS_FILE",
+    "RecommendationSettings",
+    "Settings",
+    "load_settings",
+]
 
 ENV_PREFIX = "SEATWISE_"
 SETTINGS_FILE = "seatwise.toml"
@@ -48,6 +55,78 @@ def _check_url(value: str, *, https_only: bool) -> str:
         kind = "an https URL" if https_only else "an http or https URL"
         raise ValueError(f"{value!r} is not {kind}")
     return value
+
+
+ACCOUNT_KINDS = ("person", "service", "shared", "room")
+
+
+class RecommendationSettings(BaseModel):
+    """The `[recommendations]` section: thresholds and exclusions of the recommendation rules.
+
+    Read from `seatwise.toml` only (a table does not fit in one environment variable).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inactive_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days without any activity or sign-in that make a user inactive.",
+    )
+    grace_days: int = Field(
+        default=30, ge=0, description="Days after assignment before a licence is judged unused."
+    )
+    stale_report_days: int = Field(
+        default=7,
+        ge=0,
+        description="Usage reports older than this turn activity-based results into reviews.",
+    )
+    workload_days: int = Field(
+        default=90,
+        ge=1,
+        description="E5→E3: Power BI use within this many days keeps the E5.",
+    )
+    f3_mailbox_gb: float = Field(
+        default=2.0, gt=0, description="E3→F3: the mailbox must be smaller than this (GB)."
+    )
+    f3_onedrive_gb: float = Field(
+        default=2.0, gt=0, description="E3→F3: OneDrive must hold less than this (GB)."
+    )
+    exclude_mfa_or_sso: bool = Field(
+        default=True,
+        description="Never propose reclaiming from users with MFA registered or synced (SSO).",
+    )
+    exclude_upns: tuple[str, ...] = Field(
+        default=(), description="UPN glob patterns of users the rules leave alone."
+    )
+    exclude_groups: tuple[str, ...] = Field(
+        default=(), description="Group ids: users licensed through them are left alone."
+    )
+    exclude_kinds: tuple[str, ...] = Field(
+        default=(), description="Account kinds left alone: person, service, shared, room."
+    )
+    exclude_service_account_patterns: bool = Field(
+        default=False, description="Also leave alone UPNs that look like service accounts."
+    )
+
+    @field_validator("exclude_kinds")
+    @classmethod
+    def _kinds(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for kind in value:
+            if kind not in ACCOUNT_KINDS:
+                raise ValueError(f"{kind!r} is not an account kind ({', '.join(ACCOUNT_KINDS)})")
+        return value
+
+    @field_validator("exclude_upns", "exclude_groups")
+    @classmethod
+    def _not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not item.strip() for item in value):
+            raise ValueError("entries must not be empty")
+        return tuple(item.strip() for item in value)
+
+
+# Settings that are TOML tables (`[name]`), read from the file only.
+SECTIONS: dict[str, type[BaseModel]] = {"recommendations": RecommendationSettings}
 
 
 class Settings(BaseSettings):
@@ -83,6 +162,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key that encrypts refresh tokens at rest.",
+    )
+    recommendations: RecommendationSettings = Field(
+        default_factory=RecommendationSettings,
+        description="Thresholds and exclusions of the recommendation rules (a TOML table).",
     )
 
     @classmethod
@@ -149,11 +232,31 @@ def _expand(value: str, home: Path, base: Path | None) -> Path:
 def _from_env(environ: Mapping[str, str], home: Path) -> dict[str, tuple[Any, str]]:
     values: dict[str, tuple[Any, str]] = {}
     for name in Settings.model_fields:
+        if name in SECTIONS:
+            continue
         var = ENV_PREFIX + name.upper()
         raw = environ.get(var, "").strip()
         if raw:  # unset and empty mean the same: the default
             values[name] = (_expand(raw, home, None) if name in _PATH_FIELDS else raw, var)
     return values
+
+
+def _unknown_key(key: str, fields: list[str], where: str) -> ConfigError:
+    guess = key.lower().removeprefix(ENV_PREFIX.lower())
+    close = difflib.get_close_matches(guess, fields, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(fields)}."
+    return ConfigError(f"Unknown setting {key!r} in {where}; {hint}")
+
+
+def _section(name: str, raw: Any, path: Path) -> dict[str, Any]:
+    """Check a `[name]` table's keys (an unknown one names the closest) and return it."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Setting {name!r} in {path} must be a table: [{name}].")
+    fields = list(SECTIONS[name].model_fields)
+    for key in raw:
+        if key not in fields:
+            raise _unknown_key(key, fields, f"[{name}] of {path}")
+    return raw
 
 
 def _from_file(path: Path, home: Path) -> dict[str, tuple[Any, str]]:
@@ -168,10 +271,10 @@ def _from_file(path: Path, home: Path) -> dict[str, tuple[Any, str]]:
     values: dict[str, tuple[Any, str]] = {}
     for key, raw in data.items():
         if key not in fields:
-            guess = key.lower().removeprefix(ENV_PREFIX.lower())
-            close = difflib.get_close_matches(guess, fields, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(fields)}."
-            raise ConfigError(f"Unknown setting {key!r} in {path}; {hint}")
+            raise _unknown_key(key, fields, str(path))
+        if key in SECTIONS:
+            values[key] = (_section(key, raw, path), f"{key!r} in {path}")
+            continue
         if isinstance(raw, str) and not raw.strip():
             continue
         if key in _PATH_FIELDS and isinstance(raw, str):
@@ -182,9 +285,13 @@ def _from_file(path: Path, home: Path) -> dict[str, tuple[Any, str]]:
 
 def _first_error(exc: ValidationError, labels: Mapping[str, str]) -> str:
     error = exc.errors()[0]
-    field = str(error["loc"][0]) if error["loc"] else ""
+    loc = [str(part) for part in error["loc"]]
+    field = loc[0] if loc else ""
     message = str(error["msg"]).removeprefix("Value error, ")
     label = labels.get(field, field)
+    if field in SECTIONS and len(loc) > 1:
+        # "'recommendations' in F" → "'inactive_days' in [recommendations] of F"
+        label = label.replace(f"{field!r} in ", f"{loc[1]!r} in [{field}] of ", 1)
     return f"Setting {label} is invalid: {message}."
 
 

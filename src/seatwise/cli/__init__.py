@@ -9,7 +9,17 @@ import sys
 
 import typer
 
-from seatwise.cli import db, demo, report, simulate, sync, tenants
+from seatwise.cli import (
+    activity,
+    db,
+    demo,
+    licenses,
+    recommendations,
+    report,
+    simulate,
+    sync,
+    tenants,
+)
 from seatwise.cli.context import close_all
 from seatwise.cli.output import run
 
@@ -27,6 +37,10 @@ app.command(name="connect")(tenants.connect)
 app.command(name="sync")(sync.sync)
 app.command(name="tasks")(sync.tasks)
 app.command(name="users")(report.users)
+app.command(name="licenses")(licenses.licenses)
+app.add_typer(licenses.license_app, name="license")
+app.command(name="activity")(activity.activity)
+app.command(name="recommendations")(recommendations.recommendations)
 app.add_typer(db.app, name="db")
 
 __all__ = ["app", "main"]
