@@ -31,7 +31,8 @@ def run(ctx: TaskContext) -> None:
     )
     last: dict[tuple[str, str], date | None] = {}
     as_of: date | None = None
-    for user_id, service, last_activity, row_as_of in ctx.session.execute(
+    connection = ctx.session.connection()  # Core rows: no ORM loading for ~700k rows
+    for user_id, service, last_activity, row_as_of in connection.execute(
         select(
             ServiceActivity.user_id,
             ServiceActivity.service,
@@ -45,7 +46,7 @@ def run(ctx: TaskContext) -> None:
     reference = as_of or ctx.today
     window_start = reference - timedelta(days=ctx.options.active_window_days)
     holders: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for user_id, sku_id, disabled in ctx.session.execute(
+    for user_id, sku_id, disabled in connection.execute(
         select(
             LicenseAssignment.user_id, LicenseAssignment.sku_id, LicenseAssignment.disabled_plans
         ).where(LicenseAssignment.tenant_pk == pk)
@@ -75,4 +76,5 @@ def run(ctx: TaskContext) -> None:
     changes = writes.replace_rows(ctx.session, LicenseUsage, pk, rows)
     ctx.counts.update({"licence/service pairs": len(rows), "rows written": changes.total})
     ctx.progress(ctx.task, "licence differentiation", len(rows), len(rows))
+    del last, holders, rows  # free them before the summary's own pass
     summary.run(ctx)

@@ -21,6 +21,8 @@ from seatwise.store.schema import (
 )
 from seatwise.sync.context import TaskContext
 
+CHUNK = 5000  # summary rows upserted at a time, so 100k rows never sit in memory at once
+
 
 def run(ctx: TaskContext) -> None:
     """Write one `user_summary` row per user of the tenant (unchanged rows are not rewritten)."""
@@ -29,7 +31,8 @@ def run(ctx: TaskContext) -> None:
     # The latest activity per user, kept as one small tuple each (a 100k tenant has ~700k rows).
     order = {name: i for i, name in enumerate(services.SERVICES)}
     best: dict[str, tuple[date, int, str, date | None]] = {}
-    for user_id, service, day, as_of in session.execute(
+    connection = session.connection()  # Core rows: no ORM loading for ~700k rows
+    for user_id, service, day, as_of in connection.execute(
         select(
             ServiceActivity.user_id,
             ServiceActivity.service,
@@ -100,8 +103,9 @@ def run(ctx: TaskContext) -> None:
             .group_by(LicenseAssignment.user_id)
         ).all()
     )
-    rows = []
-    for user in session.execute(
+    rows: list[dict[str, Any]] = []
+    written = 0
+    users = connection.execute(
         select(
             User.id,
             User.upn,
@@ -119,7 +123,8 @@ def run(ctx: TaskContext) -> None:
             User.country,
             User.created_at,
         ).where(User.tenant_pk == pk)
-    ):
+    ).all()  # read fully first: the loop writes through the same connection
+    for user in users:
         user_id = user.id
         top = best.get(user_id)
         app, last, seen = (top[2], top[0], top[3]) if top else (None, None, None)
@@ -157,5 +162,8 @@ def run(ctx: TaskContext) -> None:
                 "activations": activations.get(user_id, 0),
             }
         )
-    written = writes.upsert_rows(session, UserSummary, rows, key=("tenant_pk", "user_id"))
+        if len(rows) >= CHUNK:
+            written += writes.upsert_rows(session, UserSummary, rows, key=("tenant_pk", "user_id"))
+            rows = []
+    written += writes.upsert_rows(session, UserSummary, rows, key=("tenant_pk", "user_id"))
     ctx.count("user summaries written", written)
