@@ -66,12 +66,16 @@ def demo(
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
         console.print("\n[bold]Where to look[/] (the web UI is not built yet):")
         console.print(f"  export {exports}")
-        console.print("  seatwise users            every user: licences, activity, storage, MFA")
-        console.print("  seatwise users --format json | less")
-        console.print("  seatwise tasks            the integration tasks' runs")
-        console.print(
-            "  seatwise sync             sync again (nothing changes on an unchanged tenant)"
-        )
+        for command, meaning in (
+            ("seatwise users", "every user: licences, activity, storage, MFA"),
+            ("seatwise users --inactive-days 90 --sort -mail_usage_mb", "filter and sort"),
+            ("seatwise licenses", "licence positions (set costs with `seatwise license set`)"),
+            ("seatwise activity --summary", "who used which of the eleven services, and when"),
+            ("seatwise recommendations", "what to reclaim, downgrade or review"),
+            ("seatwise tasks", "the integration tasks' runs"),
+            ("seatwise sync", "sync again (nothing changes on an unchanged tenant)"),
+        ):
+            console.print(f"  {command:<58} {meaning}")
         if keep_running:
             console.print("\nThe simulated tenant stays up until you press Ctrl-C.")
             try:

@@ -1,4 +1,4 @@
-"""`seatwise users` (and, later, licenses, activity, recommendations): views over stored data."""
+"""`seatwise users`: the Users view over stored data, with filters, sort and paging."""
 
 from __future__ import annotations
 
