@@ -14,6 +14,7 @@ from seatwise.cli import (
     db,
     demo,
     licenses,
+    reclaim,
     recommendations,
     report,
     simulate,
@@ -41,6 +42,8 @@ app.command(name="licenses")(licenses.licenses)
 app.add_typer(licenses.license_app, name="license")
 app.command(name="activity")(activity.activity)
 app.command(name="recommendations")(recommendations.recommendations)
+app.add_typer(reclaim.reclaim_app, name="reclaim")
+app.command(name="audit")(reclaim.audit)
 app.add_typer(db.app, name="db")
 
 __all__ = ["app", "main"]

@@ -119,6 +119,16 @@ async def delete_user(request: Request) -> Response:
     )
 
 
+async def sign_in(request: Request) -> Response:
+    """The user (by id or UPN) signs in now: `signInActivity` shows it from this moment."""
+    sim = sim_of(request)
+    user = sim.tenant.find_user(request.path_params["key"])
+    if user is None:
+        return _problem("No such user.", 404)
+    moment = sim.tenant.record_sign_in(user)
+    return json_response({"id": user.id, "lastSignInDateTime": moment.isoformat()})
+
+
 async def stats(request: Request) -> Response:
     """Calls per route, faults injected and tenant facts, for tests and benchmarks."""
     sim = sim_of(request)
@@ -127,6 +137,7 @@ async def stats(request: Request) -> Response:
         {
             "calls": sim.calls,
             "assign_license_calls": tenant.assign_calls,
+            "assign_license_calls_by_user": tenant.assign_calls_by_user,
             "faults_injected": sim.faults.injected,
             "users": len(tenant.users),
             "version": tenant.version,
@@ -146,4 +157,5 @@ def routes() -> list[Route]:
         Route("/_control/clock", clock, methods=["POST"]),
         Route("/_control/stats", stats, methods=["GET"]),
         Route("/_control/users/{key}/delete", delete_user, methods=["POST"]),
+        Route("/_control/users/{key}/signin", sign_in, methods=["POST"]),
     ]

@@ -103,6 +103,8 @@ class Tenant:
             for sku_id in user.sku_ids():
                 self.consumed[sku_id] = self.consumed.get(sku_id, 0) + 1
         self.assign_calls = 0
+        self.assign_calls_by_user: dict[str, int] = {}
+        self.signed_in_now: dict[str, datetime] = {}  # sign-ins recorded through /_control
         self.change_log: list[tuple[int, str]] = []  # (version, user id) for /users/delta
         self.render_cache = RenderCache()
 
@@ -228,12 +230,25 @@ class Tenant:
         return [catalog.skus()[sku_id].product_name for sku_id in user.sku_ids()]
 
     def last_sign_in(self, user: User) -> datetime | None:
-        """The user's last successful sign-in, derived from all their activity."""
+        """The user's last successful sign-in, derived from all their activity (or recorded)."""
         services = tuple(user.rates)
         day = activity.any_last_active(self.seed, user, self.today, services)
-        if day is None:
-            return None
-        return activity.moment(self.seed, user, "signin", day).replace(tzinfo=UTC)
+        derived = (
+            None
+            if day is None
+            else activity.moment(self.seed, user, "signin", day).replace(tzinfo=UTC)
+        )
+        recorded = self.signed_in_now.get(user.id)
+        if recorded is None:
+            return derived
+        return recorded  # recorded at the (simulated) present: nothing derived is later
+
+    def record_sign_in(self, user: User) -> datetime:
+        """`user` signs in now (seen in `signInActivity`, as Entra ID shows it within minutes)."""
+        self.signed_in_now[user.id] = self.now
+        self.version += 1
+        self.change_log.append((self.version, user.id))
+        return self.now
 
     @cached_property
     def sign_ins(self) -> list[SignInEvent]:
@@ -289,6 +304,7 @@ class Tenant:
     def assign_license(self, user: User, add: list[dict[str, object]], remove: list[str]) -> None:
         """Apply an `assignLicense` request with Graph's validation, or raise its error."""
         self.assign_calls += 1
+        self.assign_calls_by_user[user.id] = self.assign_calls_by_user.get(user.id, 0) + 1
         skus = catalog.skus()
         add_ids: list[tuple[str, list[str]]] = []
         for item in add:

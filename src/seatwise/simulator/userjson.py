@@ -74,15 +74,17 @@ def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
             "lastSuccessfulSignInDateTime": None,
             "lastSuccessfulSignInRequestId": None,
         }
-    last = min(last, tenant.now - timedelta(minutes=5))
+    if tenant.signed_in_now.get(user.id) != last:  # derived sign-ins show up 5 minutes late
+        last = min(last, tenant.now - timedelta(minutes=5))
     non_interactive = min(last + timedelta(hours=2), tenant.now - timedelta(minutes=1))
+    successful = max(last, non_interactive)
     return {
         "lastSignInDateTime": iso(last),
         "lastSignInRequestId": _request_id(tenant, user, 1),
         "lastNonInteractiveSignInDateTime": iso(non_interactive),
         "lastNonInteractiveSignInRequestId": _request_id(tenant, user, 2),
-        "lastSuccessfulSignInDateTime": iso(non_interactive),
-        "lastSuccessfulSignInRequestId": _request_id(tenant, user, 2),
+        "lastSuccessfulSignInDateTime": iso(successful),
+        "lastSuccessfulSignInRequestId": _request_id(tenant, user, 2 if successful > last else 1),
     }
 
 

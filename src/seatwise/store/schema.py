@@ -36,7 +36,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AUDIT_OUTCOMES",
     "AUTH_MODES",
+    "ITEM_STATES",
+    "PLAN_STATUSES",
     "NAMING_CONVENTION",
     "PAYMENT_FREQUENCIES",
     "REPORT_SERVICES",
@@ -46,10 +49,13 @@ __all__ = [
     "TASKS",
     "USER_KINDS",
     "Activation",
+    "AuditEvent",
     "Base",
     "LicenseAssignment",
     "LicenseContract",
     "LicenseUsage",
+    "ReclaimItem",
+    "ReclaimPlan",
     "ReportRefresh",
     "ServiceActivity",
     "SignInSummary",
@@ -82,6 +88,10 @@ RUN_STATUSES = ("running", "succeeded", "failed")
 AUTH_MODES = ("delegated", "app")
 USER_KINDS = ("person", "service", "shared", "room")
 PAYMENT_FREQUENCIES = ("monthly", "annual")
+PLAN_STATUSES = ("draft", "approved", "applying", "applied", "undone")
+# pending → sent → done | failed, or skipped without a call (DESIGN §6); the same for an undo.
+ITEM_STATES = ("pending", "sent", "done", "failed", "skipped")
+AUDIT_OUTCOMES = ("ok", "failed", "skipped")
 
 # Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -474,3 +484,81 @@ class SyncCursor(Base):
     name: Mapped[str] = mapped_column(String, primary_key=True)
     value: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime]
+
+
+class ReclaimPlan(Base):
+    """A reclamation plan (DESIGN §6): made, approved, applied and perhaps undone, by whom and
+    when; `realised` holds the annual savings per currency once removals are done."""
+
+    __tablename__ = "reclaim_plan"
+    __table_args__ = (_one_of("status", PLAN_STATUSES),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), index=True)
+    status: Mapped[str] = mapped_column(String)
+    rules: Mapped[list[str]] = mapped_column(_JSON)
+    only_managed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String)
+    approved_at: Mapped[datetime | None]
+    approved_by: Mapped[str | None] = mapped_column(String)
+    applied_at: Mapped[datetime | None]
+    applied_by: Mapped[str | None] = mapped_column(String)
+    realised: Mapped[dict[str, str] | None] = mapped_column(_JSON)
+
+
+class ReclaimItem(Base):
+    """One user of a plan: the licences held when the plan was made (`licences`, each with its
+    disabled plans, group and cost), the direct ones to remove, and the state of the removal and
+    of its undo, each persisted before and after its Graph call."""
+
+    __tablename__ = "reclaim_item"
+    __table_args__ = (
+        _one_of("state", ITEM_STATES),
+        _one_of("undo_state", ITEM_STATES),
+    )
+
+    tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), primary_key=True)
+    plan_pk: Mapped[int] = mapped_column(
+        ForeignKey("reclaim_plan.pk", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String, primary_key=True)
+    upn: Mapped[str] = mapped_column(String)
+    reasons: Mapped[list[str]] = mapped_column(_JSON)
+    licences: Mapped[list[dict[str, Any]]] = mapped_column(_JSON)
+    remove: Mapped[list[str]] = mapped_column(_JSON)
+    last_sign_in: Mapped[datetime | None]
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The policy excluded the user when the plan was made (named with --user all the same)."""
+    state: Mapped[str] = mapped_column(String)
+    message: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String)
+    undo_state: Mapped[str | None] = mapped_column(String)
+    undo_message: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class AuditEvent(Base):
+    """One action on a tenant, who did it and when, with the licence state before and after and
+    Graph's request id. Append-only: the migration adds triggers that refuse UPDATE and DELETE,
+    and its tenant key has no ON DELETE CASCADE, so a tenant with history cannot be erased."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (
+        Index(None, "tenant_pk", "at"),
+        _one_of("outcome", AUDIT_OUTCOMES),
+    )
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String)
+    tenant_pk: Mapped[int] = mapped_column(ForeignKey("tenant.pk"))
+    action: Mapped[str] = mapped_column(String)
+    outcome: Mapped[str] = mapped_column(String)
+    plan_pk: Mapped[int | None] = mapped_column(Integer)
+    user_id: Mapped[str | None] = mapped_column(String)
+    upn: Mapped[str | None] = mapped_column(String)
+    before: Mapped[list[dict[str, Any]] | None] = mapped_column(_JSON)
+    after: Mapped[list[dict[str, Any]] | None] = mapped_column(_JSON)
+    request_id: Mapped[str | None] = mapped_column(String)
+    message: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,295 @@
+"""`seatwise reclaim plan|show|approve|apply|undo` and `seatwise audit` (DESIGN §6, §8).
+
+Dry-run is the default: `apply` and `undo` show what they would do and act only after a yes
+(the prompt, or `--yes`); nothing reaches Graph without an approved plan.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+
+from seatwise.cli.context import Context
+from seatwise.cli.output import OutputFormat, emit
+from seatwise.cli.report import FormatOption, TenantOption
+from seatwise.errors import UsageError
+
+if TYPE_CHECKING:
+    from seatwise.reclaim import Outcome
+
+__all__ = ["audit", "reclaim_app"]
+
+reclaim_app = typer.Typer(
+    help="Take licences back through Graph: plan, approve, apply, undo.", no_args_is_help=True
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+PlanId = Annotated[int, typer.Argument(help="The plan's id (printed by `reclaim plan`).")]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Act without asking (for scripts); default: dry run.")
+]
+
+
+def _policy(ctx: Context) -> Any:
+    from seatwise.analytics.recommendations import Policy
+
+    return Policy.from_mapping(ctx.settings.recommendations.model_dump())
+
+
+def _money(values: dict[str, str]) -> str:
+    return ", ".join(f"{amount} {currency}" for currency, amount in values.items()) or "none"
+
+
+@reclaim_app.command("plan")
+def plan(
+    tenant: TenantOption = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="Users this recommendation rule says to reclaim (repeat)."),
+    ] = None,
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="This user (UPN), whatever the rules say.")
+    ] = None,
+    only_managed: Annotated[
+        bool, typer.Option("--only-managed", help="Leave licences of unmanaged SKUs in place.")
+    ] = False,
+    format: FormatOption = OutputFormat.table,  # noqa: A002
+) -> None:
+    """Make a draft plan from the reclaim recommendations (all rules unless --rule) and the
+    users named with --user; print its id."""
+    from seatwise.reclaim import make_plan, plan_summary
+    from seatwise.reclaim.audit import current_actor
+
+    ctx = Context()
+    now = datetime.now(UTC)
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        made = make_plan(
+            session,
+            row.pk,
+            actor=current_actor(),
+            policy=_policy(ctx),
+            as_of=now.date(),
+            now=now,
+            rules=rule or (),
+            upns=user or (),
+            only_managed=only_managed,
+        )
+        summary = plan_summary(session, made)
+    if format is OutputFormat.json:
+        sys.stdout.write(_json(summary))
+        return
+    err.print(
+        f"Plan {summary['id']} (draft): {summary['users']} users, "
+        f"{summary['licences_to_remove']} licences to remove "
+        f"({summary['unmanaged_to_remove']} of unmanaged SKUs), "
+        f"{summary['group_licences']} inherited from groups (left alone); "
+        f"annual savings {_money(summary['annual_savings'])}. "
+        f"Review it with `seatwise reclaim show {summary['id']}`, then approve it."
+    )
+    sys.stdout.write(f"{summary['id']}\n")
+
+
+def _json(value: object) -> str:
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+@reclaim_app.command("show")
+def show(
+    plan_id: PlanId,
+    tenant: TenantOption = None,
+    format: FormatOption = OutputFormat.table,  # noqa: A002
+) -> None:
+    """Every user of the plan with every licence: removed, kept, or inherited from a group."""
+    from seatwise.reclaim import get_plan, plan_records, plan_summary
+    from seatwise.reclaim.plans import SHOW_KEYS
+
+    ctx = Context()
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        found = get_plan(session, row.pk, plan_id)
+        summary = plan_summary(session, found)
+        records = list(plan_records(session, found))
+    if format is OutputFormat.json:
+        sys.stdout.write(_json({**summary, "licences": records}))
+        return
+    keys = SHOW_KEYS if format is OutputFormat.table else (*SHOW_KEYS, "user_id", "via")
+    emit(records, keys, format, title=f"Plan {plan_id} ({summary['status']})")
+    if format is OutputFormat.table:
+        err.print(
+            f"{summary['users']} users, {summary['licences_to_remove']} licences to remove, "
+            f"annual savings {_money(summary['annual_savings'])}; realised "
+            f"{_money(summary['realised_savings'])}. Created by {summary['created_by']}"
+            + (f", approved by {summary['approved_by']}." if summary["approved_by"] else ".")
+        )
+
+
+@reclaim_app.command("approve")
+def approve(plan_id: PlanId, tenant: TenantOption = None) -> None:
+    """Approve a draft plan, so that it can be applied."""
+    from seatwise.reclaim import approve as approve_plan
+    from seatwise.reclaim import get_plan
+    from seatwise.reclaim.audit import current_actor
+
+    ctx = Context()
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        approve_plan(
+            session, get_plan(session, row.pk, plan_id), current_actor(), datetime.now(UTC)
+        )
+    err.print(f"Plan {plan_id} approved. Apply it with `seatwise reclaim apply {plan_id}`.")
+
+
+def _confirm(yes: bool, question: str) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        err.print("Dry run: nothing was sent to Graph. Run again with --yes to act.")
+        return False
+    return typer.confirm(question, default=False, err=True)
+
+
+def _run_with_bar(title: str, work: Any) -> Outcome:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    with Progress(
+        "{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    ) as bar:
+        task = bar.add_task(title, total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        outcome: Outcome = work(progress)
+    return outcome
+
+
+def _report(outcome: Outcome, verb: str) -> None:
+    err.print(
+        f"{verb}: {outcome.done} done, {outcome.skipped} skipped, {outcome.failed} failed"
+        + (f", {outcome.left} left to resume" if outcome.left else "")
+        + f". Realised annual savings: {_money(outcome.realised)}."
+    )
+    for note in outcome.notes:
+        err.print(note)
+
+
+@reclaim_app.command("apply")
+def apply(plan_id: PlanId, tenant: TenantOption = None, yes: YesOption = False) -> None:
+    """Remove the plan's licences through Graph (re-checking each user first); resumes an
+    interrupted apply; does nothing for a plan already applied."""
+    from seatwise.reclaim import apply_plan, get_plan, plan_summary
+    from seatwise.reclaim.audit import current_actor
+
+    ctx = Context()
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        summary = plan_summary(session, get_plan(session, row.pk, plan_id))
+        client = ctx.graph_client(row)
+        tenant_pk, name = row.pk, row.name
+    if summary["status"] == "draft":
+        client.close()
+        raise UsageError(
+            f"Plan {plan_id} is not approved: run `seatwise reclaim approve {plan_id}` first."
+        )
+    pending = summary["states"].get("pending", 0) + summary["states"].get("sent", 0)
+    question = (
+        f"Remove {summary['licences_to_remove']} licences from {pending} users of {name} "
+        f"through Graph?"
+    )
+    if pending and not _confirm(yes, question):
+        client.close()
+        return
+    with client:
+        outcome = _run_with_bar(
+            f"Applying plan {plan_id}",
+            lambda progress: apply_plan(
+                ctx.engine,
+                client,
+                tenant_pk,
+                plan_id,
+                actor=current_actor(),
+                policy=_policy(ctx),
+                progress=progress,
+            ),
+        )
+        ctx.save_rotated_tokens()
+    _report(outcome, f"Plan {plan_id}")
+    if outcome.done:
+        err.print("Run `seatwise sync` to see the freed units in the licence positions.")
+
+
+@reclaim_app.command("undo")
+def undo(
+    plan_id: PlanId,
+    tenant: TenantOption = None,
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="Only this user (UPN); repeat for more.")
+    ] = None,
+    yes: YesOption = False,
+) -> None:
+    """Give back the licences the plan removed, with the same disabled plans."""
+    from seatwise.reclaim import get_plan, undo_plan
+    from seatwise.reclaim.audit import current_actor
+
+    ctx = Context()
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        get_plan(session, row.pk, plan_id)
+        client = ctx.graph_client(row)
+        tenant_pk = row.pk
+    who = ", ".join(user) if user else "every user"
+    if not _confirm(yes, f"Restore the licences plan {plan_id} removed from {who}?"):
+        client.close()
+        return
+    with client:
+        outcome = _run_with_bar(
+            f"Undoing plan {plan_id}",
+            lambda progress: undo_plan(
+                ctx.engine,
+                client,
+                tenant_pk,
+                plan_id,
+                actor=current_actor(),
+                upns=user or (),
+                progress=progress,
+            ),
+        )
+        ctx.save_rotated_tokens()
+    _report(outcome, f"Undo of plan {plan_id}")
+
+
+def audit(
+    tenant: TenantOption = None,
+    plan: Annotated[int | None, typer.Option("--plan", help="Only this plan's events.")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the newest N events.")
+    ] = None,
+    format: FormatOption = OutputFormat.table,  # noqa: A002
+) -> None:
+    """The audit log of every change made to a tenant, newest first."""
+    from seatwise.reclaim.audit import KEYS, events
+
+    ctx = Context()
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        records: list[dict[str, Any]] = list(
+            events(
+                session,
+                row.pk,
+                plan_pk=plan,
+                limit=limit,
+                flat=format is not OutputFormat.json,
+            )
+        )
+        name = row.name
+    keys: tuple[str, ...] = KEYS
+    if format is OutputFormat.table:
+        keys = ("at", "actor", "action", "outcome", "plan", "upn", "before", "after", "message")
+    emit(records, keys, format, title=f"Audit log of {name}")

@@ -1,0 +1,531 @@
+"""Applying and undoing an approved plan through Graph, 20 users at a time, safely.
+
+For each chunk: re-read the users from Graph; skip (with the reason) anyone who signed in since
+the plan, whose licences changed, or whom the policy now excludes; persist `sent`; call
+`assignLicense` in one `$batch`; persist `done` or `failed` with an audit row. An item found
+`sent` (a crash or SIGKILL came between the call and its record) is settled by the re-read: its
+licences already gone means done, unchanged means send again, so nothing is removed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from seatwise.analytics.recommendations import Assignment, Policy, UserFacts
+from seatwise.analytics.recommendations.common import excluded, seed_excluded
+from seatwise.errors import GraphError, PlanError, PlanNotApproved, UsageError
+from seatwise.graph import GraphClient, endpoints
+from seatwise.reclaim import audit
+from seatwise.reclaim.observe import (
+    Answer,
+    LicenceKey,
+    Observed,
+    assign_many,
+    licence_key,
+    read_many,
+)
+from seatwise.reclaim.plans import Licence, get_plan, licences_of, savings_of
+from seatwise.store import session_scope
+from seatwise.store.schema import ReclaimItem, ReclaimPlan, Tenant, User
+
+__all__ = ["Outcome", "ProgressFn", "apply_plan", "undo_plan"]
+
+ProgressFn = Callable[[int, int], None]
+"""Called with (users settled so far, users to settle)."""
+
+ATTEMPTS = 3  # rounds per chunk when a batch itself fails (reset connection, Graph down)
+
+
+@dataclass
+class Outcome:
+    """What an apply or undo did: users per final state, and notes for the person running it."""
+
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    left: int = 0
+    """Still pending or sent (Graph kept refusing for now): run the command again to resume."""
+    notes: list[str] = field(default_factory=list)
+    realised: dict[str, str] = field(default_factory=dict)
+
+    def count(self, state: str) -> None:
+        """Add one user that ended in `state`."""
+        if state in ("done", "failed", "skipped"):
+            setattr(self, state, getattr(self, state) + 1)
+        else:
+            self.left += 1
+
+
+def _keys(licences: Sequence[Licence]) -> frozenset[LicenceKey]:
+    return frozenset(licence_key(lic.sku_id, lic.via, lic.disabled_plans) for lic in licences)
+
+
+def _without(licences: Sequence[Licence], removed: Collection[str]) -> frozenset[LicenceKey]:
+    return _keys([lic for lic in licences if lic.via or lic.sku_id not in removed])
+
+
+def _chunks(items: Sequence[ReclaimItem], size: int) -> Iterator[Sequence[ReclaimItem]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _graph_message(answer: Answer) -> str:
+    text = answer.message or f"Graph answered {answer.status}"
+    return f"{text} (HTTP {answer.status}{', ' + answer.code if answer.code else ''})"
+
+
+class _Run:
+    """Shared machinery of apply and undo: the plan, its SKU names, the Graph re-reads."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: GraphClient,
+        tenant_pk: int,
+        plan_pk: int,
+        actor: str,
+        progress: ProgressFn | None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.tenant_pk = tenant_pk
+        self.plan_pk = plan_pk
+        self.actor = actor
+        self.progress = progress or (lambda _done, _total: None)
+        self.outcome = Outcome()
+        with session_scope(engine) as session:
+            tenant = session.get(Tenant, tenant_pk)
+            self.sign_in = tenant is None or tenant.premium is not False
+            self.parts: dict[str, str] = {}
+
+    def remember_parts(self, items: Sequence[ReclaimItem]) -> None:
+        """SKU part numbers for the audit rows."""
+        for item in items:
+            for lic in licences_of(item):
+                self.parts[lic.sku_id] = lic.part
+
+    def read(self, user_ids: Sequence[str]) -> dict[str, Observed | Answer]:
+        """Re-read users, without `signInActivity` once the tenant turns out to lack P1."""
+        found = read_many(self.client, user_ids, sign_in=self.sign_in)
+        if self.sign_in and any(isinstance(v, Answer) and v.no_premium for v in found.values()):
+            self.sign_in = False
+            self.outcome.notes.append(
+                "The tenant has no Entra ID P1: sign-ins since the plan could not be checked."
+            )
+            found = read_many(self.client, user_ids, sign_in=False)
+        return found
+
+
+def _load(engine: Engine, tenant_pk: int, plan_pk: int) -> tuple[ReclaimPlan, list[ReclaimItem]]:
+    with session_scope(engine) as session:
+        plan = get_plan(session, tenant_pk, plan_pk)
+        items = list(
+            session.scalars(
+                select(ReclaimItem)
+                .where(ReclaimItem.tenant_pk == tenant_pk, ReclaimItem.plan_pk == plan_pk)
+                .order_by(ReclaimItem.upn)
+            )
+        )
+        return plan, items
+
+
+# -- apply ------------------------------------------------------------------------------------
+
+
+class _Apply(_Run):
+    policy = Policy()
+    kinds: dict[str, tuple[str | None, bool | None]]
+
+    def load_kinds(self, user_ids: Sequence[str]) -> None:
+        """Account kind and MFA registration (not in Graph's user) from the last sync."""
+        with session_scope(self.engine) as session:
+            for start in range(0, len(user_ids), 500):
+                part = user_ids[start : start + 500]
+                for user_id, kind, mfa in session.execute(
+                    select(User.id, User.kind, User.mfa_registered).where(
+                        User.tenant_pk == self.tenant_pk, User.id.in_(part)
+                    )
+                ):
+                    self.kinds[user_id] = (kind, mfa)
+
+    def excluded_now(self, item: ReclaimItem, seen: Observed) -> bool:
+        kind, mfa = self.kinds.get(item.user_id, (None, None))
+        facts = UserFacts(
+            id=item.user_id,
+            upn=seen.upn or item.upn,
+            kind=kind,
+            mfa_registered=mfa,
+            on_premises_sync=seen.on_premises_sync,
+            assignments=tuple(
+                Assignment(sku, via, frozenset(off)) for sku, via, off in seen.licences
+            ),
+        )
+        return excluded(facts, self.policy) or seed_excluded(facts, self.policy)
+
+    def judge(self, item: ReclaimItem, seen: Observed | Answer) -> tuple[str, str | None]:
+        """'send', 'confirm' (already removed), 'wait' (read failed for now), or a final state
+        ('skipped'/'failed') with the reason."""
+        if isinstance(seen, Answer):
+            if seen.status == 404:
+                return "skipped", "The user no longer exists in the tenant."
+            if seen.retryable:
+                return "wait", None
+            return "failed", f"Could not re-read the user: {_graph_message(seen)}"
+        licences = licences_of(item)
+        before = _keys(licences)
+        after = _without(licences, item.remove)
+        if item.state == "sent" and seen.licences == after and before != after:
+            return "confirm", None
+        if seen.licences != before:
+            return "skipped", "Licences changed since the plan was made."
+        if not item.remove:
+            groups = sorted({lic.via for lic in licences if lic.via})
+            reason = "Nothing to remove directly"
+            if groups:
+                reason += f": remove the user from group {', '.join(groups)} instead"
+            return "skipped", reason + "."
+        if seen.sign_in_known and seen.last_sign_in is not None:
+            if item.last_sign_in is None or seen.last_sign_in > item.last_sign_in:
+                day = seen.last_sign_in.date().isoformat()
+                return "skipped", f"Signed in on {day}, after the plan was made."
+        if not item.excluded and self.excluded_now(item, seen):
+            return "skipped", "Excluded by the recommendation policy since the plan was made."
+        return "send", None
+
+    def finish(
+        self, item: ReclaimItem, state: str, message: str | None, **audit_fields: object
+    ) -> None:
+        with session_scope(self.engine) as session:
+            row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
+            assert row is not None
+            row.state = state
+            row.message = message
+            row.updated_at = _now()
+            if "request_id" in audit_fields:
+                row.request_id = audit_fields["request_id"]  # type: ignore[assignment]
+            audit.record(
+                session,
+                tenant_pk=self.tenant_pk,
+                actor=self.actor,
+                action="licence.remove",
+                outcome="ok" if state == "done" else state,
+                plan_pk=self.plan_pk,
+                user_id=item.user_id,
+                upn=item.upn,
+                message=message,
+                **audit_fields,  # type: ignore[arg-type]
+            )
+        item.state = state
+        self.outcome.count(state)
+
+    def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
+        """One round over up to 20 items; returns those still to settle."""
+        seen = self.read([item.user_id for item in items])
+        send: dict[str, ReclaimItem] = {}
+        unsettled: list[ReclaimItem] = []
+        for item in items:
+            verdict, reason = self.judge(item, seen[item.user_id])
+            current = seen[item.user_id]
+            if verdict == "send":
+                send[item.user_id] = item
+            elif verdict == "confirm":
+                assert isinstance(current, Observed)
+                self.finish(
+                    item,
+                    "done",
+                    "Removal confirmed after an interrupted apply.",
+                    before=[lic.record() for lic in licences_of(item)],
+                    after=current.records(self.parts),
+                )
+            elif verdict == "wait":
+                unsettled.append(item)
+            else:
+                self.finish(
+                    item,
+                    verdict,
+                    reason,
+                    before=[lic.record() for lic in licences_of(item)],
+                    after=current.records(self.parts) if isinstance(current, Observed) else None,
+                )
+        if send:
+            with session_scope(self.engine) as session:  # recorded before the calls
+                for item in send.values():
+                    row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
+                    assert row is not None
+                    row.state = item.state = "sent"
+                    row.updated_at = _now()
+            try:
+                answers = assign_many(
+                    self.client, {uid: ([], item.remove) for uid, item in send.items()}
+                )
+            except GraphError:
+                return unsettled + list(send.values())  # settled by the next round's re-read
+            for user_id, item in send.items():
+                answer = answers[user_id]
+                licences = licences_of(item)
+                before = [lic.record() for lic in licences]
+                if answer.ok:
+                    after = [
+                        lic.record() for lic in licences if lic.via or lic.sku_id not in item.remove
+                    ]
+                    self.finish(
+                        item, "done", None, before=before, after=after, request_id=answer.request_id
+                    )
+                elif answer.retryable:
+                    unsettled.append(item)
+                else:
+                    self.finish(
+                        item,
+                        "failed",
+                        _graph_message(answer),
+                        before=before,
+                        after=before,
+                        request_id=answer.request_id,
+                    )
+        return unsettled
+
+
+def apply_plan(
+    engine: Engine,
+    client: GraphClient,
+    tenant_pk: int,
+    plan_pk: int,
+    *,
+    actor: str,
+    policy: Policy,
+    progress: ProgressFn | None = None,
+) -> Outcome:
+    """Apply an approved plan (or resume one being applied); a plan already applied does
+    nothing. Raises `PlanNotApproved` for a draft and `PlanError` for an undone plan."""
+    plan, items = _load(engine, tenant_pk, plan_pk)
+    if plan.status == "draft":
+        raise PlanNotApproved(
+            f"Plan {plan_pk} is not approved: run `seatwise reclaim approve {plan_pk}` first."
+        )
+    if plan.status == "undone":
+        raise PlanError(f"Plan {plan_pk} was undone; make a new plan to reclaim again.")
+    run = _Apply(engine, client, tenant_pk, plan_pk, actor, progress)
+    run.policy, run.kinds = policy, {}
+    todo = [item for item in items if item.state in ("pending", "sent")]
+    if plan.status == "applied" and not todo:
+        run.outcome.notes.append(f"Plan {plan_pk} was already applied: nothing to do.")
+        run.outcome.realised = dict(plan.realised or {})
+        return run.outcome
+    with session_scope(engine) as session:
+        row = get_plan(session, tenant_pk, plan_pk)
+        row.status = "applying"
+        row.applied_by = actor
+        row.applied_at = row.applied_at or _now()
+    run.remember_parts(items)
+    run.load_kinds([item.user_id for item in todo])
+    total, settled = len(todo), 0
+    run.progress(0, total)
+    for chunk in _chunks(todo, endpoints.BATCH_MAX):
+        pending = list(chunk)
+        for _ in range(ATTEMPTS):
+            pending = run.chunk(pending)
+            if not pending:
+                break
+        for _item in pending:
+            run.outcome.count("pending")
+        settled += len(chunk)
+        run.progress(settled, total)
+    return _close(engine, tenant_pk, plan_pk, run.outcome, applying=True)
+
+
+def _close(
+    engine: Engine, tenant_pk: int, plan_pk: int, outcome: Outcome, *, applying: bool
+) -> Outcome:
+    """Record the plan's realised savings and status from its items' states."""
+    with session_scope(engine) as session:
+        plan = get_plan(session, tenant_pk, plan_pk)
+        items = list(
+            session.scalars(
+                select(ReclaimItem).where(
+                    ReclaimItem.tenant_pk == tenant_pk, ReclaimItem.plan_pk == plan_pk
+                )
+            )
+        )
+        plan.realised = savings_of(items, done_only=True)
+        outcome.realised = dict(plan.realised)
+        if applying:
+            if all(item.state not in ("pending", "sent") for item in items):
+                plan.status = "applied"
+        else:
+            done = [item for item in items if item.state == "done"]
+            if done and all(item.undo_state == "done" for item in done):
+                plan.status = "undone"
+    if outcome.left:
+        verb = "apply" if applying else "undo"
+        outcome.notes.append(
+            f"{outcome.left} user(s) could not be settled now (Graph kept refusing or throttling): "
+            f"run `seatwise reclaim {verb} {plan_pk}` again to resume."
+        )
+    return outcome
+
+
+# -- undo -------------------------------------------------------------------------------------
+
+
+class _Undo(_Run):
+    def judge(self, item: ReclaimItem, seen: Observed | Answer) -> tuple[str, str | None]:
+        if isinstance(seen, Answer):
+            if seen.status == 404:
+                return "failed", "The user no longer exists in the tenant; nothing to restore to."
+            if seen.retryable:
+                return "wait", None
+            return "failed", f"Could not re-read the user: {_graph_message(seen)}"
+        missing = self.missing(item, seen)
+        if not missing:
+            return "confirm", None
+        return "send", None
+
+    def missing(self, item: ReclaimItem, seen: Observed) -> list[Licence]:
+        """Removed direct licences the user does not hold now (with the same disabled plans)."""
+        return [
+            lic
+            for lic in licences_of(item)
+            if not lic.via
+            and lic.sku_id in item.remove
+            and licence_key(lic.sku_id, "", lic.disabled_plans) not in seen.licences
+        ]
+
+    def finish(self, item: ReclaimItem, state: str, message: str | None, **fields: object) -> None:
+        with session_scope(self.engine) as session:
+            row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
+            assert row is not None
+            row.undo_state = item.undo_state = state
+            row.undo_message = message
+            row.updated_at = _now()
+            audit.record(
+                session,
+                tenant_pk=self.tenant_pk,
+                actor=self.actor,
+                action="licence.restore",
+                outcome="ok" if state == "done" else state,
+                plan_pk=self.plan_pk,
+                user_id=item.user_id,
+                upn=item.upn,
+                message=message,
+                **fields,  # type: ignore[arg-type]
+            )
+        self.outcome.count(state)
+
+    def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
+        seen = self.read([item.user_id for item in items])
+        send: dict[str, tuple[ReclaimItem, list[Licence], Observed]] = {}
+        unsettled: list[ReclaimItem] = []
+        for item in items:
+            current = seen[item.user_id]
+            verdict, reason = self.judge(item, current)
+            if verdict == "wait":
+                unsettled.append(item)
+            elif verdict == "confirm":
+                assert isinstance(current, Observed)
+                note = (
+                    "Restored after an interrupted undo."
+                    if item.undo_state == "sent"
+                    else ("The licences were already assigned again.")
+                )
+                self.finish(item, "done", note, after=current.records(self.parts))
+            elif verdict == "send":
+                assert isinstance(current, Observed)
+                send[item.user_id] = (item, self.missing(item, current), current)
+            else:
+                self.finish(item, verdict, reason)
+        if not send:
+            return unsettled
+        with session_scope(self.engine) as session:
+            for item, _, _ in send.values():
+                row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
+                assert row is not None
+                row.undo_state = item.undo_state = "sent"
+                row.updated_at = _now()
+        changes: dict[str, tuple[list[dict[str, object]], list[str]]] = {
+            uid: (
+                [{"skuId": lic.sku_id, "disabledPlans": list(lic.disabled_plans)} for lic in add],
+                [],
+            )
+            for uid, (_, add, _) in send.items()
+        }
+        try:
+            answers = assign_many(self.client, changes)
+        except GraphError:
+            return unsettled + [item for item, _, _ in send.values()]
+        for user_id, (item, add, current) in send.items():
+            answer = answers[user_id]
+            before = current.records(self.parts)
+            if answer.ok:
+                restored = {licence_key(lic.sku_id, "", lic.disabled_plans) for lic in add}
+                after = [
+                    {"sku_id": s, "part": self.parts.get(s, s), "via": v, "disabled_plans": list(o)}
+                    for s, v, o in sorted(current.licences | restored)
+                ]
+                self.finish(
+                    item, "done", None, before=before, after=after, request_id=answer.request_id
+                )
+            elif answer.retryable:
+                unsettled.append(item)
+            else:
+                names = ", ".join(lic.part for lic in add)
+                self.finish(
+                    item,
+                    "failed",
+                    f"Could not restore {names}: {_graph_message(answer)}",
+                    before=before,
+                    after=before,
+                    request_id=answer.request_id,
+                )
+        return unsettled
+
+
+def undo_plan(
+    engine: Engine,
+    client: GraphClient,
+    tenant_pk: int,
+    plan_pk: int,
+    *,
+    actor: str,
+    upns: Sequence[str] = (),
+    progress: ProgressFn | None = None,
+) -> Outcome:
+    """Give back the licences a plan removed (all users, or those in `upns`), with the same
+    disabled plans. A user Graph refuses (no free units, no usage location) fails alone."""
+    plan, items = _load(engine, tenant_pk, plan_pk)
+    if plan.status in ("draft", "approved"):
+        raise PlanError(f"Plan {plan_pk} has not been applied: there is nothing to undo.")
+    chosen = [item for item in items if item.state == "done"]
+    if upns:
+        wanted = {u.lower() for u in upns}
+        unknown = sorted(wanted - {item.upn.lower() for item in items})
+        if unknown:
+            raise UsageError(f"{unknown[0]} is not in plan {plan_pk}.")
+        chosen = [item for item in chosen if item.upn.lower() in wanted]
+    todo = [item for item in chosen if item.undo_state != "done"]
+    run = _Undo(engine, client, tenant_pk, plan_pk, actor, progress)
+    if not todo:
+        run.outcome.notes.append(f"Nothing to undo in plan {plan_pk}.")
+        return _close(engine, tenant_pk, plan_pk, run.outcome, applying=False)
+    run.remember_parts(items)
+    total, settled = len(todo), 0
+    run.progress(0, total)
+    for chunk in _chunks(todo, endpoints.BATCH_MAX):
+        pending = list(chunk)
+        for _ in range(ATTEMPTS):
+            pending = run.chunk(pending)
+            if not pending:
+                break
+        for _item in pending:
+            run.outcome.count("pending")
+        settled += len(chunk)
+        run.progress(settled, total)
+    return _close(engine, tenant_pk, plan_pk, run.outcome, applying=False)
