@@ -10,8 +10,10 @@ licences already gone means done, unchanged means send again, so nothing is remo
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from threading import Lock
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -39,6 +41,9 @@ ProgressFn = Callable[[int, int], None]
 """Called with (users settled so far, users to settle)."""
 
 ATTEMPTS = 3  # rounds per chunk when a batch itself fails (reset connection, Graph down)
+# Chunks in flight at once: Graph allows a few concurrent requests per app and tenant, and a
+# chunk waiting out a Retry-After no longer holds up the others.
+WORKERS = 4
 
 
 @dataclass
@@ -53,12 +58,15 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     realised: dict[str, str] = field(default_factory=dict)
 
+    _lock: Lock = field(default_factory=Lock, repr=False, compare=False)
+
     def count(self, state: str) -> None:
-        """Add one user that ended in `state`."""
-        if state in ("done", "failed", "skipped"):
-            setattr(self, state, getattr(self, state) + 1)
-        else:
-            self.left += 1
+        """Add one user that ended in `state` (chunks run on several threads)."""
+        with self._lock:
+            if state in ("done", "failed", "skipped"):
+                setattr(self, state, getattr(self, state) + 1)
+            else:
+                self.left += 1
 
 
 def _keys(licences: Sequence[Licence]) -> frozenset[LicenceKey]:
@@ -107,6 +115,30 @@ class _Run:
             self.sign_in = tenant is None or tenant.premium is not False
             self.parts: dict[str, str] = {}
 
+    def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
+        """One round over up to 20 items; returns those still to settle."""
+        raise NotImplementedError
+
+    def settle(self, todo: Sequence[ReclaimItem]) -> None:
+        """Run chunks of 20 users, `WORKERS` at a time, each up to `ATTEMPTS` rounds."""
+        total, settled = len(todo), 0
+        self.progress(0, total)
+
+        def work(chunk: Sequence[ReclaimItem]) -> int:
+            pending = list(chunk)
+            for _ in range(ATTEMPTS):
+                pending = self.chunk(pending)
+                if not pending:
+                    break
+            for _item in pending:
+                self.outcome.count("pending")
+            return len(chunk)
+
+        with ThreadPoolExecutor(WORKERS, thread_name_prefix="reclaim") as pool:
+            for size in pool.map(work, _chunks(todo, endpoints.BATCH_MAX)):
+                settled += size
+                self.progress(settled, total)
+
     def remember_parts(self, items: Sequence[ReclaimItem]) -> None:
         """SKU part numbers for the audit rows."""
         for item in items:
@@ -147,7 +179,7 @@ class _Apply(_Run):
 
     def load_kinds(self, user_ids: Sequence[str]) -> None:
         """Account kind and MFA registration (not in Graph's user) from the last sync."""
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, immediate=True) as session:
             for start in range(0, len(user_ids), 500):
                 part = user_ids[start : start + 500]
                 for user_id, kind, mfa in session.execute(
@@ -204,7 +236,7 @@ class _Apply(_Run):
     def finish(
         self, item: ReclaimItem, state: str, message: str | None, **audit_fields: object
     ) -> None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, immediate=True) as session:
             row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
             assert row is not None
             row.state = state
@@ -257,7 +289,7 @@ class _Apply(_Run):
                     after=current.records(self.parts) if isinstance(current, Observed) else None,
                 )
         if send:
-            with session_scope(self.engine) as session:  # recorded before the calls
+            with session_scope(self.engine, immediate=True) as session:  # recorded before the calls
                 for item in send.values():
                     row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
                     assert row is not None
@@ -327,18 +359,7 @@ def apply_plan(
         row.applied_at = row.applied_at or _now()
     run.remember_parts(items)
     run.load_kinds([item.user_id for item in todo])
-    total, settled = len(todo), 0
-    run.progress(0, total)
-    for chunk in _chunks(todo, endpoints.BATCH_MAX):
-        pending = list(chunk)
-        for _ in range(ATTEMPTS):
-            pending = run.chunk(pending)
-            if not pending:
-                break
-        for _item in pending:
-            run.outcome.count("pending")
-        settled += len(chunk)
-        run.progress(settled, total)
+    run.settle(todo)
     return _close(engine, tenant_pk, plan_pk, run.outcome, applying=True)
 
 
@@ -400,7 +421,7 @@ class _Undo(_Run):
         ]
 
     def finish(self, item: ReclaimItem, state: str, message: str | None, **fields: object) -> None:
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, immediate=True) as session:
             row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
             assert row is not None
             row.undo_state = item.undo_state = state
@@ -444,7 +465,7 @@ class _Undo(_Run):
                 self.finish(item, verdict, reason)
         if not send:
             return unsettled
-        with session_scope(self.engine) as session:
+        with session_scope(self.engine, immediate=True) as session:
             for item, _, _ in send.values():
                 row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
                 assert row is not None
@@ -516,16 +537,5 @@ def undo_plan(
         run.outcome.notes.append(f"Nothing to undo in plan {plan_pk}.")
         return _close(engine, tenant_pk, plan_pk, run.outcome, applying=False)
     run.remember_parts(items)
-    total, settled = len(todo), 0
-    run.progress(0, total)
-    for chunk in _chunks(todo, endpoints.BATCH_MAX):
-        pending = list(chunk)
-        for _ in range(ATTEMPTS):
-            pending = run.chunk(pending)
-            if not pending:
-                break
-        for _item in pending:
-            run.outcome.count("pending")
-        settled += len(chunk)
-        run.progress(settled, total)
+    run.settle(todo)
     return _close(engine, tenant_pk, plan_pk, run.outcome, applying=False)

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from seatwise.simulator.context import sim_of
 from seatwise.simulator.odata import GraphError, json_response
 
 MAX_REQUESTS = 20
@@ -55,6 +56,12 @@ async def batch(request: Request) -> Response:
     except orjson.JSONDecodeError:
         raise _bad("Unable to read JSON request payload.") from None
     items = _validate(payload)
+    sim = sim_of(request)
+    sim.count("$batch")
+    if any(str(item["method"]).upper() != "GET" for item in items):
+        sim.count("$batch with writes")
+    for item in items:  # what clients really send, resent items included (benchmarks)
+        sim.count(f"$batch item {str(item['method']).upper()}")
     version = request.url.path.split("/")[1]
     origin = f"{request.url.scheme}://{request.url.netloc}"
     forwarded = {
