@@ -72,6 +72,8 @@ def demo(
             ("seatwise licenses", "licence positions (set costs with `seatwise license set`)"),
             ("seatwise activity --summary", "who used which of the eleven services, and when"),
             ("seatwise recommendations", "what to reclaim, downgrade or review"),
+            ("seatwise reclaim plan", "plan taking licences back (then show, approve, apply)"),
+            ("seatwise audit", "every change made to the tenant"),
             ("seatwise tasks", "the integration tasks' runs"),
             ("seatwise sync", "sync again (nothing changes on an unchanged tenant)"),
         ):
