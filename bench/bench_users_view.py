@@ -17,7 +17,14 @@ from bench.record import record
 from seatwise.analytics.inputs import users as inputs
 from seatwise.analytics.users import build
 from seatwise.store import ensure_schema, make_engine, session_scope, writes
-from seatwise.store.schema import LicenseAssignment, Sku, Tenant, User, UserSummary
+from seatwise.store.schema import (
+    LicenseAssignment,
+    ReportRefresh,
+    Sku,
+    Tenant,
+    User,
+    UserSummary,
+)
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_VIEW_USERS", "100000,300000").split(","))
 SKUS = {
@@ -72,6 +79,17 @@ def _fill(url: str, n: int) -> int:
                 for sid, part in SKUS.items()
             ],
             key=("tenant_pk", "sku_id"),
+        )
+        # The reports' refresh date: the inactivity filter counts its days from it, and does
+        # nothing without one (a synced tenant always has it).
+        session.add(
+            ReportRefresh(
+                tenant_pk=pk,
+                report="getOffice365ActiveUserDetail",
+                refresh_date=date(2026, 11, 17),
+                fetched_at=now,
+                rows=n,
+            )
         )
         users, summaries, assignments = [], [], []
         countries = ("Germany", "United States", "France", "India", "Japan")

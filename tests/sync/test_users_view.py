@@ -91,3 +91,44 @@ def test_bad_sort_is_a_usage_error(synced: Seatwise) -> None:
     result = synced("users", "--sort", "shoe_size")
     assert result.code == 2
     assert "Cannot sort by 'shoe_size'" in result.err and "Traceback" not in result.err
+
+
+def _in_view_order(users: list[dict], key: str, descending: bool) -> list[str]:  # type: ignore[type-arg]
+    """Ids in the view's order: by `key` (nulls last either way), ties by id ascending."""
+    by_id = sorted(users, key=lambda u: u["id"])
+    present = sorted(
+        (u for u in by_id if u[key] is not None), key=lambda u: u[key], reverse=descending
+    )  # stable, so ties keep the id order even when reversed
+    return [u["id"] for u in present] + [u["id"] for u in by_id if u[key] is None]
+
+
+def test_exact_order_with_ties_and_combined_filters(synced: Seatwise) -> None:
+    """The paging indexes (some descending) must not change the order: ties go by id ascending,
+    nulls last, in both directions; combined filters and pages agree with the full list."""
+    everyone = _users(synced)
+    for key, column in (
+        ("last_activity", "last_activity"),
+        ("mail_usage_mb", "mail_usage_mb"),
+        ("display_name", "display_name"),
+        ("last_sign_in", "last_sign_in"),
+        ("country", "country"),
+    ):
+        for descending in (False, True):
+            sort = ("-" if descending else "") + key
+            got = [u["id"] for u in _users(synced, "--sort", sort)]
+            assert got == _in_view_order(everyone, column, descending), sort
+    days = [u["last_activity"] for u in everyone]
+    assert len(set(days)) < len(days)  # the tenant has ties to break
+    chosen = [
+        u
+        for u in everyone
+        if u["mfa_enabled"] is False
+        and any(lic["sku_part_number"] == "SPE_E3" for lic in u["licenses"])
+    ]
+    assert len(chosen) > 8
+    full = _in_view_order(chosen, "last_activity", True)
+    page = _users(
+        synced, "--license", "SPE_E3", "--no-mfa", "--sort", "-last_activity",
+        "--limit", "5", "--offset", "3",
+    )  # fmt: skip
+    assert [u["id"] for u in page] == full[3:8]

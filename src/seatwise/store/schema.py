@@ -296,7 +296,7 @@ class LicenseAssignment(Base):
         ForeignKeyConstraint(
             ["tenant_pk", "user_id"], ["user.tenant_pk", "user.id"], ondelete="CASCADE"
         ),
-        Index(None, "tenant_pk", "sku_id"),
+        Index(None, "tenant_pk", "sku_id", "user_id"),  # covers the Users view's licence filter
     )
 
     tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), primary_key=True)
@@ -415,14 +415,6 @@ class UserSummary(Base):
     """
 
     __tablename__ = "user_summary"
-    __table_args__ = (
-        Index(None, "tenant_pk", "upn"),
-        Index(None, "tenant_pk", "display_name"),
-        Index(None, "tenant_pk", "last_activity"),
-        Index(None, "tenant_pk", "last_sign_in"),
-        Index(None, "tenant_pk", "mail_mb"),
-        Index(None, "tenant_pk", "onedrive_mb"),
-    )
 
     tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), primary_key=True)
     user_id: Mapped[str] = mapped_column(String, primary_key=True)
@@ -433,7 +425,7 @@ class UserSummary(Base):
     display_name: Mapped[str | None] = mapped_column(String)
     account_enabled: Mapped[bool | None] = mapped_column(Boolean)
     mfa_registered: Mapped[bool | None] = mapped_column(Boolean)
-    last_sign_in: Mapped[datetime | None]
+    last_sign_in: Mapped[datetime | None] = mapped_column()  # named in an index below
     deleted_at: Mapped[datetime | None]
     on_premises_sync: Mapped[bool | None] = mapped_column(Boolean)
     guest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -452,6 +444,39 @@ class UserSummary(Base):
     web: Mapped[bool | None] = mapped_column(Boolean)
     licenses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     activations: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+    # A page of the view is read from one of these indexes alone, never from the wide rows: each
+    # is ordered by a sort column, then by user_id (the view's tie-break), and carries every column
+    # the view filters on. Dates and sizes are descending, the order they are usually viewed in
+    # (newest, largest first), so that order needs no sort step for ties.
+    __table_args__ = tuple(
+        Index(
+            f"ix_user_summary_page_{key}",
+            "tenant_pk",
+            order,
+            "user_id",
+            *(
+                c
+                for c in (
+                    "upn",
+                    "last_activity",
+                    "country",
+                    "mfa_registered",
+                    "guest",
+                    "account_enabled",
+                )
+                if c != key
+            ),
+        )
+        for key, order in (
+            ("upn", "upn"),
+            ("display_name", "display_name"),
+            ("last_activity", last_activity.desc()),
+            ("last_sign_in", last_sign_in.desc()),
+            ("mail_mb", mail_mb.desc()),
+            ("onedrive_mb", onedrive_mb.desc()),
+        )
+    )
 
 
 class TaskRun(Base):
