@@ -186,6 +186,7 @@ def main() -> None:
     """Fill a store per size, then time pages of each query at a few offsets."""
     lines = ["| users | query | p50 ms | p95 ms |", "|---|---|---|---|"]
     verdicts = []
+    loads = []  # the machine's 1-minute load when each size's timings start: they are noisy
     with tempfile.TemporaryDirectory() as tmp:
         for n in SIZES:
             url = f"sqlite:///{Path(tmp) / f'view{n}.db'}"
@@ -193,6 +194,7 @@ def main() -> None:
             pk = _fill(url, n)
             print(f"filled {n:,} users in {time.perf_counter() - t0:.1f} s", flush=True)
             all_times = []
+            loads.append((n, os.getloadavg()[0]))
             for label, query in QUERIES.items():
                 times = [_page(url, pk, query, offset) for offset in (0, 100, 1000, 5000) * 5]
                 times.sort()
@@ -210,6 +212,10 @@ def main() -> None:
         + (f" (target ≤ 50 ms: {'met' if p <= 50 else 'MISSED'})" if n == 100_000 else "")
         for n, p in verdicts
     )
+    summary += "\n\nLoad average (1 min) when the timings started: " + ", ".join(
+        f"{load:.1f} at {n:,} users" for n, load in loads
+    )
+    summary += f" ({os.cpu_count()} CPUs; others' processes share them)."
     record(
         "users_view",
         "Users view page (100 rows, filter + sort), SQLite",
