@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import select
@@ -26,92 +27,93 @@ NO_SIGN_INS_NOTE = (
 )
 
 
+COLUMNS = (
+    "tenant_pk",
+    "user_id",
+    "service",
+    "last_activity",
+    "licensed",
+    "license_assigned",
+    "source",
+    "as_of",
+    "available",
+)
+ActivityRow = tuple[int, str, str, date | None, bool | None, date | None, str, date, bool]
+
+
 def run(ctx: TaskContext) -> None:
     """Run the Application Access task inside the caller's transaction."""
     reportdata.check_concealment(ctx)
     ids = ctx.user_ids_by_upn()
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    rows: list[ActivityRow] = []  # tuples, not dicts: a 100k tenant has ~650k of them
     _report_services(ctx, ids, rows)
+    del ids
     _sign_in_services(ctx, rows)
     _visio(ctx, rows)
-    written = writes.upsert_rows(
-        ctx.session, ServiceActivity, list(rows.values()), key=("tenant_pk", "user_id", "service")
+    rows.sort(key=itemgetter(1, 2))  # stable: of rows for the same user and service, the last wins
+    distinct = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a[1:3] != b[1:3])
+    written = writes.upsert_tuples(
+        ctx.session, ServiceActivity, COLUMNS, rows, key=("tenant_pk", "user_id", "service")
     )
     ctx.count("activity written", written)
-    ctx.count("activity rows", len(rows))
+    ctx.count("activity rows", distinct + 1 if rows else 0)
 
 
-def _row(
-    ctx: TaskContext,
-    user_id: str,
-    service: str,
-    last: date | None,
-    as_of: date,
-    source: str,
-    licensed: bool | None = None,
-    assigned: date | None = None,
-) -> dict[str, Any]:
-    return {
-        "tenant_pk": ctx.tenant.pk,
-        "user_id": user_id,
-        "service": service,
-        "last_activity": last,
-        "licensed": licensed,
-        "license_assigned": assigned,
-        "source": source,
-        "as_of": as_of,
-        "available": True,
-    }
-
-
-def _report_services(
-    ctx: TaskContext, ids: dict[str, str], rows: dict[tuple[str, str], dict[str, Any]]
-) -> None:
+def _report_services(ctx: TaskContext, ids: dict[str, str], rows: list[ActivityRow]) -> None:
+    prefixes = tuple(services.ACTIVE_USER_COLUMNS.values())
     columns = tuple(
         f"{prefix} {suffix}"
-        for prefix in services.ACTIVE_USER_COLUMNS.values()
+        for prefix in prefixes
         for suffix in ("Last Activity Date", "License Assign Date")
-    ) + tuple(f"Has {prefix} License" for prefix in services.ACTIVE_USER_COLUMNS.values())
+    ) + tuple(f"Has {prefix} License" for prefix in prefixes)
     upn = "User Principal Name"
     active = reportdata.fetch(ctx, endpoints.ACTIVE_USERS, "D7", upn, columns)
     email = reportdata.fetch(ctx, endpoints.EMAIL_ACTIVITY, "D7", upn, ("Last Activity Date",))
     if active.concealed or email.concealed:
         return
-    for row in active.rows:
-        user_id = ids.get((row.get("User Principal Name") or "").lower())
-        if user_id is None:
-            continue
-        as_of = normalize.parse_date(row.get("Report Refresh Date")) or active.refresh_date
-        for service, column in services.ACTIVE_USER_COLUMNS.items():
-            rows[(user_id, service)] = _row(
-                ctx,
-                user_id,
-                service,
-                normalize.parse_date(row.get(f"{column} Last Activity Date")),
-                as_of or ctx.today,
-                endpoints.ACTIVE_USERS,
-                normalize.parse_bool(row.get(f"Has {column} License")),
-                normalize.parse_date(row.get(f"{column} License Assign Date")),
-            )
-    for row in email.rows:
-        user_id = ids.get((row.get("User Principal Name") or "").lower())
-        if user_id is None:
-            continue
-        as_of = normalize.parse_date(row.get("Report Refresh Date")) or email.refresh_date
-        exchange = rows.get((user_id, services.EXCHANGE))
-        rows[(user_id, services.OUTLOOK)] = _row(
-            ctx,
-            user_id,
-            services.OUTLOOK,
-            normalize.parse_date(row.get("Last Activity Date")),
-            as_of or ctx.today,
-            endpoints.EMAIL_ACTIVITY,
-            exchange["licensed"] if exchange else None,
-            exchange["license_assigned"] if exchange else None,
+    pk = ctx.tenant.pk
+    today = ctx.today
+    date_of = normalize.report_date
+    flag_of = normalize.report_bool
+    # Per service: (service, position of its last activity, assign date and licence flag).
+    where = [
+        (
+            service,
+            active.column(f"{prefix} Last Activity Date"),
+            active.column(f"{prefix} License Assign Date"),
+            active.column(f"Has {prefix} License"),
         )
+        for service, prefix in services.ACTIVE_USER_COLUMNS.items()
+    ]
+    exchange: dict[str, tuple[bool | None, date | None]] = {}
+    for row in active.rows:
+        user_id = ids.get(row[1].lower())
+        if user_id is None:
+            continue
+        as_of = date_of(row[0]) or active.refresh_date or today
+        for service, last, assigned, licensed in where:
+            flag, since = flag_of(row[licensed]), date_of(row[assigned])
+            rows.append(
+                (pk, user_id, service, date_of(row[last]), flag, since, ACTIVE, as_of, True)
+            )
+            if service == services.EXCHANGE:
+                exchange[user_id] = (flag, since)
+    del active.rows[:]
+    for refreshed, user, outlook in email.rows:
+        user_id = ids.get(user.lower())
+        if user_id is None:
+            continue
+        as_of = date_of(refreshed) or email.refresh_date or today
+        flag, since = exchange.get(user_id, (None, None))
+        outlook_day = date_of(outlook)
+        rows.append((pk, user_id, services.OUTLOOK, outlook_day, flag, since, EMAIL, as_of, True))
 
 
-def _sign_in_services(ctx: TaskContext, rows: dict[tuple[str, str], dict[str, Any]]) -> None:
+ACTIVE = endpoints.ACTIVE_USERS
+EMAIL = endpoints.EMAIL_ACTIVITY
+
+
+def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow]) -> None:
     if ctx.tenant.premium is False:
         ctx.note(NO_SIGN_INS_NOTE)
         return
@@ -123,10 +125,16 @@ def _sign_in_services(ctx: TaskContext, rows: dict[tuple[str, str], dict[str, An
         else normalize.parse_datetime(stored) or ctx.now
     )
     existing = {
-        (r.user_id, r.service): r
-        for r in ctx.session.scalars(
-            select(SignInSummary).where(SignInSummary.tenant_pk == ctx.tenant.pk)
-        )
+        (user_id, service): (last_sign_in, sign_ins, window_start)
+        for user_id, service, last_sign_in, sign_ins, window_start in ctx.session.execute(
+            select(
+                SignInSummary.user_id,
+                SignInSummary.service,
+                SignInSummary.last_sign_in,
+                SignInSummary.sign_ins,
+                SignInSummary.window_start,
+            ).where(SignInSummary.tenant_pk == ctx.tenant.pk)
+        ).all()
     }
     newest = since
     summaries: dict[tuple[str, str], dict[str, Any]] = {}
@@ -148,9 +156,9 @@ def _sign_in_services(ctx: TaskContext, rows: dict[tuple[str, str], dict[str, An
                                 "tenant_pk": ctx.tenant.pk,
                                 "user_id": user_id,
                                 "service": service,
-                                "last_sign_in": old.last_sign_in if old else None,
-                                "sign_ins": old.sign_ins if old else 0,
-                                "window_start": old.window_start if old else since,
+                                "last_sign_in": old[0] if old else None,
+                                "sign_ins": old[1] if old else 0,
+                                "window_start": old[2] if old else since,
                             }
                         entry["sign_ins"] += 1
                         if entry["last_sign_in"] is None or moment > entry["last_sign_in"]:
@@ -165,19 +173,25 @@ def _sign_in_services(ctx: TaskContext, rows: dict[tuple[str, str], dict[str, An
     writes.upsert_rows(
         ctx.session, SignInSummary, summary_rows, key=("tenant_pk", "user_id", "service")
     )
+    del summary_rows
     as_of = newest.date()
-    for (user_id, service), old in existing.items():
-        if (user_id, service) not in summaries and old.last_sign_in is not None:
-            summaries[(user_id, service)] = {"last_sign_in": old.last_sign_in, "user_id": user_id}
-    for (user_id, service), entry in summaries.items():
-        if user_id in known and entry["last_sign_in"] is not None:
-            rows[(user_id, service)] = _row(
-                ctx, user_id, service, entry["last_sign_in"].date(), as_of, "auditLogs/signIns"
-            )
+    pk = ctx.tenant.pk
+    last_sign_ins = {key: entry["last_sign_in"] for key, entry in summaries.items()}
+    del summaries
+    for key, (last_sign_in, _, _) in existing.items():
+        if key not in last_sign_ins and last_sign_in is not None:
+            last_sign_ins[key] = last_sign_in
+    del existing
+    for (user_id, service), moment in last_sign_ins.items():
+        if user_id in known and moment is not None:
+            rows.append((pk, user_id, service, moment.date(), None, None, SIGN_INS, as_of, True))
     if newest > since or first_run:
         writes.set_cursor(
             ctx.session, ctx.tenant.pk, WATERMARK, endpoints.graph_datetime(newest), ctx.now
         )
+
+
+SIGN_INS = "auditLogs/signIns"
 
 
 def _events(
@@ -196,7 +210,7 @@ def _events(
         yield from page
 
 
-def _visio(ctx: TaskContext, rows: dict[tuple[str, str], dict[str, Any]]) -> None:
+def _visio(ctx: TaskContext, rows: list[ActivityRow]) -> None:
     """Visio's activity cannot be captured: mark it not available for every Visio licensee."""
     visio_skus = set(
         ctx.session.scalars(
@@ -213,7 +227,8 @@ def _visio(ctx: TaskContext, rows: dict[tuple[str, str], dict[str, Any]]) -> Non
             LicenseAssignment.tenant_pk == ctx.tenant.pk, LicenseAssignment.sku_id.in_(visio_skus)
         )
     ).all()
+    pk = ctx.tenant.pk
     for user_id in set(holders):
-        row = _row(ctx, user_id, services.VISIO, None, ctx.today, "not available", True)
-        row["available"] = False
-        rows[(user_id, services.VISIO)] = row
+        rows.append(
+            (pk, user_id, services.VISIO, None, True, None, "not available", ctx.today, False)
+        )

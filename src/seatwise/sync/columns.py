@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from seatwise.store.writes import CHUNK_ROWS
+from seatwise.store.writes import update_rows
 
 
 def update_changed(
@@ -18,35 +18,23 @@ def update_changed(
     table: Table,
     tenant_pk: int,
     key: str,
-    values: Mapping[str, Mapping[str, Any]],
+    values: Mapping[str, Sequence[Any]],
     columns: Sequence[str],
 ) -> int:
-    """Set `columns` of the tenant's rows whose `key` is in `values` where they differ; count."""
+    """Set `columns` of the tenant's rows whose `key` is in `values` where they differ; count.
+
+    `values` maps a key to the new values, in `columns` order; keys with no stored row are
+    skipped.
+    """
     if not values:
         return 0
-    current = {
-        row[0]: row[1:]
-        for row in session.execute(
-            select(table.c[key], *(table.c[c] for c in columns)).where(
-                table.c.tenant_pk == tenant_pk
-            )
-        )
-    }
+    stored = session.execute(
+        select(table.c[key], *(table.c[c] for c in columns)).where(table.c.tenant_pk == tenant_pk)
+    ).all()  # one read of the whole column set: far cheaper than a query per row
     changed = []
-    for row_key, new in values.items():
-        old = current.get(row_key)
-        if old is None:
-            continue
-        wanted = tuple(new.get(c) for c in columns)
-        if tuple(old) != wanted:
-            changed.append({"k_key": row_key, **{f"v_{c}": new.get(c) for c in columns}})
-    if not changed:
-        return 0
-    stmt = (
-        update(table)
-        .where(and_(table.c.tenant_pk == tenant_pk, table.c[key] == bindparam("k_key")))
-        .values({c: bindparam(f"v_{c}") for c in columns})
-    )
-    for start in range(0, len(changed), CHUNK_ROWS):
-        session.execute(stmt, changed[start : start + CHUNK_ROWS])
-    return len(changed)
+    for row in stored:
+        new = values.get(row[0])
+        if new is not None and tuple(row[1:]) != tuple(new):
+            changed.append((row[0], *new))
+    del stored
+    return update_rows(session, table, tenant_pk, key, columns, changed)

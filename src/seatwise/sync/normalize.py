@@ -5,6 +5,7 @@ Graph field renames touch `graph/endpoints.py` and this module, nothing else.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -65,6 +66,11 @@ def parse_int(value: object) -> int | None:
         return int(float(value))
     except ValueError:
         return None
+
+
+# Report cells repeat a few hundred dates and two flags across 100k rows: parse each text once.
+report_date = functools.lru_cache(maxsize=8192)(parse_date)
+report_bool = functools.lru_cache(maxsize=256)(parse_bool)
 
 
 def bytes_to_mb(value: object) -> float | None:

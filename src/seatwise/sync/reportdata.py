@@ -1,5 +1,5 @@
 """Fetching a usage report for a task: download, parse, detect concealed names, record the
-report's refresh date. The rows stay strings; each task picks the columns it needs by name.
+report's refresh date. The rows stay strings, in tuples of the columns each task asked for.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from seatwise.graph import endpoints
-from seatwise.graph.reports import looks_concealed, parse_csv
+from seatwise.graph.reports import looks_concealed, parse_csv_columns
 from seatwise.store import writes
 from seatwise.store.schema import ReportRefresh
 from seatwise.sync.context import TaskContext
@@ -25,12 +25,23 @@ CONCEALED_NOTE = (
 
 @dataclass
 class Report:
-    """One downloaded report."""
+    """One downloaded report: the kept columns of each row, as tuples of strings."""
 
     name: str
-    rows: list[dict[str, str]]
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]]
     refresh_date: date | None
     concealed: bool
+
+    def column(self, name: str) -> int:
+        """The position of column `name` in each row."""
+        return self.columns.index(name)
+
+
+def download(ctx: TaskContext, name: str, period: str | None) -> bytes:
+    """The CSV bytes of report `name` (with `period`)."""
+    with ctx.needs("Reports.Read.All"):
+        return ctx.client.download_report(endpoints.report_path(name, period))
 
 
 def fetch(
@@ -39,20 +50,20 @@ def fetch(
     period: str | None,
     user_column: str,
     columns: tuple[str, ...],
+    data: bytes | None = None,
 ) -> Report:
-    """Download `name` (with `period`), keep `columns` of each row, record its refresh date."""
-    with ctx.needs("Reports.Read.All"):
-        data = ctx.client.download_report(endpoints.report_path(name, period))
-    _, rows_iter = parse_csv(data)
-    del data
+    """Download `name` (with `period`) unless its bytes are given, keep the report's refresh
+    date, `user_column` and `columns` of each row (in that order), record its refresh date."""
+    if data is None:
+        data = download(ctx, name, period)
     keep = (REFRESH, user_column, *columns)
-    rows = [{k: row[k] for k in keep if k in row} for row in rows_iter]
+    _, parsed = parse_csv_columns(data, keep, shared=(REFRESH, *columns))
+    del data
+    rows = list(parsed)
     refresh = max(
-        (d for d in (parse_date(r.get("Report Refresh Date")) for r in rows) if d), default=None
+        (d for d in map(parse_date, {row[0] for row in rows}) if d is not None), default=None
     )
-    concealed = bool(ctx.tenant.concealed_names) or looks_concealed(
-        r.get(user_column, "") for r in rows[:200]
-    )
+    concealed = bool(ctx.tenant.concealed_names) or looks_concealed(row[1] for row in rows[:200])
     if concealed:
         ctx.tenant.concealed_names = True
         ctx.note(CONCEALED_NOTE)
@@ -73,7 +84,7 @@ def fetch(
     )
     ctx.count(f"rows:{name}", len(rows))
     ctx.progress(ctx.task, name, 1, None)
-    return Report(name, rows, refresh, concealed)
+    return Report(name, keep, rows, refresh, concealed)
 
 
 def check_concealment(ctx: TaskContext) -> None:

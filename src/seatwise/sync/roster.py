@@ -4,7 +4,6 @@ from the usage reports storage, platforms and Office activations, with a daily s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, cast
 
 from sqlalchemy import Table, inspect
@@ -90,29 +89,38 @@ def _users_params(with_sign_in: bool) -> dict[str, str]:
 
 
 def _read_users(ctx: TaskContext, with_sign_in: bool) -> set[str]:
+    """Upsert the users page by page, with their sign-in columns when asked for them, and
+    replace each page's licence assignments: nothing of the whole tenant is held but ids."""
     seen: set[str] = set()
-    assignments: list[dict[str, Any]] = []
-    sign_ins: dict[str, Mapping[str, Any]] = {}
+    update_columns = [*USER_FACTS, *SIGN_IN_COLUMNS] if with_sign_in else list(USER_FACTS)
+    compare_columns = ["fingerprint", "deleted_at", *(SIGN_IN_COLUMNS if with_sign_in else ())]
+    assignments = 0
     try:
         pages = ctx.client.iter_pages(endpoints.USERS, _users_params(with_sign_in))
         for page in pages:
             rows = [normalize.user_row(ctx.tenant.pk, item, ctx.today) for item in page]
-            for item in page:
-                assignments.extend(normalize.assignment_rows(ctx.tenant.pk, item))
-                if with_sign_in:
-                    sign_ins[str(item["id"]).lower()] = normalize.sign_in_columns(
-                        item.get("signInActivity")
-                    )
+            if with_sign_in:
+                for row, item in zip(rows, page, strict=True):
+                    row.update(normalize.sign_in_columns(item.get("signInActivity")))
             written = writes.upsert_rows(
                 ctx.session,
                 User,
                 rows,
                 key=("tenant_pk", "id"),
-                update_columns=list(USER_FACTS),
-                compare_columns=["fingerprint", "deleted_at"],
+                update_columns=update_columns,
+                compare_columns=compare_columns,
             )
-            seen.update(row["id"] for row in rows)
+            ids = [row["id"] for row in rows]
+            seen.update(ids)
+            page_assignments = [
+                row for item in page for row in normalize.assignment_rows(ctx.tenant.pk, item)
+            ]
+            changes = writes.replace_children(
+                ctx.session, LicenseAssignment, ctx.tenant.pk, ids, page_assignments
+            )
+            assignments += len(page_assignments)
             ctx.count("users written", written)
+            ctx.count("assignments written", changes.total)
             ctx.progress(ctx.task, "users", len(rows), None)
     except GraphNoPremium:
         raise
@@ -124,23 +132,15 @@ def _read_users(ctx: TaskContext, with_sign_in: bool) -> set[str]:
             raise
     if with_sign_in:
         ctx.tenant.premium = True
-        written = update_changed(
-            ctx.session, _USER_TABLE, ctx.tenant.pk, "id", sign_ins, SIGN_IN_COLUMNS
-        )
-        ctx.count("sign-in activity written", written)
     ctx.count("users", len(seen))
-    changes = writes.replace_children(
-        ctx.session, LicenseAssignment, ctx.tenant.pk, seen, assignments
-    )
-    ctx.count("assignments written", changes.total)
-    ctx.count("assignments", len(assignments))
+    ctx.count("assignments", assignments)
     return seen
 
 
 def _mfa(ctx: TaskContext) -> None:
     if ctx.tenant.premium is False:
         return
-    values: dict[str, Mapping[str, Any]] = {}
+    values: dict[str, tuple[Any, ...]] = {}
     try:
         with ctx.needs("UserAuthenticationMethod.Read.All"):
             for page in ctx.client.iter_pages(
@@ -148,11 +148,11 @@ def _mfa(ctx: TaskContext) -> None:
             ):
                 for item in page:
                     methods = sorted(str(m) for m in item.get("methodsRegistered") or [])
-                    values[str(item["id"]).lower()] = {
-                        "mfa_registered": bool(item.get("isMfaRegistered")),
-                        "mfa_methods": methods,
-                        "is_admin": item.get("isAdmin"),
-                    }
+                    values[str(item["id"]).lower()] = (
+                        bool(item.get("isMfaRegistered")),
+                        methods,
+                        item.get("isAdmin"),
+                    )
                 ctx.progress(ctx.task, "MFA registration", len(page), None)
     except GraphNoPremium:
         ctx.tenant.premium = False
@@ -162,86 +162,97 @@ def _mfa(ctx: TaskContext) -> None:
     ctx.count("MFA written", written)
 
 
+SNAPSHOT_COLUMNS = (
+    "tenant_pk",
+    "user_id",
+    "day",
+    "mail_mb",
+    "onedrive_mb",
+    "windows",
+    "mac",
+    "mobile",
+    "web",
+    "activations",
+    "exchange_active",
+    "onedrive_active",
+)
+_MAIL, _ONEDRIVE, _WINDOWS, _ACTIVATIONS, _EXCHANGE_ACTIVE, _ONEDRIVE_ACTIVE = 3, 4, 5, 9, 10, 11
+
+
 def _reports(ctx: TaskContext) -> None:
+    """Storage, platforms and activations from the four reports, each one read, folded into
+    one snapshot row per user and let go before the next is fetched."""
     reportdata.check_concealment(ctx)
     period = ctx.options.report_period
     ids = ctx.user_ids_by_upn()
-    mailbox = reportdata.fetch(
-        ctx, endpoints.MAILBOX_USAGE, period, UPN, ("Storage Used (Byte)", LAST_ACTIVITY)
-    )
-    onedrive = reportdata.fetch(
-        ctx, endpoints.ONEDRIVE_USAGE, period, OWNER, ("Storage Used (Byte)", LAST_ACTIVITY)
-    )
-    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, UPN, PLATFORMS)
-    activations = reportdata.fetch(ctx, endpoints.ACTIVATIONS, None, UPN, ACTIVATION_COLUMNS)
-    if any(r.concealed for r in (mailbox, onedrive, apps, activations)):
-        return
-    day = mailbox.refresh_date or apps.refresh_date or ctx.today
-    snapshot: dict[str, dict[str, Any]] = {}
+    pk = ctx.tenant.pk
+    snapshot: dict[str, list[Any]] = {}
 
-    def slot(upn: str | None) -> dict[str, Any] | None:
-        user_id = ids.get((upn or "").lower())
+    def slot(upn: str) -> list[Any] | None:
+        user_id = ids.get(upn.lower())
         if user_id is None:
             return None
-        return snapshot.setdefault(
-            user_id,
-            {
-                "tenant_pk": ctx.tenant.pk,
-                "user_id": user_id,
-                "day": day,
-                "mail_mb": None,
-                "onedrive_mb": None,
-                "windows": None,
-                "mac": None,
-                "mobile": None,
-                "web": None,
-                "activations": None,
-                "exchange_active": None,
-                "onedrive_active": None,
-            },
-        )
+        entry = snapshot.get(user_id)
+        if entry is None:
+            entry = snapshot[user_id] = [pk, user_id, None, *([None] * 9)]
+        return entry
 
-    for row in mailbox.rows:
-        if (entry := slot(row.get("User Principal Name"))) is not None:
-            entry["mail_mb"] = normalize.bytes_to_mb(row.get("Storage Used (Byte)"))
-            entry["exchange_active"] = (
-                normalize.parse_date(row.get("Last Activity Date")) is not None
-            )
-    for row in onedrive.rows:
-        if (entry := slot(row.get("Owner Principal Name"))) is not None:
-            entry["onedrive_mb"] = normalize.bytes_to_mb(row.get("Storage Used (Byte)"))
-            entry["onedrive_active"] = (
-                normalize.parse_date(row.get("Last Activity Date")) is not None
-            )
+    storage = ("Storage Used (Byte)", LAST_ACTIVITY)
+    mailbox = reportdata.fetch(ctx, endpoints.MAILBOX_USAGE, period, UPN, storage)
+    for _, upn, used, last in mailbox.rows:
+        if (entry := slot(upn)) is not None:
+            entry[_MAIL] = normalize.bytes_to_mb(used)
+            entry[_EXCHANGE_ACTIVE] = normalize.report_date(last) is not None
+    concealed = mailbox.concealed
+    del mailbox.rows[:]
+    onedrive = reportdata.fetch(ctx, endpoints.ONEDRIVE_USAGE, period, OWNER, storage)
+    for _, upn, used, last in onedrive.rows:
+        if (entry := slot(upn)) is not None:
+            entry[_ONEDRIVE] = normalize.bytes_to_mb(used)
+            entry[_ONEDRIVE_ACTIVE] = normalize.report_date(last) is not None
+    concealed = concealed or onedrive.concealed
+    del onedrive.rows[:]
+    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, UPN, PLATFORMS)
     for row in apps.rows:
-        if (entry := slot(row.get("User Principal Name"))) is not None:
-            for platform in ("Windows", "Mac", "Mobile", "Web"):
-                entry[platform.lower()] = normalize.parse_bool(row.get(platform))
+        if (entry := slot(row[1])) is not None:
+            entry[_WINDOWS : _WINDOWS + 4] = map(normalize.report_bool, row[2:6])
+    concealed = concealed or apps.concealed
+    del apps.rows[:]
+    activations = reportdata.fetch(ctx, endpoints.ACTIVATIONS, None, UPN, ACTIVATION_COLUMNS)
     activation_rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in activations.rows:
-        user_id = ids.get((row.get("User Principal Name") or "").lower())
-        product = (row.get("Product Type") or "").strip()
+    for _, upn, product, last, windows, mac, mobile, ios, android, shared in activations.rows:
+        user_id = ids.get(upn.lower())
+        product = product.strip()
         if user_id is None or not product:
             continue
         activation_rows[(user_id, product)] = {
-            "tenant_pk": ctx.tenant.pk,
+            "tenant_pk": pk,
             "user_id": user_id,
             "product_type": product,
-            "last_activated": normalize.parse_date(row.get("Last Activated Date")),
-            "windows": normalize.parse_int(row.get("Windows")) or 0,
-            "mac": normalize.parse_int(row.get("Mac")) or 0,
-            "windows10_mobile": normalize.parse_int(row.get("Windows 10 Mobile")) or 0,
-            "ios": normalize.parse_int(row.get("iOS")) or 0,
-            "android": normalize.parse_int(row.get("Android")) or 0,
-            "shared_computer": bool(normalize.parse_bool(row.get("Activated On Shared Computer"))),
+            "last_activated": normalize.report_date(last),
+            "windows": normalize.parse_int(windows) or 0,
+            "mac": normalize.parse_int(mac) or 0,
+            "windows10_mobile": normalize.parse_int(mobile) or 0,
+            "ios": normalize.parse_int(ios) or 0,
+            "android": normalize.parse_int(android) or 0,
+            "shared_computer": bool(normalize.report_bool(shared)),
         }
-        if (entry := slot(row.get("User Principal Name"))) is not None:
-            entry["activations"] = (entry["activations"] or 0) + 1
-    changes = writes.replace_rows(
-        ctx.session, Activation, ctx.tenant.pk, list(activation_rows.values())
-    )
+        if (entry := slot(upn)) is not None:
+            entry[_ACTIVATIONS] = (entry[_ACTIVATIONS] or 0) + 1
+    if concealed or activations.concealed:
+        return
+    del activations.rows[:]
+    changes = writes.replace_rows(ctx.session, Activation, pk, list(activation_rows.values()))
+    del activation_rows
     ctx.count("activations written", changes.total)
-    written = writes.upsert_rows(
-        ctx.session, UsageSnapshot, list(snapshot.values()), key=("tenant_pk", "user_id", "day")
+    day = mailbox.refresh_date or apps.refresh_date or ctx.today
+    for entry in snapshot.values():
+        entry[2] = day
+    written = writes.upsert_tuples(
+        ctx.session,
+        UsageSnapshot,
+        SNAPSHOT_COLUMNS,
+        list(snapshot.values()),
+        key=("tenant_pk", "user_id", "day"),
     )
     ctx.count("snapshots written", written)
