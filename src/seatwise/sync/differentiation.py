@@ -1,21 +1,39 @@
 """License Differentiation: for each licence type, how many holders have each included service
 and how many of them actually used it recently; then the per-user summary the Users view sorts
-on. Derived from what the other tasks stored.
+on. Derived from what the other tasks stored, in one pass over the users a chunk at a time.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from seatwise import services
 from seatwise.store import writes
-from seatwise.store.schema import LicenseAssignment, LicenseUsage, ServiceActivity, SkuPlan, User
+from seatwise.store.schema import LicenseUsage, ServiceActivity, SkuPlan
 from seatwise.sync import summary
 from seatwise.sync.context import TaskContext
+
+
+class _Included:
+    """The services a licence gives its holder, given the plans disabled for them; remembered
+    per (SKU, disabled plans), since a tenant has few distinct combinations."""
+
+    def __init__(self, plans: dict[str, dict[str, str]]) -> None:
+        self.plans = plans
+        self.cache: dict[tuple[str, Any], frozenset[str]] = {}
+
+    def __call__(self, sku_id: str, disabled: Any) -> frozenset[str]:
+        key = (sku_id, disabled if not isinstance(disabled, list) else tuple(disabled))
+        found = self.cache.get(key)
+        if found is None:
+            off = set(summary.disabled_plans(disabled))
+            enabled = {name for pid, name in self.plans.get(sku_id, {}).items() if pid not in off}
+            found = self.cache[key] = frozenset(services.services_of_plans(enabled))
+        return found
 
 
 def run(ctx: TaskContext) -> None:
@@ -26,55 +44,50 @@ def run(ctx: TaskContext) -> None:
         select(SkuPlan.sku_id, SkuPlan.plan_id, SkuPlan.plan_name).where(SkuPlan.tenant_pk == pk)
     ):
         plans[sku_id][plan_id] = plan_name
-    live = set(
-        ctx.session.scalars(select(User.id).where(User.tenant_pk == pk, User.deleted_at.is_(None)))
+    included = _Included(plans)
+    as_of: date | None = ctx.session.scalar(
+        select(func.max(ServiceActivity.as_of)).where(
+            ServiceActivity.tenant_pk == pk,
+            ServiceActivity.available.is_(True),
+            ServiceActivity.service.in_(services.REPORT_SERVICES),
+        )
     )
-    last: dict[tuple[str, str], date | None] = {}
-    as_of: date | None = None
-    connection = ctx.session.connection()  # Core rows: no ORM loading for ~700k rows
-    for user_id, service, last_activity, row_as_of in connection.execute(
-        select(
-            ServiceActivity.user_id,
-            ServiceActivity.service,
-            ServiceActivity.last_activity,
-            ServiceActivity.as_of,
-        ).where(ServiceActivity.tenant_pk == pk, ServiceActivity.available.is_(True))
-    ):
-        last[(user_id, service)] = last_activity
-        if service in services.REPORT_SERVICES and (as_of is None or row_as_of > as_of):
-            as_of = row_as_of
     reference = as_of or ctx.today
     window_start = reference - timedelta(days=ctx.options.active_window_days)
-    holders: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for user_id, sku_id, disabled in connection.execute(
-        select(
-            LicenseAssignment.user_id, LicenseAssignment.sku_id, LicenseAssignment.disabled_plans
-        ).where(LicenseAssignment.tenant_pk == pk)
-    ):
-        if user_id not in live:
-            continue
-        enabled = {
-            name for pid, name in plans.get(sku_id, {}).items() if pid not in set(disabled or [])
-        }
-        for service in services.services_of_plans(enabled):
-            holders[(sku_id, service)].add(user_id)
-    rows: list[dict[str, Any]] = []
-    for (sku_id, service), users in sorted(holders.items()):
-        active = sum(
-            1 for u in users if (d := last.get((u, service))) is not None and d >= window_start
-        )
-        rows.append(
-            {
-                "tenant_pk": pk,
-                "sku_id": sku_id,
-                "service": service,
-                "holders": len(users),
-                "active_users": active,
-                "as_of": reference,
+    holders: Counter[tuple[str, str]] = Counter()
+    active: Counter[tuple[str, str]] = Counter()
+    written = 0
+    for chunk in summary.chunks(ctx):
+        for user in chunk.users:
+            if user.deleted_at is not None:
+                continue
+            held = chunk.assignments.get(user.id)
+            if not held:
+                continue
+            pairs = {
+                (sku_id, service)
+                for sku_id, disabled, _ in held
+                for service in included(sku_id, disabled)
             }
-        )
+            last = {service: day for service, day, _ in chunk.activity.get(user.id, ())}
+            for pair in pairs:
+                holders[pair] += 1
+                day = last.get(pair[1])
+                if day is not None and day >= window_start:
+                    active[pair] += 1
+        written += summary.write(ctx, chunk)
+    rows = [
+        {
+            "tenant_pk": pk,
+            "sku_id": sku_id,
+            "service": service,
+            "holders": count,
+            "active_users": active[(sku_id, service)],
+            "as_of": reference,
+        }
+        for (sku_id, service), count in sorted(holders.items())
+    ]
     changes = writes.replace_rows(ctx.session, LicenseUsage, pk, rows)
     ctx.counts.update({"licence/service pairs": len(rows), "rows written": changes.total})
     ctx.progress(ctx.task, "licence differentiation", len(rows), len(rows))
-    del last, holders, rows  # free them before the summary's own pass
-    summary.run(ctx)
+    ctx.count("user summaries written", written)

@@ -1,13 +1,21 @@
 """The Users view as a table: each user's columns with the derived ones (last activity and app,
 latest storage and platforms, licence and activation counts), recomputed from the stored rows.
+
+The tenant is read a chunk of users at a time, in id order, together with those users' activity,
+assignments, activations and latest snapshot (range queries on the user id), so memory does not
+grow with the tenant; License Differentiation counts its holders from the same chunks.
 """
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, String, func, select, type_coerce
 
 from seatwise import services
 from seatwise.store import writes
@@ -21,149 +29,245 @@ from seatwise.store.schema import (
 )
 from seatwise.sync.context import TaskContext
 
-CHUNK = 5000  # summary rows upserted at a time, so 100k rows never sit in memory at once
+CHUNK = 5000  # users read, summarised and upserted at a time
+
+COLUMNS = (
+    "tenant_pk",
+    "user_id",
+    "upn",
+    "mail",
+    "given_name",
+    "surname",
+    "display_name",
+    "account_enabled",
+    "mfa_registered",
+    "last_sign_in",
+    "deleted_at",
+    "on_premises_sync",
+    "guest",
+    "job_title",
+    "country",
+    "created_at",
+    "active_date",
+    "last_activity",
+    "last_used_app",
+    "activity_as_of",
+    "mail_mb",
+    "onedrive_mb",
+    "windows",
+    "mac",
+    "mobile",
+    "web",
+    "licenses",
+    "activations",
+)
+_ORDER = {name: i for i, name in enumerate(services.SERVICES)}
 
 
-def run(ctx: TaskContext) -> None:
-    """Write one `user_summary` row per user of the tenant (unchanged rows are not rewritten)."""
+@dataclass
+class Chunk:
+    """A run of users (in id order) and what is stored about them, by user id.
+
+    `activity` holds (service, last activity, report date) of available services; `assignments`
+    (sku id, disabled plans as stored, last updated); the disabled plans are left undecoded
+    (JSON text on SQLite) so that callers can cache on them.
+    """
+
+    users: Sequence[Any]  # rows of the user columns read
+    activity: dict[str, list[tuple[str, date | None, date | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    assignments: dict[str, list[tuple[str, Any, Any]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    activations: dict[str, int] = field(default_factory=dict)
+    snapshots: dict[str, Any] = field(default_factory=dict)  # the latest snapshot's columns
+
+
+class _Days:
+    """Date cells to `date`: SQLite gives the stored text (read raw, no regex per row), which
+    repeats a few hundred values; PostgreSQL gives dates already."""
+
+    def __init__(self) -> None:
+        self.cache: dict[Any, date | None] = {None: None}
+
+    def __call__(self, value: Any) -> date | None:
+        try:
+            return self.cache[value]
+        except KeyError:
+            day = date.fromisoformat(value[:10]) if isinstance(value, str) else value
+            self.cache[value] = day
+            return day
+
+
+def _raw(column: Any) -> ColumnElement[Any]:
+    """The column without SQLAlchemy's result processing (converted by the caller)."""
+    return type_coerce(column, String)
+
+
+def chunks(ctx: TaskContext) -> Iterator[Chunk]:
+    """The tenant's users, `CHUNK` at a time in id order, each chunk with its stored facts."""
     pk = ctx.tenant.pk
-    session = ctx.session
-    # The latest activity per user, kept as one small tuple each (a 100k tenant has ~700k rows).
-    order = {name: i for i, name in enumerate(services.SERVICES)}
-    best: dict[str, tuple[date, int, str, date | None]] = {}
-    connection = session.connection()  # Core rows: no ORM loading for ~700k rows
-    for user_id, service, day, as_of in connection.execute(
-        select(
-            ServiceActivity.user_id,
-            ServiceActivity.service,
-            ServiceActivity.last_activity,
-            ServiceActivity.as_of,
-        ).where(
-            ServiceActivity.tenant_pk == pk,
-            ServiceActivity.last_activity.is_not(None),
-            ServiceActivity.available.is_(True),
-        )
-    ):
-        if day is None:
-            continue
-        rank = -order.get(service, 99)  # on equal days the earlier service in SERVICES wins
-        current = best.get(user_id)
-        if current is None or (day, rank) > (current[0], current[1]):
-            best[user_id] = (day, rank, service, as_of)
-    licences: dict[str, int] = dict(
-        session.execute(
-            select(LicenseAssignment.user_id, func.count(func.distinct(LicenseAssignment.sku_id)))
-            .where(LicenseAssignment.tenant_pk == pk)
-            .group_by(LicenseAssignment.user_id)
-        ).all()
-    )
-    activated = (
-        Activation.windows
-        + Activation.mac
-        + Activation.windows10_mobile
-        + Activation.ios
-        + Activation.android
-    )
-    activations: dict[str, int] = dict(
-        session.execute(
-            select(Activation.user_id, func.count())
-            .where(Activation.tenant_pk == pk, activated > 0)
-            .group_by(Activation.user_id)
-        ).all()
-    )
-    latest = (
-        select(UsageSnapshot.user_id, func.max(UsageSnapshot.day).label("day"))
-        .where(UsageSnapshot.tenant_pk == pk)
-        .group_by(UsageSnapshot.user_id)
-        .subquery()
-    )
-    snapshots = {
-        row.user_id: row
-        for row in session.execute(
+    connection = ctx.session.connection()  # Core rows: no ORM loading
+    day = _Days()
+    after = ""
+    while True:
+        users = connection.execute(
             select(
-                UsageSnapshot.user_id,
-                UsageSnapshot.mail_mb,
-                UsageSnapshot.onedrive_mb,
-                UsageSnapshot.windows,
-                UsageSnapshot.mac,
-                UsageSnapshot.mobile,
-                UsageSnapshot.web,
+                User.id,
+                User.upn,
+                User.mail,
+                User.given_name,
+                User.surname,
+                User.display_name,
+                User.account_enabled,
+                User.mfa_registered,
+                User.last_sign_in,
+                User.deleted_at,
+                User.on_premises_sync,
+                User.user_type,
+                User.job_title,
+                User.country,
+                User.created_at,
             )
-            .join(
-                latest,
-                (UsageSnapshot.user_id == latest.c.user_id) & (UsageSnapshot.day == latest.c.day),
-            )
-            .where(UsageSnapshot.tenant_pk == pk)
-        )
-    }
-    first_assigned: dict[str, Any] = dict(
-        session.execute(
-            select(LicenseAssignment.user_id, func.min(LicenseAssignment.last_updated))
-            .where(LicenseAssignment.tenant_pk == pk)
-            .group_by(LicenseAssignment.user_id)
+            .where(User.tenant_pk == pk, User.id > after)
+            .order_by(User.id)
+            .limit(CHUNK)
         ).all()
-    )
-    rows: list[dict[str, Any]] = []
-    written = 0
-    users = connection.execute(
-        select(
-            User.id,
-            User.upn,
-            User.mail,
-            User.given_name,
-            User.surname,
-            User.display_name,
-            User.account_enabled,
-            User.mfa_registered,
-            User.last_sign_in,
-            User.deleted_at,
-            User.on_premises_sync,
-            User.user_type,
-            User.job_title,
-            User.country,
-            User.created_at,
-        ).where(User.tenant_pk == pk)
-    ).all()  # read fully first: the loop writes through the same connection
-    for user in users:
-        user_id = user.id
-        top = best.get(user_id)
-        app, last, seen = (top[2], top[0], top[3]) if top else (None, None, None)
-        snap = snapshots.get(user_id)
-        start = first_assigned.get(user_id) or user.created_at
-        rows.append(
-            {
-                "tenant_pk": pk,
-                "user_id": user_id,
-                "upn": user.upn,
-                "mail": user.mail,
-                "given_name": user.given_name,
-                "surname": user.surname,
-                "display_name": user.display_name,
-                "account_enabled": user.account_enabled,
-                "mfa_registered": user.mfa_registered,
-                "last_sign_in": user.last_sign_in,
-                "deleted_at": user.deleted_at,
-                "on_premises_sync": user.on_premises_sync,
-                "guest": user.user_type == "Guest",
-                "job_title": user.job_title,
-                "country": user.country,
-                "created_at": user.created_at,
-                "active_date": start.date() if start is not None else None,
-                "last_activity": last,
-                "last_used_app": app,
-                "activity_as_of": seen,
-                "mail_mb": snap.mail_mb if snap else None,
-                "onedrive_mb": snap.onedrive_mb if snap else None,
-                "windows": snap.windows if snap else None,
-                "mac": snap.mac if snap else None,
-                "mobile": snap.mobile if snap else None,
-                "web": snap.web if snap else None,
-                "licenses": licences.get(user_id, 0),
-                "activations": activations.get(user_id, 0),
-            }
+        if not users:
+            return
+        first, after = users[0].id, users[-1].id
+        chunk = Chunk(users)
+        for user_id, service, last, as_of in connection.execute(
+            select(
+                ServiceActivity.user_id,
+                ServiceActivity.service,
+                _raw(ServiceActivity.last_activity),
+                _raw(ServiceActivity.as_of),
+            ).where(
+                ServiceActivity.tenant_pk == pk,
+                ServiceActivity.user_id.between(first, after),
+                ServiceActivity.available.is_(True),
+            )
+        ).all():
+            chunk.activity[user_id].append((service, day(last), day(as_of)))
+        for user_id, sku_id, disabled, updated in connection.execute(
+            select(
+                LicenseAssignment.user_id,
+                LicenseAssignment.sku_id,
+                _raw(LicenseAssignment.disabled_plans),
+                LicenseAssignment.last_updated,
+            ).where(
+                LicenseAssignment.tenant_pk == pk,
+                LicenseAssignment.user_id.between(first, after),
+            )
+        ).all():
+            chunk.assignments[user_id].append((sku_id, disabled, updated))
+        activated = (
+            Activation.windows
+            + Activation.mac
+            + Activation.windows10_mobile
+            + Activation.ios
+            + Activation.android
         )
-        if len(rows) >= CHUNK:
-            written += writes.upsert_rows(session, UserSummary, rows, key=("tenant_pk", "user_id"))
-            rows = []
-    written += writes.upsert_rows(session, UserSummary, rows, key=("tenant_pk", "user_id"))
-    ctx.count("user summaries written", written)
+        chunk.activations = dict(
+            connection.execute(
+                select(Activation.user_id, func.count())
+                .where(
+                    Activation.tenant_pk == pk,
+                    Activation.user_id.between(first, after),
+                    activated > 0,
+                )
+                .group_by(Activation.user_id)
+            ).all()
+        )
+        latest = (
+            select(UsageSnapshot.user_id, func.max(UsageSnapshot.day).label("day"))
+            .where(UsageSnapshot.tenant_pk == pk, UsageSnapshot.user_id.between(first, after))
+            .group_by(UsageSnapshot.user_id)
+            .subquery()
+        )
+        chunk.snapshots = {
+            row.user_id: row
+            for row in connection.execute(
+                select(
+                    UsageSnapshot.user_id,
+                    UsageSnapshot.mail_mb,
+                    UsageSnapshot.onedrive_mb,
+                    UsageSnapshot.windows,
+                    UsageSnapshot.mac,
+                    UsageSnapshot.mobile,
+                    UsageSnapshot.web,
+                )
+                .join(
+                    latest,
+                    (UsageSnapshot.user_id == latest.c.user_id)
+                    & (UsageSnapshot.day == latest.c.day),
+                )
+                .where(UsageSnapshot.tenant_pk == pk)
+            ).all()
+        }
+        yield chunk
+
+
+def write(ctx: TaskContext, chunk: Chunk) -> int:
+    """Upsert the `user_summary` rows of a chunk's users; return how many were written
+    (unchanged rows are not rewritten)."""
+    pk = ctx.tenant.pk
+    rows: list[tuple[Any, ...]] = []
+    for user in chunk.users:
+        user_id = user.id
+        top: tuple[date, int, str, date | None] | None = None
+        for service, day, as_of in chunk.activity.get(user_id, ()):
+            if day is None:
+                continue
+            rank = -_ORDER.get(service, 99)  # on equal days the earlier service in SERVICES wins
+            if top is None or (day, rank) > (top[0], top[1]):
+                top = (day, rank, service, as_of)
+        app, last, seen = (top[2], top[0], top[3]) if top else (None, None, None)
+        held = chunk.assignments.get(user_id, ())
+        assigned = [updated for _, _, updated in held if updated is not None]
+        start = min(assigned) if assigned else user.created_at
+        snap = chunk.snapshots.get(user_id)
+        rows.append(
+            (
+                pk,
+                user_id,
+                user.upn,
+                user.mail,
+                user.given_name,
+                user.surname,
+                user.display_name,
+                user.account_enabled,
+                user.mfa_registered,
+                user.last_sign_in,
+                user.deleted_at,
+                user.on_premises_sync,
+                user.user_type == "Guest",
+                user.job_title,
+                user.country,
+                user.created_at,
+                start.date() if start is not None else None,
+                last,
+                app,
+                seen,
+                *(
+                    (snap.mail_mb, snap.onedrive_mb, snap.windows, snap.mac, snap.mobile, snap.web)
+                    if snap
+                    else (None,) * 6
+                ),
+                len({sku_id for sku_id, _, _ in held}),
+                chunk.activations.get(user_id, 0),
+            )
+        )
+    return writes.upsert_tuples(
+        ctx.session, UserSummary, COLUMNS, rows, key=("tenant_pk", "user_id")
+    )
+
+
+def disabled_plans(value: Any) -> list[str]:
+    """A `disabled_plans` cell read raw (JSON text on SQLite, a list on PostgreSQL) as a list."""
+    if isinstance(value, str):
+        decoded = json.loads(value)
+        return list(decoded) if isinstance(decoded, list) else []
+    return list(value or [])
