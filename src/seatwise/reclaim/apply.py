@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from threading import Lock
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -92,7 +93,13 @@ def _graph_message(answer: Answer) -> str:
 
 
 class _Run:
-    """Shared machinery of apply and undo: the plan, its SKU names, the Graph re-reads."""
+    """Shared machinery of apply and undo: the plan, its SKU names, the Graph re-reads, the
+    chunked rounds and how a user's outcome is recorded."""
+
+    ACTION = ""
+    """The audit action of this run's Graph calls."""
+    STATE, MESSAGE = "state", "message"
+    """The item's columns this run moves along."""
 
     def __init__(
         self,
@@ -139,6 +146,31 @@ class _Run:
                 settled += size
                 self.progress(settled, total)
 
+    def finish(self, item: ReclaimItem, state: str, message: str | None, **fields: Any) -> None:
+        """Persist a user's final state for this run and its audit row, in one transaction."""
+        with session_scope(self.engine, immediate=True) as session:
+            row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
+            assert row is not None
+            setattr(row, self.STATE, state)
+            setattr(item, self.STATE, state)
+            setattr(row, self.MESSAGE, message)
+            row.updated_at = _now()
+            if self.STATE == "state" and "request_id" in fields:
+                row.request_id = fields["request_id"]
+            audit.record(
+                session,
+                tenant_pk=self.tenant_pk,
+                actor=self.actor,
+                action=self.ACTION,
+                outcome="ok" if state == "done" else state,
+                plan_pk=self.plan_pk,
+                user_id=item.user_id,
+                upn=item.upn,
+                message=message,
+                **fields,
+            )
+        self.outcome.count(state)
+
     def remember_parts(self, items: Sequence[ReclaimItem]) -> None:
         """SKU part numbers for the audit rows."""
         for item in items:
@@ -174,6 +206,7 @@ def _load(engine: Engine, tenant_pk: int, plan_pk: int) -> tuple[ReclaimPlan, li
 
 
 class _Apply(_Run):
+    ACTION = "licence.remove"
     policy = Policy()
     kinds: dict[str, tuple[str | None, bool | None]]
 
@@ -232,32 +265,6 @@ class _Apply(_Run):
         if not item.excluded and self.excluded_now(item, seen):
             return "skipped", "Excluded by the recommendation policy since the plan was made."
         return "send", None
-
-    def finish(
-        self, item: ReclaimItem, state: str, message: str | None, **audit_fields: object
-    ) -> None:
-        with session_scope(self.engine, immediate=True) as session:
-            row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
-            assert row is not None
-            row.state = state
-            row.message = message
-            row.updated_at = _now()
-            if "request_id" in audit_fields:
-                row.request_id = audit_fields["request_id"]  # type: ignore[assignment]
-            audit.record(
-                session,
-                tenant_pk=self.tenant_pk,
-                actor=self.actor,
-                action="licence.remove",
-                outcome="ok" if state == "done" else state,
-                plan_pk=self.plan_pk,
-                user_id=item.user_id,
-                upn=item.upn,
-                message=message,
-                **audit_fields,  # type: ignore[arg-type]
-            )
-        item.state = state
-        self.outcome.count(state)
 
     def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
         """One round over up to 20 items; returns those still to settle."""
@@ -398,6 +405,9 @@ def _close(
 
 
 class _Undo(_Run):
+    ACTION = "licence.restore"
+    STATE, MESSAGE = "undo_state", "undo_message"
+
     def judge(self, item: ReclaimItem, seen: Observed | Answer) -> tuple[str, str | None]:
         if isinstance(seen, Answer):
             if seen.status == 404:
@@ -419,27 +429,6 @@ class _Undo(_Run):
             and lic.sku_id in item.remove
             and licence_key(lic.sku_id, "", lic.disabled_plans) not in seen.licences
         ]
-
-    def finish(self, item: ReclaimItem, state: str, message: str | None, **fields: object) -> None:
-        with session_scope(self.engine, immediate=True) as session:
-            row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
-            assert row is not None
-            row.undo_state = item.undo_state = state
-            row.undo_message = message
-            row.updated_at = _now()
-            audit.record(
-                session,
-                tenant_pk=self.tenant_pk,
-                actor=self.actor,
-                action="licence.restore",
-                outcome="ok" if state == "done" else state,
-                plan_pk=self.plan_pk,
-                user_id=item.user_id,
-                upn=item.upn,
-                message=message,
-                **fields,  # type: ignore[arg-type]
-            )
-        self.outcome.count(state)
 
     def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
         seen = self.read([item.user_id for item in items])
