@@ -5,10 +5,13 @@ incremental from a stored watermark), Visio recorded as not available.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
@@ -44,11 +47,21 @@ ActivityRow = tuple[int, str, str, date | None, bool | None, date | None, str, d
 def run(ctx: TaskContext) -> None:
     """Run the Application Access task inside the caller's transaction."""
     reportdata.check_concealment(ctx)
-    ids = ctx.user_ids_by_upn()
     rows: list[ActivityRow] = []  # tuples, not dicts: a 100k tenant has ~650k of them
-    _report_services(ctx, ids, rows)
-    del ids
-    _sign_in_services(ctx, rows)
+    reports = [(endpoints.ACTIVE_USERS, "D7"), (endpoints.EMAIL_ACTIVITY, "D7")]
+    # The reports download and the sign-in log is read on helper threads while this one works.
+    with (
+        reportdata.Downloads(ctx, reports) as downloads,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-in-log") as pool,
+    ):
+        sign_ins = _start_sign_ins(ctx, pool)
+        try:
+            _report_services(ctx, rows, downloads)
+        except BaseException:
+            if sign_ins is not None:
+                sign_ins.stop.set()
+            raise
+        _sign_in_services(ctx, rows, sign_ins)
     _visio(ctx, rows)
     rows.sort(key=itemgetter(1, 2))  # stable: of rows for the same user and service, the last wins
     distinct = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a[1:3] != b[1:3])
@@ -59,7 +72,9 @@ def run(ctx: TaskContext) -> None:
     ctx.count("activity rows", distinct + 1 if rows else 0)
 
 
-def _report_services(ctx: TaskContext, ids: dict[str, str], rows: list[ActivityRow]) -> None:
+def _report_services(
+    ctx: TaskContext, rows: list[ActivityRow], downloads: reportdata.Downloads
+) -> None:
     prefixes = tuple(services.ACTIVE_USER_COLUMNS.values())
     columns = tuple(
         f"{prefix} {suffix}"
@@ -67,10 +82,13 @@ def _report_services(ctx: TaskContext, ids: dict[str, str], rows: list[ActivityR
         for suffix in ("Last Activity Date", "License Assign Date")
     ) + tuple(f"Has {prefix} License" for prefix in prefixes)
     upn = "User Principal Name"
-    active = reportdata.fetch(ctx, endpoints.ACTIVE_USERS, "D7", upn, columns)
-    email = reportdata.fetch(ctx, endpoints.EMAIL_ACTIVITY, "D7", upn, ("Last Activity Date",))
+    active = reportdata.fetch(ctx, endpoints.ACTIVE_USERS, "D7", upn, columns, downloads)
+    email = reportdata.fetch(
+        ctx, endpoints.EMAIL_ACTIVITY, "D7", upn, ("Last Activity Date",), downloads
+    )
     if active.concealed or email.concealed:
         return
+    ids = ctx.user_ids_by_upn()
     pk = ctx.tenant.pk
     today = ctx.today
     date_of = normalize.report_date
@@ -113,17 +131,81 @@ ACTIVE = endpoints.ACTIVE_USERS
 EMAIL = endpoints.EMAIL_ACTIVITY
 
 
-def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow]) -> None:
+@dataclass
+class _SignInRead:
+    """The sign-in log read since the watermark: per (user, service) the number of sign-ins
+    and the latest one; the newest event seen; sign-ins per service."""
+
+    since: datetime
+    first_run: bool
+    seen: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
+    newest: datetime | None = None
+    per_service: dict[str, int] = field(default_factory=dict)
+    stop: threading.Event = field(default_factory=threading.Event)  # the task gave up
+
+
+def _start_sign_ins(ctx: TaskContext, pool: ThreadPoolExecutor) -> _Started | None:
+    """Start reading the sign-in log on `pool` (it only talks to Graph); None without P1."""
     if ctx.tenant.premium is False:
         ctx.note(NO_SIGN_INS_NOTE)
-        return
+        return None
     stored = writes.get_cursor(ctx.session, ctx.tenant.pk, WATERMARK)
-    first_run = stored is None
     since = (
         ctx.now - timedelta(days=ctx.options.first_sign_in_days)
         if stored is None
         else normalize.parse_datetime(stored) or ctx.now
     )
+    read = _SignInRead(since, stored is None)
+    return _Started(pool.submit(_read_sign_ins, ctx, read), read.stop)
+
+
+class _Started(NamedTuple):
+    future: Future[_SignInRead]
+    stop: threading.Event
+
+
+def _read_sign_ins(ctx: TaskContext, read: _SignInRead) -> _SignInRead:
+    since, first_run, seen = read.since, read.first_run, read.seen
+    newest = since
+    for service, apps in services.SIGN_IN_APPS.items():
+        count = 0
+        for app_id, app_name in apps:
+            for event in _events(ctx, since, app_id, app_name):
+                if read.stop.is_set():
+                    return read
+                moment = normalize.parse_datetime(event.get("createdDateTime"))
+                user_id = str(event.get("userId") or "").lower()
+                if moment is None or not user_id or moment <= since and not first_run:
+                    continue
+                newest = max(newest, moment)
+                count += 1
+                entry = seen.get((user_id, service))
+                if entry is None:
+                    seen[(user_id, service)] = [1, moment]
+                else:
+                    entry[0] += 1
+                    if moment > entry[1]:
+                        entry[1] = moment
+        if count:
+            read.per_service[service] = count
+    read.newest = newest
+    return read
+
+
+def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow], started: _Started | None) -> None:
+    if started is None:
+        return
+    try:
+        with ctx.needs("AuditLog.Read.All"):
+            read = started.future.result()
+    except GraphNoPremium:
+        ctx.tenant.premium = False
+        ctx.note(NO_SIGN_INS_NOTE)
+        return
+    for service, count in read.per_service.items():
+        ctx.count(f"sign-ins:{service}", count)
+    since, newest = read.since, read.newest or read.since
+    pk = ctx.tenant.pk
     existing = {
         (user_id, service): (last_sign_in, sign_ins, window_start)
         for user_id, service, last_sign_in, sign_ins, window_start in ctx.session.execute(
@@ -133,51 +215,34 @@ def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow]) -> None:
                 SignInSummary.last_sign_in,
                 SignInSummary.sign_ins,
                 SignInSummary.window_start,
-            ).where(SignInSummary.tenant_pk == ctx.tenant.pk)
+            ).where(SignInSummary.tenant_pk == pk)
         ).all()
     }
-    newest = since
-    summaries: dict[tuple[str, str], dict[str, Any]] = {}
-    try:
-        with ctx.needs("AuditLog.Read.All"):
-            for service, apps in services.SIGN_IN_APPS.items():
-                for app_id, app_name in apps:
-                    for event in _events(ctx, since, app_id, app_name):
-                        moment = normalize.parse_datetime(event.get("createdDateTime"))
-                        user_id = str(event.get("userId") or "").lower()
-                        if moment is None or not user_id or moment <= since and not first_run:
-                            continue
-                        newest = max(newest, moment)
-                        key = (user_id, service)
-                        entry = summaries.get(key)
-                        if entry is None:
-                            old = existing.get(key)
-                            entry = summaries[key] = {
-                                "tenant_pk": ctx.tenant.pk,
-                                "user_id": user_id,
-                                "service": service,
-                                "last_sign_in": old[0] if old else None,
-                                "sign_ins": old[1] if old else 0,
-                                "window_start": old[2] if old else since,
-                            }
-                        entry["sign_ins"] += 1
-                        if entry["last_sign_in"] is None or moment > entry["last_sign_in"]:
-                            entry["last_sign_in"] = moment
-                        ctx.count(f"sign-ins:{service}")
-    except GraphNoPremium:
-        ctx.tenant.premium = False
-        ctx.note(NO_SIGN_INS_NOTE)
-        return
     known = set(ctx.user_ids_by_upn().values())
-    summary_rows = [s for s in summaries.values() if s["user_id"] in known]
+    summary_rows = []
+    last_sign_ins: dict[tuple[str, str], datetime | None] = {}
+    for (user_id, service), (count, moment) in read.seen.items():
+        old = existing.get((user_id, service))
+        last = moment if old is None or old[0] is None else max(old[0], moment)
+        last_sign_ins[(user_id, service)] = last
+        if user_id in known:
+            summary_rows.append(
+                {
+                    "tenant_pk": pk,
+                    "user_id": user_id,
+                    "service": service,
+                    "last_sign_in": last,
+                    "sign_ins": (old[1] if old else 0) + count,
+                    "window_start": old[2] if old else since,
+                }
+            )
+    first_run = read.first_run
+    del read
     writes.upsert_rows(
         ctx.session, SignInSummary, summary_rows, key=("tenant_pk", "user_id", "service")
     )
     del summary_rows
     as_of = newest.date()
-    pk = ctx.tenant.pk
-    last_sign_ins = {key: entry["last_sign_in"] for key, entry in summaries.items()}
-    del summaries
     for key, (last_sign_in, _, _) in existing.items():
         if key not in last_sign_ins and last_sign_in is not None:
             last_sign_ins[key] = last_sign_in
@@ -186,9 +251,7 @@ def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow]) -> None:
         if user_id in known and moment is not None:
             rows.append((pk, user_id, service, moment.date(), None, None, SIGN_INS, as_of, True))
     if newest > since or first_run:
-        writes.set_cursor(
-            ctx.session, ctx.tenant.pk, WATERMARK, endpoints.graph_datetime(newest), ctx.now
-        )
+        writes.set_cursor(ctx.session, pk, WATERMARK, endpoints.graph_datetime(newest), ctx.now)
 
 
 SIGN_INS = "auditLogs/signIns"

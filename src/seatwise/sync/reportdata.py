@@ -4,6 +4,8 @@ report's refresh date. The rows stay strings, in tuples of the columns each task
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
@@ -38,10 +40,32 @@ class Report:
         return self.columns.index(name)
 
 
-def download(ctx: TaskContext, name: str, period: str | None) -> bytes:
-    """The CSV bytes of report `name` (with `period`)."""
-    with ctx.needs("Reports.Read.All"):
-        return ctx.client.download_report(endpoints.report_path(name, period))
+class Downloads:
+    """Report downloads started together on a helper thread, one after the other, so that
+    Graph prepares the reports while the task works on something else; `fetch` collects them.
+    Use as a context manager: leaving it cancels what was not collected."""
+
+    def __init__(self, ctx: TaskContext, reports: Sequence[tuple[str, str | None]]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-download")
+        self._pending: dict[tuple[str, str | None], Future[bytes]] = {
+            (name, period): self._pool.submit(
+                ctx.client.download_report, endpoints.report_path(name, period)
+            )
+            for name, period in reports
+        }
+
+    def take(self, name: str, period: str | None) -> Future[bytes] | None:
+        """The download of `name` (with `period`) if it was started here, handed over once."""
+        return self._pending.pop((name, period), None)
+
+    def __enter__(self) -> Downloads:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True)
 
 
 def fetch(
@@ -50,12 +74,18 @@ def fetch(
     period: str | None,
     user_column: str,
     columns: tuple[str, ...],
-    data: bytes | None = None,
+    downloads: Downloads | None = None,
 ) -> Report:
-    """Download `name` (with `period`) unless its bytes are given, keep the report's refresh
-    date, `user_column` and `columns` of each row (in that order), record its refresh date."""
-    if data is None:
-        data = download(ctx, name, period)
+    """Download `name` (with `period`), or collect its download from `downloads`; keep the
+    report's refresh date, `user_column` and `columns` of each row (in that order); record
+    its refresh date."""
+    started = downloads.take(name, period) if downloads is not None else None
+    with ctx.needs("Reports.Read.All"):
+        if started is not None:
+            data = started.result()
+        else:
+            data = ctx.client.download_report(endpoints.report_path(name, period))
+    del started
     keep = (REFRESH, user_column, *columns)
     _, parsed = parse_csv_columns(data, keep, shared=(REFRESH, *columns))
     del data

@@ -59,11 +59,19 @@ ACTIVATION_COLUMNS = (
 
 def run(ctx: TaskContext) -> None:
     """Run the Application Roster task inside the caller's transaction."""
-    seen = _users(ctx)
-    _mfa(ctx)
-    deleted = writes.mark_missing_users_deleted(ctx.session, ctx.tenant.pk, seen, ctx.now)
-    ctx.count("users deleted", deleted)
-    _reports(ctx)
+    period = ctx.options.report_period
+    reports = [
+        (endpoints.MAILBOX_USAGE, period),
+        (endpoints.ONEDRIVE_USAGE, period),
+        (endpoints.M365_APPS, period),
+        (endpoints.ACTIVATIONS, None),
+    ]
+    with reportdata.Downloads(ctx, reports) as downloads:  # fetched while users are read
+        seen = _users(ctx)
+        _mfa(ctx)
+        deleted = writes.mark_missing_users_deleted(ctx.session, ctx.tenant.pk, seen, ctx.now)
+        ctx.count("users deleted", deleted)
+        _reports(ctx, downloads)
     pruned = writes.prune_snapshots(
         ctx.session, ctx.tenant.pk, ctx.options.retention_days, ctx.today
     )
@@ -179,7 +187,7 @@ SNAPSHOT_COLUMNS = (
 _MAIL, _ONEDRIVE, _WINDOWS, _ACTIVATIONS, _EXCHANGE_ACTIVE, _ONEDRIVE_ACTIVE = 3, 4, 5, 9, 10, 11
 
 
-def _reports(ctx: TaskContext) -> None:
+def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
     """Storage, platforms and activations from the four reports, each one read, folded into
     one snapshot row per user and let go before the next is fetched."""
     reportdata.check_concealment(ctx)
@@ -198,27 +206,29 @@ def _reports(ctx: TaskContext) -> None:
         return entry
 
     storage = ("Storage Used (Byte)", LAST_ACTIVITY)
-    mailbox = reportdata.fetch(ctx, endpoints.MAILBOX_USAGE, period, UPN, storage)
+    mailbox = reportdata.fetch(ctx, endpoints.MAILBOX_USAGE, period, UPN, storage, downloads)
     for _, upn, used, last in mailbox.rows:
         if (entry := slot(upn)) is not None:
             entry[_MAIL] = normalize.bytes_to_mb(used)
             entry[_EXCHANGE_ACTIVE] = normalize.report_date(last) is not None
     concealed = mailbox.concealed
     del mailbox.rows[:]
-    onedrive = reportdata.fetch(ctx, endpoints.ONEDRIVE_USAGE, period, OWNER, storage)
+    onedrive = reportdata.fetch(ctx, endpoints.ONEDRIVE_USAGE, period, OWNER, storage, downloads)
     for _, upn, used, last in onedrive.rows:
         if (entry := slot(upn)) is not None:
             entry[_ONEDRIVE] = normalize.bytes_to_mb(used)
             entry[_ONEDRIVE_ACTIVE] = normalize.report_date(last) is not None
     concealed = concealed or onedrive.concealed
     del onedrive.rows[:]
-    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, UPN, PLATFORMS)
+    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, UPN, PLATFORMS, downloads)
     for row in apps.rows:
         if (entry := slot(row[1])) is not None:
             entry[_WINDOWS : _WINDOWS + 4] = map(normalize.report_bool, row[2:6])
     concealed = concealed or apps.concealed
     del apps.rows[:]
-    activations = reportdata.fetch(ctx, endpoints.ACTIVATIONS, None, UPN, ACTIVATION_COLUMNS)
+    activations = reportdata.fetch(
+        ctx, endpoints.ACTIVATIONS, None, UPN, ACTIVATION_COLUMNS, downloads
+    )
     activation_rows: dict[tuple[str, str], dict[str, Any]] = {}
     for _, upn, product, last, windows, mac, mobile, ios, android, shared in activations.rows:
         user_id = ids.get(upn.lower())
