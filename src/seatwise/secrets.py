@@ -57,6 +57,16 @@ class SecretBox:
             self._fernet = Fernet(key)
         except ValueError:
             raise ConfigError("The secret key is not a valid Fernet key.") from None
+        self._key = key
+
+    def derive(self, purpose: str) -> bytes:
+        """A 32-byte key for `purpose` (e.g. signing web sessions), derived from the installation
+        key with HKDF, so one secret serves every use without reusing it directly."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        info = f"seatwise {purpose}".encode()
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self._key)
 
     def seal(self, secret: str) -> bytes:
         """The encrypted form of `secret`."""

@@ -20,6 +20,7 @@ from seatwise.cli import (
     simulate,
     sync,
     tenants,
+    web,
 )
 from seatwise.cli.context import close_all
 from seatwise.cli.output import run
@@ -44,6 +45,9 @@ app.command(name="activity")(activity.activity)
 app.command(name="recommendations")(recommendations.recommendations)
 app.add_typer(reclaim.reclaim_app, name="reclaim")
 app.command(name="audit")(reclaim.audit)
+app.command(name="serve")(web.serve)
+app.add_typer(web.user_app, name="user")
+app.add_typer(web.token_app, name="token")
 app.add_typer(db.app, name="db")
 
 __all__ = ["app", "main"]

@@ -38,6 +38,7 @@ from sqlalchemy.types import TypeDecorator
 __all__ = [
     "AUDIT_OUTCOMES",
     "AUTH_MODES",
+    "ROLES",
     "ITEM_STATES",
     "PLAN_STATUSES",
     "NAMING_CONVENTION",
@@ -49,6 +50,8 @@ __all__ = [
     "TASKS",
     "USER_KINDS",
     "Activation",
+    "ApiToken",
+    "AppUser",
     "AuditEvent",
     "Base",
     "LicenseAssignment",
@@ -92,6 +95,7 @@ PLAN_STATUSES = ("draft", "approved", "applying", "applied", "undone")
 # pending → sent → done | failed, or skipped without a call (DESIGN §6); the same for an undo.
 ITEM_STATES = ("pending", "sent", "done", "failed", "skipped")
 AUDIT_OUTCOMES = ("ok", "failed", "skipped")
+ROLES = ("admin", "viewer")  # web UI and API: admins may change licences, contracts and plans
 
 # Deterministic constraint names, so migrations (and SQLite batch mode) can refer to them.
 NAMING_CONVENTION = {
@@ -587,3 +591,35 @@ class AuditEvent(Base):
     after: Mapped[list[dict[str, Any]] | None] = mapped_column(_JSON)
     request_id: Mapped[str | None] = mapped_column(String)
     message: Mapped[str | None] = mapped_column(Text)
+
+
+class AppUser(Base):
+    """A local account of the web UI (not a tenant user): a hashed password and a role."""
+
+    __tablename__ = "app_user"
+    __table_args__ = (_one_of("role", ROLES),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String, unique=True)
+    password_hash: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A bearer token for the reporting API: only its SHA-256 is stored, with a role."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (_one_of("role", ROLES),)
+
+    pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String)
+    token_hash: Mapped[str] = mapped_column(String, unique=True)
+    prefix: Mapped[str] = mapped_column(String)
+    role: Mapped[str] = mapped_column(String)
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String)
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -1,0 +1,78 @@
+"""`seatwise serve` (web UI + API), `seatwise user create` (local accounts) and
+`seatwise token create` (API tokens)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from seatwise.cli.context import Context
+from seatwise.errors import UsageError
+
+__all__ = ["serve", "token_app", "user_app"]
+
+user_app = typer.Typer(help="Local accounts of the web UI.", no_args_is_help=True)
+token_app = typer.Typer(help="Bearer tokens for the reporting API.", no_args_is_help=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+RoleOption = Annotated[str, typer.Option("--role", help="admin or viewer.")]
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the web UI and the reporting API."""
+    import uvicorn
+
+    from seatwise.web.app import create_app
+
+    ctx = Context()
+    app = create_app(ctx.settings)
+    err.print(f"seatwise on http://{host}:{port}/ (API docs at /api/docs). Ctrl-C stops it.")
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@user_app.command("create")
+def create_user(
+    username: Annotated[str, typer.Argument(help="The account's name.")],
+    role: RoleOption = "viewer",
+    password_env: Annotated[
+        str | None,
+        typer.Option("--password-env", help="Read the password from this environment variable."),
+    ] = None,
+) -> None:
+    """Create a local account (asks for the password unless --password-env is given)."""
+    from seatwise.config import secret_from_environment
+    from seatwise.web.accounts import create_user as make
+
+    if password_env:
+        password = secret_from_environment(password_env)
+        if password is None:
+            raise UsageError(f"The environment variable {password_env} is not set.")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    ctx = Context()
+    with ctx.session() as session:
+        make(session, username, password, role)
+    err.print(f"User {username} created with role {role}.")
+
+
+@token_app.command("create")
+def create_token(
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "api",
+    role: RoleOption = "viewer",
+) -> None:
+    """Create an API token and print it (shown once; only its hash is stored)."""
+    from seatwise.reclaim.audit import current_actor
+    from seatwise.web.accounts import create_token as make
+
+    if not name.strip():
+        raise UsageError("A token needs a name.")
+    ctx = Context()
+    with ctx.session() as session:
+        token = make(session, name.strip(), role, current_actor())
+    err.print(f"API token {name!r} ({role}); keep it safe, it is not shown again:")
+    typer.echo(token)

@@ -1,0 +1,120 @@
+"""Local accounts of the web UI and bearer tokens of the reporting API, in the store.
+
+Passwords are hashed with Argon2id (argon2-cffi); API tokens are random and only their SHA-256
+is kept, so neither can be read back from the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seatwise.errors import UsageError
+from seatwise.store.schema import ROLES, ApiToken, AppUser
+
+__all__ = [
+    "TOKEN_PREFIX",
+    "Principal",
+    "authenticate",
+    "create_token",
+    "create_user",
+    "principal_for_token",
+]
+
+TOKEN_PREFIX = "swt_"
+_HASHER = PasswordHasher()
+# Verified against when the user does not exist, so both cases take the same time.
+_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+MIN_PASSWORD = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a signed-in user or an API token, with a role."""
+
+    name: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        """Admins may change licences, contract data and plans."""
+        return self.role == "admin"
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UsageError(f"Unknown role {role!r}; roles: {', '.join(ROLES)}.")
+
+
+def create_user(session: Session, username: str, password: str, role: str) -> AppUser:
+    """A new local account (UsageError when the name is taken or the password too short)."""
+    _check_role(role)
+    username = username.strip()
+    if not username:
+        raise UsageError("A user name cannot be empty.")
+    if len(password) < MIN_PASSWORD:
+        raise UsageError(f"A password needs at least {MIN_PASSWORD} characters.")
+    if session.scalar(select(AppUser.pk).where(AppUser.username == username)) is not None:
+        raise UsageError(f"There is already a user called {username!r}.")
+    user = AppUser(
+        username=username,
+        password_hash=_HASHER.hash(password),
+        role=role,
+        active=True,
+        created_at=datetime.now(UTC),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> Principal | None:
+    """The account's principal when the password is right, else None (same time either way)."""
+    user = session.scalar(select(AppUser).where(AppUser.username == username.strip()))
+    try:
+        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    if _HASHER.check_needs_rehash(user.password_hash):
+        user.password_hash = _HASHER.hash(password)
+    user.last_login_at = datetime.now(UTC)
+    return Principal(user.username, user.role)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, name: str, role: str, created_by: str) -> str:
+    """A new API token; the only time its value is shown."""
+    _check_role(role)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiToken(
+            name=name,
+            token_hash=_digest(token),
+            prefix=token[:12],
+            role=role,
+            created_at=datetime.now(UTC),
+            created_by=created_by,
+        )
+    )
+    return token
+
+
+def principal_for_token(session: Session, token: str) -> Principal | None:
+    """The principal of a valid, unrevoked token, else None."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.revoked:
+        return None
+    row.last_used_at = datetime.now(UTC)
+    return Principal(f"token:{row.name}", row.role)

@@ -1,0 +1,112 @@
+"""The web application (FastAPI + Jinja2, server-rendered): the UI pages under `/`, the
+reporting API under `/api/v1`, static files bundled in the package. `create_app` builds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+
+from seatwise import __version__
+from seatwise.config import Settings, load_settings
+from seatwise.errors import AppError
+from seatwise.secrets import SecretBox
+from seatwise.store import ensure_schema, make_engine
+from seatwise.web import pages
+from seatwise.web.security import LoginRequired, csrf_token
+from seatwise.web.state import TEMPLATES_DIR, WebState
+
+__all__ = ["create_app"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_HOURS = 8
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape on for .html
+    templates.env.globals["csrf_token"] = csrf_token
+    templates.env.globals["version"] = __version__
+    return templates
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": {"code": status, "message": message}}, status)
+    state: WebState = request.app.state.web
+    return state.templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The seatwise web app for `settings` (default: loaded from the environment)."""
+    settings = settings or load_settings()
+    engine = make_engine(settings.effective_database_url)
+    ensure_schema(engine)
+    box = SecretBox(settings)
+    app = FastAPI(
+        title="seatwise reporting API",
+        version=__version__,
+        description=(
+            "Read licences, users, activity, recommendations, task runs, plans and the audit "
+            "log of your Microsoft 365 tenants; admins may change contract fields, the managed "
+            "flag and plans. Lists answer `{value: [...], @odata.nextLink}` like OData, so "
+            "Power BI's OData and Web connectors page through them."
+        ),
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.web = WebState(settings, engine, box, _templates())
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=box.derive("web session").hex(),
+        session_cookie="seatwise_session",
+        max_age=SESSION_HOURS * 3600,
+        same_site="lax",
+        https_only=False,  # served on loopback or behind a TLS-terminating proxy
+    )
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    pages.include(app)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(_request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={_quote(exc.path)}", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        response = _error_page(request, exc.status_code, str(exc.detail))
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(AppError)
+    async def app_error(request: Request, exc: AppError) -> Response:
+        status: Any = getattr(exc, "http_status", None) or 400
+        return _error_page(request, int(status), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
+        message = f"{where}: {first.get('msg', 'invalid value')}" if where else "Invalid request."
+        return _error_page(request, 422, message)
+
+    return app
+
+
+def _quote(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")

@@ -1,0 +1,45 @@
+"""What every request of the web app shares: settings, the database engine, the secret box and
+the templates; built once in `create_app` and reached through `web_state(request)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from seatwise.config import Settings
+from seatwise.secrets import SecretBox
+from seatwise.store import session_scope
+
+__all__ = ["TEMPLATES_DIR", "WebState", "web_state"]
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+@dataclass
+class WebState:
+    """The app's shared objects."""
+
+    settings: Settings
+    engine: Engine
+    secrets: SecretBox
+    templates: Jinja2Templates
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """One unit of work (commits when the block succeeds)."""
+        with session_scope(self.engine) as session:
+            yield session
+
+
+def web_state(request: Request) -> WebState:
+    """The `WebState` of the app serving `request`."""
+    state: WebState = request.app.state.web
+    return state

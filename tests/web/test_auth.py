@@ -1,0 +1,58 @@
+"""Signing in, roles, CSRF and API tokens, over real HTTP and in real Chromium."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.web.conftest import Web, screenshot, sign_in
+
+
+def test_pages_need_a_login(web: Web) -> None:
+    with web.client() as client:
+        answer = client.get("/?tenant=x")
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/login?next=/%3Ftenant%3Dx"
+
+
+def test_wrong_password_is_refused(web: Web) -> None:
+    with web.client() as client:
+        form = client.get("/login")
+        token = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        answer = client.post(
+            "/login", data={"username": "admin", "password": "nope", "csrf_token": token}
+        )
+        assert answer.status_code == 401 and "Wrong user name or password" in answer.text
+        assert client.get("/").status_code == 303
+
+
+def test_a_form_post_without_csrf_token_is_refused(web: Web) -> None:
+    with web.client() as client:
+        web.login(client)
+        refused = client.post("/logout", data={})
+        assert refused.status_code == 403 and "reload it" in refused.text
+        forged = client.post("/logout", data={"csrf_token": "forged"})
+        assert forged.status_code == 403
+        assert client.get("/").status_code == 200  # still signed in
+
+
+def test_login_does_not_redirect_off_site(web: Web) -> None:
+    with web.client() as client:
+        form = client.get("/login?next=//evil.example/")
+        assert 'name="next" value="/"' in form.text
+
+
+def test_api_needs_a_token_and_viewers_cannot_write(web: Web) -> None:
+    with web.client() as client:
+        assert client.get("/api/v1/tenants").status_code == 401
+        bad = client.get("/api/v1/tenants", headers={"Authorization": "Bearer swt_nope"})
+        assert bad.status_code == 401 and bad.json()["error"]["message"]
+
+
+def test_sign_in_and_out_in_the_browser(page: Any, web: Web) -> None:
+    page.goto("/")
+    assert "/login" in page.url
+    screenshot(page, "login")
+    sign_in(page)
+    assert page.locator("header .user").inner_text().startswith("admin")
+    page.click("text=Sign out")
+    page.wait_for_url("**/login")
