@@ -103,6 +103,8 @@ _ADDONS = (
     ("OFFICESUBSCRIPTION", 0.02),
 )
 # Plans sometimes disabled on direct assignments.
+# Every HOSTILE_EVERY-th user (from HOSTILE_AT) has markup in its display name and job title.
+HOSTILE_EVERY, HOSTILE_AT = 97, 5
 _DISABLEABLE = ("YAMMER_ENTERPRISE", "SWAY", "MCOSTANDARD", "KAIZALA_O365_P3", "STREAM_O365_E3")
 _MFA_SETS = (
     ("microsoftAuthenticatorPush", "softwareOneTimePasscode"),
@@ -265,6 +267,10 @@ class _Generator:
             mail = upn
             display = f"{given} {surname}"
             title = rng.choice(names.TITLES[department])
+            if index % HOSTILE_EVERY == HOSTILE_AT:
+                # Directory data is user input: some tenants hold markup in names and titles.
+                display = f'<script>alert("{given}")</script>{given} {surname}'
+                title = f'"><img src=x onerror=alert(1)>{title}'
             r = rng.random()
             sync = True if r < 0.40 else (False if r < 0.43 else None)
         rates, platforms = dict(PERSONAS[persona][1]), PERSONAS[persona][2]
