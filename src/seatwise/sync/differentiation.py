@@ -69,10 +69,10 @@ def run(ctx: TaskContext) -> None:
                 for sku_id, disabled, _ in held
                 for service in included(sku_id, disabled)
             }
-            last = {service: day for service, day, _ in chunk.activity.get(user.id, ())}
+            last = {service: day for _, service, day, _ in chunk.activity.get(user.id, ())}
             for pair in pairs:
                 holders[pair] += 1
-                day = last.get(pair[1])
+                day = chunk.day(last.get(pair[1]))
                 if day is not None and day >= window_start:
                     active[pair] += 1
         written += summary.write(ctx, chunk)

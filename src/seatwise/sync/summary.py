@@ -13,6 +13,8 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, func, select, type_coerce
@@ -68,20 +70,21 @@ _ORDER = {name: i for i, name in enumerate(services.SERVICES)}
 class Chunk:
     """A run of users (in id order) and what is stored about them, by user id.
 
-    `activity` holds (service, last activity, report date) of available services; `assignments`
-    (sku id, disabled plans as stored, last updated); the disabled plans are left undecoded
-    (JSON text on SQLite) so that callers can cache on them.
+    `activity` holds (user id, service, last activity, report date) of available services, the
+    dates as stored (ISO text on SQLite, which orders as the dates do; `day` makes them dates);
+    `assignments` (sku id, disabled plans as stored, last updated); the disabled plans are left
+    undecoded (JSON text on SQLite) so that callers can cache on them.
     """
 
     users: Sequence[Any]  # rows of the user columns read
-    activity: dict[str, list[tuple[str, date | None, date | None]]] = field(
-        default_factory=lambda: defaultdict(list)
-    )
+    # (user id, service, last activity, report date), dates as the driver gives them: `day`
+    activity: dict[str, list[tuple[str, str, Any, Any]]] = field(default_factory=dict)
     assignments: dict[str, list[tuple[str, Any, Any]]] = field(
         default_factory=lambda: defaultdict(list)
     )
     activations: dict[str, int] = field(default_factory=dict)
     snapshots: dict[str, Any] = field(default_factory=dict)  # the latest snapshot's columns
+    day: _Days = field(default_factory=lambda: _Days())
 
 
 class _Days:
@@ -137,20 +140,28 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
         if not users:
             return
         first, after = users[0].id, users[-1].id
-        chunk = Chunk(users)
-        for user_id, service, last, as_of in connection.execute(
+        chunk = Chunk(users, day=day)
+        # ~6 rows a user: fetched straight from the driver (no Row objects) in user order.
+        found = connection.execute(
             select(
                 ServiceActivity.user_id,
                 ServiceActivity.service,
                 _raw(ServiceActivity.last_activity),
                 _raw(ServiceActivity.as_of),
-            ).where(
+            )
+            .where(
                 ServiceActivity.tenant_pk == pk,
                 ServiceActivity.user_id.between(first, after),
                 ServiceActivity.available.is_(True),
             )
-        ).all():
-            chunk.activity[user_id].append((service, day(last), day(as_of)))
+            .order_by(ServiceActivity.user_id)
+        )
+        try:
+            raw = found.cursor.fetchall()
+        finally:
+            found.close()
+        chunk.activity = {user_id: list(rows) for user_id, rows in groupby(raw, itemgetter(0))}
+        del raw
         for user_id, sku_id, disabled, updated in connection.execute(
             select(
                 LicenseAssignment.user_id,
@@ -217,14 +228,16 @@ def write(ctx: TaskContext, chunk: Chunk) -> int:
     rows: list[tuple[Any, ...]] = []
     for user in chunk.users:
         user_id = user.id
-        top: tuple[date, int, str, date | None] | None = None
-        for service, day, as_of in chunk.activity.get(user_id, ()):
+        top: tuple[Any, int, str, Any] | None = None
+        for _, service, day, as_of in chunk.activity.get(user_id, ()):
             if day is None:
                 continue
             rank = -_ORDER.get(service, 99)  # on equal days the earlier service in SERVICES wins
             if top is None or (day, rank) > (top[0], top[1]):
                 top = (day, rank, service, as_of)
-        app, last, seen = (top[2], top[0], top[3]) if top else (None, None, None)
+        app, last, seen = (
+            (top[2], chunk.day(top[0]), chunk.day(top[3])) if top else (None, None, None)
+        )
         held = chunk.assignments.get(user_id, ())
         assigned = [updated for _, _, updated in held if updated is not None]
         start = min(assigned) if assigned else user.created_at
