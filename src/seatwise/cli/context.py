@@ -42,6 +42,8 @@ class Context:
 
     def close(self) -> None:
         """Dispose of the engine's pooled connections, if an engine was made."""
+        if self in _OPEN:
+            _OPEN.remove(self)
         engine = self.__dict__.pop("engine", None)
         if engine is not None:
             engine.dispose()

@@ -143,6 +143,7 @@ def _recommended(
     policy: Policy,
     as_of: date,
     rules: Collection[str],
+    picked: Collection[tuple[str, str]] | None = None,
 ) -> dict[str, _Chosen]:
     """Users the chosen rules say to reclaim from (action `reclaim` only: a `review` needs a
     person first), each with the reasons. A whole-user rule (blocked, deleted, inactive, never
@@ -152,6 +153,8 @@ def _recommended(
         by_upn = {user.upn: user for user in batch}
         for result in evaluate(batch, tenant, policy, as_of, rules=rules or None):
             if result.action != "reclaim":
+                continue
+            if picked is not None and (result.rule, result.upn) not in picked:
                 continue
             user = by_upn[result.upn]
             chosen = found.setdefault(user.id, _Chosen(user, [], set()))
@@ -194,9 +197,12 @@ def make_plan(
     rules: Collection[str] = (),
     upns: Sequence[str] = (),
     only_managed: bool = False,
+    picked: Collection[tuple[str, str]] | None = None,
 ) -> ReclaimPlan:
     """Store a draft plan for the users the rules recommend reclaiming from (all reclaim rules
     when neither `rules` nor `upns` is given) plus the users named; return it.
+
+    `picked` narrows the recommendations to those (rule, UPN) pairs (the UI's ticked rows).
 
     Raises `UsageError` for an unknown rule or user and `PlanError` when nobody qualifies.
     """
@@ -205,7 +211,10 @@ def make_plan(
         raise UsageError(f"Unknown rule {unknown[0]!r}; rules: {', '.join(RULES)}.")
     tenant = inputs.tenant_facts(session, tenant_pk)
     chosen: dict[str, _Chosen] = {}
-    if rules or not upns:
+    if picked is not None:
+        wanted = {rule for rule, _ in picked}
+        chosen.update(_recommended(session, tenant_pk, tenant, policy, as_of, wanted, set(picked)))
+    elif rules or not upns:
         chosen.update(_recommended(session, tenant_pk, tenant, policy, as_of, rules))
     for user_id, named in _named(session, tenant_pk, upns, actor).items():
         if user_id in chosen:

@@ -1,0 +1,229 @@
+"""Reclamation in the browser: the plans, one plan with every user and licence, approve, apply
+(in the background, with progress), undo, and the audit log. Admins act; viewers look.
+
+Apply and undo run `seatwise.reclaim` on a thread of the web process, one job per plan at a
+time; the plan page refreshes itself while its job runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
+
+from seatwise.analytics.recommendations import Policy
+from seatwise.errors import AppError
+from seatwise.reclaim import (
+    Outcome,
+    apply_plan,
+    approve,
+    get_plan,
+    plan_records,
+    plan_summary,
+    undo_plan,
+)
+from seatwise.reclaim.audit import events
+from seatwise.store.schema import ReclaimPlan, Tenant
+from seatwise.web.render import page
+from seatwise.web.security import Admin, Csrf, User
+from seatwise.web.state import WebState, web_state
+from seatwise.web.tenancy import all_tenants, pick_tenant
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass
+class Job:
+    """An apply or undo running in the background."""
+
+    kind: str
+    done: int = 0
+    total: int = 0
+    outcome: Outcome | None = None
+    error: str | None = None
+    finished: bool = False
+    thread: threading.Thread | None = field(default=None, repr=False)
+
+
+_JOBS: dict[tuple[int, int], Job] = {}
+_LOCK = threading.Lock()
+
+
+def job_of(tenant_pk: int, plan_pk: int) -> Job | None:
+    """The plan's current or last job in this process."""
+    with _LOCK:
+        return _JOBS.get((tenant_pk, plan_pk))
+
+
+def _start(state: WebState, tenant: Tenant, plan_pk: int, kind: str, actor: str) -> None:
+    from seatwise.cli.context import Context
+
+    key = (tenant.pk, plan_pk)
+    with _LOCK:
+        running = _JOBS.get(key)
+        if running is not None and not running.finished:
+            raise HTTPException(409, f"Plan {plan_pk} is already being {running.kind}ed.")
+        job = _JOBS[key] = Job(kind)
+    ctx = Context(state.settings)
+    client = ctx.graph_client(tenant)
+    policy = Policy.from_mapping(state.settings.recommendations.model_dump())
+    tenant_pk = tenant.pk
+
+    def progress(done: int, total: int) -> None:
+        job.done, job.total = done, total
+
+    def work() -> None:
+        try:
+            with client:
+                if kind == "apply":
+                    job.outcome = apply_plan(
+                        state.engine, client, tenant_pk, plan_pk, actor=actor, policy=policy,
+                        progress=progress,
+                    )  # fmt: skip
+                else:
+                    job.outcome = undo_plan(
+                        state.engine, client, tenant_pk, plan_pk, actor=actor, progress=progress
+                    )
+            ctx.save_rotated_tokens()
+        except AppError as exc:
+            job.error = str(exc)
+        except Exception as exc:  # a bug: keep the page usable and say so  # noqa: BLE001
+            job.error = f"Unexpected error: {exc!r}"
+        finally:
+            job.finished = True
+            ctx.close()
+
+    job.thread = threading.Thread(target=work, name=f"reclaim-{kind}-{plan_pk}", daemon=True)
+    job.thread.start()
+
+
+def _tenant_or_404(request: Request, session: Any) -> Tenant:
+    tenant = pick_tenant(request, session)
+    if tenant is None:
+        raise HTTPException(404, "There is no tenant yet.")
+    return tenant
+
+
+@router.get("/reclamation")
+def plans(request: Request, user: User) -> Response:
+    """Every plan of the tenant, newest first."""
+    with web_state(request).session() as session:
+        tenants = all_tenants(session)
+        tenant = pick_tenant(request, session)
+        rows = []
+        if tenant is not None:
+            for plan in session.scalars(
+                select(ReclaimPlan)
+                .where(ReclaimPlan.tenant_pk == tenant.pk)
+                .order_by(ReclaimPlan.pk.desc())
+            ):
+                rows.append(plan_summary(session, plan))
+        return page(
+            request,
+            "reclamation.html",
+            {"plans": rows},
+            user=user,
+            tenant=tenant,
+            tenants=tenants,
+            title="Reclamation",
+        )
+
+
+@router.get("/reclamation/plans/{plan_pk}")
+def plan_page(request: Request, user: User, plan_pk: int) -> Response:
+    """One plan: summary, every user and licence, the actions its status allows."""
+    with web_state(request).session() as session:
+        tenants = all_tenants(session)
+        tenant = _tenant_or_404(request, session)
+        plan = get_plan(session, tenant.pk, plan_pk)
+        summary = plan_summary(session, plan)
+        records = list(plan_records(session, plan))
+        job = job_of(tenant.pk, plan_pk)
+        return page(
+            request,
+            "reclamation_plan.html",
+            {"plan": summary, "records": records, "job": job},
+            user=user,
+            tenant=tenant,
+            tenants=tenants,
+            title=f"Reclamation plan {plan_pk}",
+        )
+
+
+@router.post("/reclamation/plans/{plan_pk}/approve", dependencies=[Csrf])
+def approve_plan(request: Request, user: Admin, plan_pk: int) -> Response:
+    """Approve a draft."""
+    with web_state(request).session() as session:
+        tenant = _tenant_or_404(request, session)
+        approve(
+            session, get_plan(session, tenant.pk, plan_pk), f"web:{user.name}", datetime.now(UTC)
+        )
+        name = tenant.name
+    return RedirectResponse(f"/reclamation/plans/{plan_pk}?tenant={name}", status_code=303)
+
+
+@router.post("/reclamation/plans/{plan_pk}/apply", dependencies=[Csrf])
+def apply(
+    request: Request,
+    user: Admin,
+    plan_pk: int,
+    confirm: Annotated[bool, Form()] = False,
+) -> Response:
+    """Start removing the plan's licences through Graph (needs the confirmation box)."""
+    if not confirm:
+        raise HTTPException(400, "Tick the confirmation box to apply the plan.")
+    state = web_state(request)
+    with state.session() as session:
+        tenant = _tenant_or_404(request, session)
+        plan = get_plan(session, tenant.pk, plan_pk)
+        if plan.status == "draft":
+            raise HTTPException(409, f"Plan {plan_pk} is not approved yet.")
+        session.expunge(tenant)
+    _start(state, tenant, plan_pk, "apply", f"web:{user.name}")
+    return RedirectResponse(f"/reclamation/plans/{plan_pk}?tenant={tenant.name}", status_code=303)
+
+
+@router.post("/reclamation/plans/{plan_pk}/undo", dependencies=[Csrf])
+def undo(
+    request: Request,
+    user: Admin,
+    plan_pk: int,
+    confirm: Annotated[bool, Form()] = False,
+) -> Response:
+    """Start giving back every licence the plan removed."""
+    if not confirm:
+        raise HTTPException(400, "Tick the confirmation box to undo the plan.")
+    state = web_state(request)
+    with state.session() as session:
+        tenant = _tenant_or_404(request, session)
+        plan = get_plan(session, tenant.pk, plan_pk)
+        if plan.status in ("draft", "approved"):
+            raise HTTPException(409, f"Plan {plan_pk} has not been applied: nothing to undo.")
+        session.expunge(tenant)
+    _start(state, tenant, plan_pk, "undo", f"web:{user.name}")
+    return RedirectResponse(f"/reclamation/plans/{plan_pk}?tenant={tenant.name}", status_code=303)
+
+
+@router.get("/reclamation/audit")
+def audit_log(request: Request, user: User, plan: int | None = None) -> Response:
+    """The audit log, newest first (500 events)."""
+    with web_state(request).session() as session:
+        tenants = all_tenants(session)
+        tenant = pick_tenant(request, session)
+        rows = (
+            list(events(session, tenant.pk, plan_pk=plan, limit=500, flat=True)) if tenant else []
+        )
+        return page(
+            request,
+            "reclamation_audit.html",
+            {"events": rows, "plan": plan},
+            user=user,
+            tenant=tenant,
+            tenants=tenants,
+            title="Audit log",
+        )

@@ -1,0 +1,105 @@
+"""Recommendations: grouped by rule, with evidence and annual savings per currency; admins tick
+reclaim results and turn them into a draft reclamation plan."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from seatwise.analytics.inputs import recommendations as inputs
+from seatwise.analytics.recommendations import RULES, Policy, Recommendation, evaluate
+from seatwise.analytics.recommendations.savings import money
+from seatwise.reclaim import make_plan
+from seatwise.web.render import page
+from seatwise.web.security import Admin, Csrf, User
+from seatwise.web.state import web_state
+from seatwise.web.tenancy import all_tenants, pick_tenant
+
+router = APIRouter(include_in_schema=False)
+
+
+def _totals(found: list[Recommendation]) -> dict[str, str]:
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for result in found:
+        if result.annual_savings is not None and result.currency:
+            totals[result.currency] += result.annual_savings
+    return {currency: money(amount) for currency, amount in sorted(totals.items())}
+
+
+@router.get("/recommendations")
+def recommendations(request: Request, user: User, rule: str | None = None) -> Response:
+    """Every recommendation of the tenant, by rule."""
+    if rule is not None and rule not in RULES:
+        raise HTTPException(404, f"There is no rule {rule!r}.")
+    state = web_state(request)
+    policy = Policy.from_mapping(state.settings.recommendations.model_dump())
+    with state.session() as session:
+        tenants = all_tenants(session)
+        tenant = pick_tenant(request, session)
+        found: list[Recommendation] = []
+        if tenant is not None:
+            facts = inputs.tenant_facts(session, tenant.pk)
+            users = (u for batch in inputs.iter_user_facts(session, tenant.pk) for u in batch)
+            found = evaluate(
+                users, facts, policy, datetime.now(UTC).date(), rules=[rule] if rule else None
+            )
+        groups: dict[str, list[Recommendation]] = defaultdict(list)
+        for result in found:
+            groups[result.rule].append(result)
+        sections: list[dict[str, Any]] = [
+            {"rule": name, "results": items, "totals": _totals(items)}
+            for name, items in sorted(groups.items())
+        ]
+        return page(
+            request,
+            "recommendations.html",
+            {
+                "sections": sections,
+                "totals": _totals(found),
+                "count": len(found),
+                "rules": list(RULES),
+                "rule": rule,
+            },
+            user=user,
+            tenant=tenant,
+            tenants=tenants,
+            title="Recommendations",
+        )
+
+
+@router.post("/recommendations/plan", dependencies=[Csrf])
+def plan_from_selection(
+    request: Request,
+    user: Admin,
+    pick: Annotated[list[str] | None, Form()] = None,
+    only_managed: Annotated[bool, Form()] = False,
+) -> Response:
+    """A draft plan from the ticked results (`rule|upn`): a whole-user rule takes every licence
+    the user holds, as the seed says; an overlap only the redundant SKUs."""
+    pairs = {tuple(p.split("|", 1)) for p in pick or () if "|" in p}
+    if not pairs:
+        raise HTTPException(400, "Tick at least one recommendation to reclaim.")
+    state = web_state(request)
+    policy = Policy.from_mapping(state.settings.recommendations.model_dump())
+    now = datetime.now(UTC)
+    with state.session() as session:
+        tenant = pick_tenant(request, session)
+        if tenant is None:
+            raise HTTPException(404, "There is no tenant yet.")
+        plan = make_plan(
+            session,
+            tenant.pk,
+            actor=f"web:{user.name}",
+            policy=policy,
+            as_of=now.date(),
+            now=now,
+            only_managed=only_managed,
+            picked={(rule, upn) for rule, upn in pairs},
+        )
+        plan_pk = plan.pk
+    return RedirectResponse(f"/reclamation/plans/{plan_pk}", status_code=303)
