@@ -1,15 +1,15 @@
 """`seatwise demo`: a simulated tenant, connected and synced, in one command.
 
 Serves the simulator on loopback, registers it as tenant `demo` (app-only) in a demo data
-directory of its own, runs the four integration tasks and prints where to look. The web UI is not
-built yet; until it is, the demo points at the CLI views.
+directory of its own, runs the four integration tasks, then serves the web UI with a fresh
+`demo` admin account and prints where to look (the UI's address and password, and the CLI views).
 """
 
 from __future__ import annotations
 
+import secrets
 import shlex
-import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,10 +18,11 @@ def demo(
     users: Annotated[int, typer.Option(help="Directory users in the simulated tenant.")] = 500,
     seed: Annotated[int, typer.Option(help="Generator seed.")] = 7,
     keep_running: Annotated[
-        bool, typer.Option(help="Keep the simulated tenant served until Ctrl-C.")
+        bool, typer.Option(help="Serve the web UI and the simulated tenant until Ctrl-C.")
     ] = True,
+    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
 ) -> None:
-    """Simulated tenant + sync in one command, then print where to look."""
+    """Simulated tenant + sync + web UI in one command, then print where to look."""
     from rich.console import Console
 
     from seatwise.cli.context import Context
@@ -64,7 +65,19 @@ def demo(
             "SEATWISE_CA_BUNDLE": str(server.ca_bundle),
         }
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        console.print("\n[bold]Where to look[/] (the web UI is not built yet):")
+        password = secrets.token_urlsafe(12)
+        web = _web_app(settings, password) if keep_running else None
+        if web is not None:
+            console.print(
+                f"\n[bold]Web UI[/]: http://127.0.0.1:{port}/ — sign in as [bold]demo[/] with "
+                f"password [bold]{password}[/] (made for this run)."
+            )
+        else:
+            console.print(
+                "\nThe web UI: `seatwise serve` with the settings below, after "
+                "`seatwise user create NAME --role admin`."
+            )
+        console.print("\n[bold]Where to look[/] on the command line:")
         console.print(f"  export {exports}")
         for command, meaning in (
             ("seatwise users", "every user: licences, activity, storage, MFA"),
@@ -78,9 +91,23 @@ def demo(
             ("seatwise sync", "sync again (nothing changes on an unchanged tenant)"),
         ):
             console.print(f"  {command:<58} {meaning}")
-        if keep_running:
-            console.print("\nThe simulated tenant stays up until you press Ctrl-C.")
+        if web is not None:
+            import uvicorn
+
+            console.print("\nThe web UI and the simulated tenant stay up until you press Ctrl-C.")
             try:
-                threading.Event().wait()
+                uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning")
             except KeyboardInterrupt:
-                console.print("Stopped.")
+                pass
+            console.print("Stopped.")
+
+
+def _web_app(settings: Any, password: str) -> Any:
+    """The web app over the demo's data, with the `demo` admin account set to `password`."""
+    from seatwise.web.accounts import set_password
+    from seatwise.web.app import create_app as create_web_app
+
+    app = create_web_app(settings)
+    with app.state.web.session() as session:
+        set_password(session, "demo", password, "admin")
+    return app

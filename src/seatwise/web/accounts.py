@@ -26,6 +26,7 @@ __all__ = [
     "create_token",
     "create_user",
     "principal_for_token",
+    "set_password",
 ]
 
 TOKEN_PREFIX = "swt_"
@@ -73,6 +74,18 @@ def create_user(session: Session, username: str, password: str, role: str) -> Ap
     session.add(user)
     session.flush()
     return user
+
+
+def set_password(session: Session, username: str, password: str, role: str) -> None:
+    """Create the account, or give an existing one this password and role (the demo's admin)."""
+    user = session.scalar(select(AppUser).where(AppUser.username == username))
+    if user is None:
+        create_user(session, username, password, role)
+        return
+    _check_role(role)
+    user.password_hash = _HASHER.hash(password)
+    user.role = role
+    user.active = True
 
 
 def authenticate(session: Session, username: str, password: str) -> Principal | None:
