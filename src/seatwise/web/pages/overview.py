@@ -1,10 +1,30 @@
-"""Overview: per tenant, users and licences at a glance (filled in by the overview page work)."""
+"""Overview: per tenant, users and licensed users, seats per SKU, annual and unused cost and the
+recommendations' savings per currency, data freshness (report refresh dates, last task runs)
+and trends over the stored daily snapshots. Reads through analytics; renders with web.charts.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
 
+from seatwise.analytics import licenses as positions
+from seatwise.analytics.inputs import licenses as licence_inputs
+from seatwise.analytics.inputs import recommendations as recommendation_inputs
+from seatwise.analytics.recommendations import Policy, evaluate
+from seatwise.config import Settings
+from seatwise.store.schema import LicenseAssignment, ReportRefresh, TaskRun, Tenant, UsageSnapshot
+from seatwise.store.schema import User as UserRow
+from seatwise.sync import TASK_TITLES
+from seatwise.web import charts
 from seatwise.web.render import page
 from seatwise.web.security import User
 from seatwise.web.state import web_state
@@ -13,16 +33,169 @@ from seatwise.web.tenancy import all_tenants, pick_tenant
 router = APIRouter(include_in_schema=False)
 
 
+@dataclass(frozen=True)
+class Savings:
+    """What the recommendations would save a year in one currency."""
+
+    currency: str
+    annual_savings: Decimal
+    recommendations: int
+
+
+def user_counts(session: Session, tenant_pk: int) -> tuple[int, int]:
+    """Live (not deleted) users, and those of them holding at least one licence."""
+    live = (UserRow.tenant_pk == tenant_pk) & UserRow.deleted_at.is_(None)
+    users = session.scalar(select(func.count()).select_from(UserRow).where(live)) or 0
+    licensed = session.scalar(
+        select(func.count(func.distinct(LicenseAssignment.user_id)))
+        .select_from(LicenseAssignment)
+        .join(
+            UserRow,
+            (UserRow.tenant_pk == LicenseAssignment.tenant_pk)
+            & (UserRow.id == LicenseAssignment.user_id),
+        )
+        .where(LicenseAssignment.tenant_pk == tenant_pk, live)
+    )
+    return int(users), int(licensed or 0)
+
+
+def savings(session: Session, tenant_pk: int, settings: Settings, as_of: date) -> dict[str, Any]:
+    """The recommendations (as `seatwise recommendations` makes them): how many per action, and
+    the annual savings per currency (never added across currencies)."""
+    policy = Policy.from_mapping(settings.recommendations.model_dump())
+    facts = recommendation_inputs.tenant_facts(session, tenant_pk)
+    users = (
+        u for batch in recommendation_inputs.iter_user_facts(session, tenant_pk) for u in batch
+    )
+    per_action: dict[str, int] = defaultdict(int)
+    sums: dict[str, tuple[Decimal, int]] = {}
+    total = 0
+    for found in evaluate(users, facts, policy, as_of):
+        total += 1
+        per_action[found.action] += 1
+        if found.annual_savings is not None and found.currency is not None:
+            amount, count = sums.get(found.currency, (Decimal(0), 0))
+            sums[found.currency] = (amount + found.annual_savings, count + 1)
+    return {
+        "count": total,
+        "per_action": dict(sorted(per_action.items())),
+        "per_currency": [Savings(cur, *sums[cur]) for cur in sorted(sums)],
+    }
+
+
+def freshness(session: Session, tenant_pk: int) -> dict[str, Any]:
+    """Each usage report's refresh date, and the last run of each integration task."""
+    reports = session.execute(
+        select(
+            ReportRefresh.report,
+            ReportRefresh.refresh_date,
+            ReportRefresh.fetched_at,
+            ReportRefresh.rows,
+        )
+        .where(ReportRefresh.tenant_pk == tenant_pk)
+        .order_by(ReportRefresh.report)
+    ).all()
+    latest = (
+        select(TaskRun.task, func.max(TaskRun.started_at).label("started"))
+        .where(TaskRun.tenant_pk == tenant_pk)
+        .group_by(TaskRun.task)
+        .subquery()
+    )
+    runs = {
+        run.task: run
+        for run in session.scalars(
+            select(TaskRun)
+            .join(
+                latest,
+                (TaskRun.task == latest.c.task) & (TaskRun.started_at == latest.c.started),
+            )
+            .where(TaskRun.tenant_pk == tenant_pk)
+        )
+    }
+    tasks = [(title, runs.get(task)) for task, title in TASK_TITLES.items()]
+    return {"reports": reports, "tasks": tasks}
+
+
+def active_trend(session: Session, tenant_pk: int) -> list[tuple[str, float]]:
+    """Per day of the stored snapshots (one per roster sync, dated by the report), the users who
+    used Microsoft 365 apps on any platform (Windows, Mac, mobile, web) in the report period."""
+    used = or_(
+        UsageSnapshot.windows.is_(True),
+        UsageSnapshot.mac.is_(True),
+        UsageSnapshot.mobile.is_(True),
+        UsageSnapshot.web.is_(True),
+    )
+    rows = session.execute(
+        select(UsageSnapshot.day, func.sum(case((used, 1), else_=0)))
+        .where(UsageSnapshot.tenant_pk == tenant_pk)
+        .group_by(UsageSnapshot.day)
+        .order_by(UsageSnapshot.day)
+    )
+    return [(day.isoformat(), float(count or 0)) for day, count in rows]
+
+
+def storage_trend(session: Session, tenant_pk: int) -> list[tuple[str, float]]:
+    """Per snapshot day, the mailbox and OneDrive storage used in all, in GB."""
+    rows = session.execute(
+        select(
+            UsageSnapshot.day,
+            func.sum(
+                func.coalesce(UsageSnapshot.mail_mb, 0)
+                + func.coalesce(UsageSnapshot.onedrive_mb, 0)
+            ),
+        )
+        .where(UsageSnapshot.tenant_pk == tenant_pk)
+        .group_by(UsageSnapshot.day)
+        .order_by(UsageSnapshot.day)
+    )
+    return [(day.isoformat(), round(float(mb or 0) / 1024, 1)) for day, mb in rows]
+
+
+def _summary(session: Session, tenant: Tenant, settings: Settings) -> dict[str, Any]:
+    found = positions.build(
+        licence_inputs.sku_rows(session, tenant.pk),
+        licence_inputs.contract_rows(session, tenant.pk),
+    )
+    users, licensed = user_counts(session, tenant.pk)
+    seats = charts.stacked_bar_chart(
+        [p.name for p in found],
+        [
+            ("Assigned", [float(p.assigned) for p in found]),
+            ("Unused", [float(max(p.available, 0)) for p in found]),
+        ],
+        title="Purchased licences per SKU: assigned and unused",
+        empty="No licences yet: run a sync.",
+    )
+    return {
+        "users": users,
+        "licensed": licensed,
+        "positions": found,
+        "seats_chart": seats,
+        "totals": positions.totals(found),
+        "savings": savings(session, tenant.pk, settings, datetime.now(UTC).date()),
+        "freshness": freshness(session, tenant.pk),
+        "active_chart": charts.line_chart(
+            active_trend(session, tenant.pk), title="Users of Microsoft 365 apps per report day"
+        ),
+        "storage_chart": charts.line_chart(
+            storage_trend(session, tenant.pk), title="Mailbox and OneDrive storage (GB) per day"
+        ),
+        "money": positions.money,
+    }
+
+
 @router.get("/")
 def overview(request: Request, user: User) -> Response:
     """The overview page."""
-    with web_state(request).session() as session:
+    state = web_state(request)
+    with state.session() as session:
         tenants = all_tenants(session)
         tenant = pick_tenant(request, session)
+        context = _summary(session, tenant, state.settings) if tenant is not None else {}
         return page(
             request,
             "overview.html",
-            {},
+            context,
             user=user,
             tenant=tenant,
             tenants=tenants,

@@ -1,0 +1,186 @@
+"""Server-side SVG charts for the UI pages: small pure functions returning `Markup` (bar chart,
+stacked bar chart, line chart). Every label is escaped here, so callers may pass user data.
+Imports nothing from the product.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from markupsafe import Markup, escape
+
+__all__ = ["PALETTE", "bar_chart", "line_chart", "stacked_bar_chart"]
+
+# Colours of the series, in order (readable on white, distinguishable in greyscale).
+PALETTE = ("#2456c9", "#9bb4ea", "#1f7a4d", "#a05a00", "#b42318", "#6b4fbb", "#5b6577")
+_INK = "#1d2433"
+_MUTED = "#5b6577"
+_GRID = "#dfe3ea"
+
+
+def _number(value: float) -> str:
+    """A value as a label: whole numbers without decimals, others with at most 1."""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.1f}"
+
+
+def _ceiling(value: float) -> float:
+    """A round upper bound for an axis: 1, 2 or 5 times a power of ten, at least `value`."""
+    if value <= 0:
+        return 1.0
+    power = 1.0
+    while power * 10 <= value:
+        power *= 10
+    while power > value:
+        power /= 10
+    for step in (1, 2, 5, 10):
+        if step * power >= value:
+            return step * power
+    return 10 * power  # pragma: no cover - the loop always returns
+
+
+def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
+    head = (
+        f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>"
+    )
+    return Markup(head + "".join(body) + "</svg>")
+
+
+def _text(x: float, y: float, label: object, anchor: str = "start", size: int = 12) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{_INK}" '
+        f'text-anchor="{anchor}">{escape(str(label))}</text>'
+    )
+
+
+def _legend(series: Sequence[str], x: float, y: float) -> list[str]:
+    parts = []
+    for i, name in enumerate(series):
+        colour = PALETTE[i % len(PALETTE)]
+        parts.append(f'<rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" fill="{colour}"/>')
+        parts.append(_text(x + 16, y, name))
+        x += 30 + 7 * len(name)
+    return parts
+
+
+def _empty(title: str, width: int, message: str) -> Markup:
+    return _svg(width, 60, title, [_text(width / 2, 35, message, "middle")])
+
+
+def bar_chart(
+    items: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    width: int = 640,
+    bar_height: int = 22,
+    empty: str = "No data yet.",
+) -> Markup:
+    """Horizontal bars, one per (label, value), with the value at the end of each bar."""
+    if not items:
+        return _empty(title, width, empty)
+    label_w = min(260, 20 + 7 * max(len(label) for label, _ in items))
+    plot_w = width - label_w - 70
+    top = max((value for _, value in items), default=0)
+    scale = plot_w / top if top > 0 else 0.0
+    gap = 8
+    height = len(items) * (bar_height + gap) + gap
+    body: list[str] = []
+    for i, (label, value) in enumerate(items):
+        y = gap + i * (bar_height + gap)
+        length = max(value, 0) * scale
+        body.append(_text(label_w - 8, y + bar_height * 0.7, label, "end"))
+        body.append(
+            f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_height}" '
+            f'fill="{PALETTE[0]}"><title>{escape(label)}: {escape(_number(value))}</title></rect>'
+        )
+        body.append(_text(label_w + length + 6, y + bar_height * 0.7, _number(value)))
+    return _svg(width, height, title, body)
+
+
+def stacked_bar_chart(
+    categories: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    *,
+    title: str,
+    width: int = 640,
+    bar_height: int = 22,
+    empty: str = "No data yet.",
+) -> Markup:
+    """Horizontal stacked bars: one bar per category, one segment per (series name, values);
+    the total is written at the end of each bar and a legend names the series."""
+    if not categories or not series:
+        return _empty(title, width, empty)
+    for name, values in series:
+        if len(values) != len(categories):
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(categories)}")
+    label_w = min(260, 20 + 7 * max(len(c) for c in categories))
+    plot_w = width - label_w - 70
+    totals = [sum(max(v[i], 0) for _, v in series) for i in range(len(categories))]
+    top = max(totals, default=0)
+    scale = plot_w / top if top > 0 else 0.0
+    gap = 8
+    legend_h = 26
+    height = legend_h + len(categories) * (bar_height + gap) + gap
+    body = _legend([name for name, _ in series], label_w, 16)
+    for i, category in enumerate(categories):
+        y = legend_h + gap + i * (bar_height + gap)
+        body.append(_text(label_w - 8, y + bar_height * 0.7, category, "end"))
+        x = float(label_w)
+        for s, (name, values) in enumerate(series):
+            length = max(values[i], 0) * scale
+            if length > 0:
+                tip = f"{escape(category)} · {escape(name)}: {escape(_number(values[i]))}"
+                body.append(
+                    f'<rect x="{x:.1f}" y="{y}" width="{length:.1f}" height="{bar_height}" '
+                    f'fill="{PALETTE[s % len(PALETTE)]}"><title>{tip}</title></rect>'
+                )
+            x += length
+        body.append(_text(x + 6, y + bar_height * 0.7, _number(totals[i])))
+    return _svg(width, height, title, body)
+
+
+def line_chart(
+    points: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 220,
+    empty: str = "No history yet.",
+) -> Markup:
+    """A line over (x label, value) points in order, with a y axis from 0 and dots; the first
+    and last x labels are written under the axis (every label is in the dot's tooltip)."""
+    if not points:
+        return _empty(title, width, empty)
+    left, right, top_pad, bottom = 56, 16, 14, 30
+    plot_w = width - left - right
+    plot_h = height - top_pad - bottom
+    top = _ceiling(max(value for _, value in points))
+    step = plot_w / (len(points) - 1) if len(points) > 1 else 0.0
+
+    def at(i: int, value: float) -> tuple[float, float]:
+        x = left + (i * step if len(points) > 1 else plot_w / 2)
+        return x, top_pad + plot_h - max(value, 0) / top * plot_h
+
+    body: list[str] = []
+    for tick in (0.0, top / 2, top):
+        y = top_pad + plot_h - tick / top * plot_h
+        body.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{_GRID}"/>'
+        )
+        body.append(_text(left - 6, y + 4, _number(tick), "end", 11))
+    coords = [at(i, value) for i, (_, value) in enumerate(points)]
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    body.append(f'<polyline points="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
+    for (x, y), (label, value) in zip(coords, points, strict=True):
+        body.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PALETTE[0]}">'
+            f"<title>{escape(label)}: {escape(_number(value))}</title></circle>"
+        )
+    base = height - 10
+    body.append(_text(coords[0][0], base, points[0][0], "start", 11))
+    if len(points) > 1:
+        body.append(_text(coords[-1][0], base, points[-1][0], "end", 11))
+    return _svg(width, height, title, body)

@@ -1,0 +1,95 @@
+"""The SVG charts: well-formed SVG, values and labels shown, markup in labels escaped."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+from markupsafe import Markup
+
+from seatwise.web.charts import bar_chart, line_chart, stacked_bar_chart
+
+SVG = "{http://www.w3.org/2000/svg}"
+EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def _parse(svg: Markup) -> ET.Element:
+    assert isinstance(svg, Markup)
+    return ET.fromstring(str(svg))
+
+
+def _texts(root: ET.Element) -> list[str]:
+    return [t.text or "" for t in root.iter(f"{SVG}text")]
+
+
+def test_bar_chart_draws_one_bar_per_item_scaled_to_the_largest() -> None:
+    root = _parse(bar_chart([("E3", 40), ("E5", 10), ("F3", 0)], title="Seats"))
+    bars = list(root.iter(f"{SVG}rect"))
+    widths = [float(r.attrib["width"]) for r in bars]
+    assert len(bars) == 3
+    assert widths[0] == pytest.approx(4 * widths[1]) and widths[2] == 0
+    assert {"E3", "E5", "F3", "40", "10", "0"} <= set(_texts(root))
+    assert root.find(f"{SVG}title").text == "Seats"  # type: ignore[union-attr]
+
+
+def test_stacked_bar_chart_stacks_segments_and_writes_the_total() -> None:
+    svg = stacked_bar_chart(
+        ["Microsoft 365 E3", "Teams"],
+        [("Assigned", [30, 5]), ("Unused", [10, 0])],
+        title="Purchased vs assigned",
+    )
+    root = _parse(svg)
+    segments = [r for r in root.iter(f"{SVG}rect") if r.find(f"{SVG}title") is not None]
+    tips = [r.find(f"{SVG}title").text for r in segments]  # type: ignore[union-attr]
+    assert tips == [
+        "Microsoft 365 E3 · Assigned: 30",
+        "Microsoft 365 E3 · Unused: 10",
+        "Teams · Assigned: 5",
+    ]
+    first, second = segments[0], segments[1]
+    assert float(second.attrib["x"]) == pytest.approx(
+        float(first.attrib["x"]) + float(first.attrib["width"])
+    )
+    texts = _texts(root)
+    assert "40" in texts and "5" in texts and "Assigned" in texts and "Unused" in texts
+
+
+def test_stacked_bar_chart_refuses_series_of_the_wrong_length() -> None:
+    with pytest.raises(ValueError, match="has 1 values for 2"):
+        stacked_bar_chart(["a", "b"], [("s", [1])], title="t")
+
+
+def test_line_chart_puts_higher_values_higher() -> None:
+    root = _parse(line_chart([("2026-11-01", 10), ("2026-11-02", 20)], title="Active users"))
+    dots = list(root.iter(f"{SVG}circle"))
+    assert len(dots) == 2
+    assert float(dots[1].attrib["cy"]) < float(dots[0].attrib["cy"])
+    assert float(dots[1].attrib["cx"]) > float(dots[0].attrib["cx"])
+    assert "2026-11-01" in _texts(root) and "2026-11-02" in _texts(root)
+
+
+def test_a_single_point_and_no_points() -> None:
+    one = _parse(line_chart([("2026-11-20", 5)], title="t"))
+    assert len(list(one.iter(f"{SVG}circle"))) == 1
+    assert "No history yet." in _texts(_parse(line_chart([], title="t")))
+    assert "Nothing" in _texts(_parse(bar_chart([], title="t", empty="Nothing")))
+    assert "No data yet." in _texts(_parse(stacked_bar_chart([], [], title="t")))
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [
+        lambda: bar_chart([(EVIL, 1)], title=EVIL),
+        lambda: stacked_bar_chart([EVIL], [(EVIL, [1])], title=EVIL),
+        lambda: line_chart([(EVIL, 1), (EVIL, 2)], title=EVIL),
+    ],
+    ids=["bar", "stacked", "line"],
+)
+def test_labels_with_markup_are_escaped(chart: object) -> None:
+    svg = chart()  # type: ignore[operator]
+    text = str(svg)
+    assert "<script" not in text and "<img" not in text
+    assert "&lt;script&gt;" in text
+    root = _parse(svg)  # still well-formed XML
+    assert EVIL in _texts(root) or EVIL in [t.text for t in root.iter(f"{SVG}title")]
+    assert not list(root.iter(f"{SVG}script")) and not list(root.iter("script"))
