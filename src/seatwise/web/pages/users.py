@@ -1,0 +1,308 @@
+"""The Users pages: the DESIGN §4 view with filters, sort and paging (`/users`), its CSV export
+(`/users.csv`, the same file as `seatwise users --format csv`) and one user's detail
+(`/users/{id}`). The records come from `analytics.users` over `analytics.inputs.users`, as the
+CLI's do; the few reads of the detail page's history are here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seatwise import services
+from seatwise.analytics.inputs import users as inputs
+from seatwise.analytics.users import KEYS, build
+from seatwise.errors import UsageError
+from seatwise.store.schema import AuditEvent, UsageSnapshot, UserSummary
+from seatwise.web.render import page
+from seatwise.web.security import User
+from seatwise.web.state import web_state
+from seatwise.web.tenancy import all_tenants, pick_tenant
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 100
+FILTERS = ("upn", "license", "guest", "blocked", "mfa", "inactive_days", "country")
+HEADINGS = {
+    "upn": "UPN",
+    "mfa_enabled": "MFA enabled",
+    "mail_usage_mb": "Mail MB",
+    "onedrive_usage_mb": "OneDrive MB",
+    "days_since_last_activity": "Days inactive",
+    "on_premises_sync": "On-premises sync",
+}
+HISTORY_DAYS = 90
+
+
+def heading(key: str) -> str:
+    """A column's heading."""
+    return HEADINGS.get(key, key.replace("_", " ").capitalize())
+
+
+def csv_cell(value: object) -> str:
+    """A value as `seatwise users --format csv` writes it (Yes/No, lists joined by "; ")."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return "; ".join(
+            csv_cell(v.get("name") or v.get("product") if isinstance(v, dict) else v) for v in value
+        )
+    return str(value)
+
+
+def _yes_no(value: str | None, name: str) -> bool | None:
+    if value is None or value == "":
+        return None
+    if value.lower() in ("yes", "true", "1"):
+        return True
+    if value.lower() in ("no", "false", "0"):
+        return False
+    raise UsageError(f"{name} must be Yes or No.")
+
+
+def _whole(value: str | None, name: str, minimum: int = 0) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise UsageError(f"{name} must be a whole number.") from None
+    if number < minimum:
+        raise UsageError(f"{name} must be at least {minimum}.")
+    return number
+
+
+def query_from(params: Mapping[str, str]) -> inputs.UserQuery:
+    """The Users view query of a request's parameters (empty means "any")."""
+    sort = params.get("sort") or "upn"
+    if sort.lstrip("-") not in inputs.SORTABLE:
+        raise UsageError(f"Cannot sort by {sort!r}; sort by one of: {', '.join(KEYS)}.")
+    return inputs.UserQuery(
+        upn=params.get("upn") or None,
+        license=params.get("license") or None,
+        guest=_yes_no(params.get("guest"), "Guest"),
+        blocked=_yes_no(params.get("blocked"), "Blocked"),
+        mfa=_yes_no(params.get("mfa"), "MFA"),
+        inactive_days=_whole(params.get("inactive_days"), "Inactive days"),
+        country=params.get("country") or None,
+        sort=sort.lstrip("-"),
+        descending=sort.startswith("-"),
+    )
+
+
+def _kept(params: Mapping[str, str]) -> dict[str, str]:
+    """The filter and sort parameters that are set (links keep them)."""
+    return {k: params[k] for k in (*FILTERS, "sort") if params.get(k)}
+
+
+def _href(path: str, params: Mapping[str, str], **changes: str | int | None) -> str:
+    merged: dict[str, Any] = dict(params)
+    for key, value in changes.items():
+        if value is None or value == "":
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return f"{path}?{urlencode(merged)}" if merged else path
+
+
+def _countries(session: Session, tenant_pk: int) -> list[str]:
+    return [
+        c
+        for c in session.scalars(
+            select(UserSummary.country)
+            .where(UserSummary.tenant_pk == tenant_pk, UserSummary.country.is_not(None))
+            .distinct()
+            .order_by(UserSummary.country)
+        )
+        if c
+    ]
+
+
+@router.get("/users")
+def users_page(request: Request, user: User) -> Response:
+    """The Users view of the chosen tenant: filters, sortable columns, 100 users a page."""
+    params = dict(request.query_params)
+    query = query_from(params)
+    number = _whole(params.get("page"), "Page", minimum=1) or 1
+    kept = _kept(params)
+    with web_state(request).session() as session:
+        tenants = all_tenants(session)
+        tenant = pick_tenant(request, session)
+        context: dict[str, Any] = {"params": params, "kept": kept}
+        if tenant is not None:
+            names = inputs.sku_names(session, tenant.pk)
+            total = inputs.count(session, tenant.pk, query)
+            pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+            number = min(number, pages)
+            offset = (number - 1) * PAGE_SIZE
+            ids = inputs.query_ids(session, tenant.pk, query, PAGE_SIZE, offset)
+            records = [build(facts, names) for facts in inputs.user_facts(session, tenant.pk, ids)]
+            sort = kept.get("sort", "upn")
+            columns = [
+                {
+                    "key": key,
+                    "label": heading(key),
+                    "href": _href(
+                        "/users", kept, sort=f"-{key}" if sort == key else key, page=None
+                    ),
+                    "order": "asc" if sort == key else "desc" if sort == f"-{key}" else "",
+                }
+                for key in KEYS
+                if key != "id"
+            ]
+            context.update(
+                records=records,
+                columns=columns,
+                total=total,
+                page=number,
+                pages=pages,
+                first=offset + 1 if records else 0,
+                last=offset + len(records),
+                prev_href=_href("/users", kept, page=number - 1) if number > 1 else None,
+                next_href=_href("/users", kept, page=number + 1) if number < pages else None,
+                csv_href=_href("/users.csv", {**kept, "tenant": tenant.name}),
+                skus=sorted({part for part, _name in names.values()}),
+                countries=_countries(session, tenant.pk),
+            )
+        return page(
+            request, "users.html", context, user=user, tenant=tenant, tenants=tenants, title="Users"
+        )
+
+
+@router.get("/users.csv")
+def users_csv(request: Request, user: User) -> Response:
+    """Every user matching the filters, in the chosen order, as CSV (streamed)."""
+    del user
+    query = query_from(dict(request.query_params))
+    state = web_state(request)
+    with state.session() as session:
+        tenant = pick_tenant(request, session)
+        if tenant is None:
+            raise HTTPException(404, "No tenant is connected yet.")
+        tenant_pk, name = tenant.pk, tenant.name
+
+    def rows() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(KEYS)
+        with state.session() as session:
+            names = inputs.sku_names(session, tenant_pk)
+            for batch in inputs.iter_query_facts(session, tenant_pk, query):
+                for facts in batch:
+                    record = build(facts, names)
+                    writer.writerow([csv_cell(record.get(k)) for k in KEYS])
+                yield out.getvalue()
+                out.seek(0)
+                out.truncate()
+        yield out.getvalue()
+
+    filename = f"seatwise-users-{name}.csv".replace('"', "")
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _history(session: Session, tenant_pk: int, user_id: str) -> list[UsageSnapshot]:
+    return list(
+        session.scalars(
+            select(UsageSnapshot)
+            .where(UsageSnapshot.tenant_pk == tenant_pk, UsageSnapshot.user_id == user_id)
+            .order_by(UsageSnapshot.day.desc())
+            .limit(HISTORY_DAYS)
+        )
+    )
+
+
+def _audit(session: Session, tenant_pk: int, user_id: str) -> list[AuditEvent]:
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tenant_pk == tenant_pk, AuditEvent.user_id == user_id)
+            .order_by(AuditEvent.at.desc(), AuditEvent.pk.desc())
+            .limit(200)
+        )
+    )
+
+
+def _licences_text(value: list[dict[str, Any]] | None) -> str:
+    if value is None:
+        return ""
+    parts = []
+    for lic in value:
+        text = str(lic.get("part") or lic.get("sku_id"))
+        if lic.get("via"):
+            text += f" (group {lic['via']})"
+        parts.append(text)
+    return "; ".join(parts) or "none"
+
+
+@router.get("/users/{user_id}")
+def user_page(request: Request, user_id: str, user: User) -> Response:
+    """One user: the view's fields, licences, activity per service, activations, storage and
+    history (daily snapshots and the audit events about the user)."""
+    with web_state(request).session() as session:
+        tenants = all_tenants(session)
+        tenant = pick_tenant(request, session)
+        if tenant is None:
+            raise HTTPException(404, "No tenant is connected yet.")
+        found = inputs.user_facts(session, tenant.pk, [user_id])
+        if not found:
+            raise HTTPException(404, f"Tenant {tenant.name} has no user with id {user_id}.")
+        facts = found[0]
+        names = inputs.sku_names(session, tenant.pk)
+        record = build(facts, names)
+        by_service = {row["service"]: row for row in facts.activity}
+        activity = []
+        for service in services.SERVICES:
+            row = by_service.get(service)
+            if service in services.UNAVAILABLE_SERVICES or (row and not row.get("available")):
+                shown = "not available"
+            elif row is None:
+                shown = "no data"
+            else:
+                shown = row["last_activity"].isoformat() if row["last_activity"] else "Never"
+            activity.append({"service": service, "shown": shown, "row": row})
+        licences = []
+        for a in sorted(facts.assignments, key=lambda a: (a["sku_id"], a["via"])):
+            part, name = names.get(a["sku_id"], (a["sku_id"], a["sku_id"]))
+            licences.append({"part": part, "name": name, **a})
+        events = [
+            {
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "outcome": e.outcome,
+                "plan": e.plan_pk,
+                "before": _licences_text(e.before),
+                "after": _licences_text(e.after),
+                "message": e.message,
+            }
+            for e in _audit(session, tenant.pk, user_id)
+        ]
+        context = {
+            "record": record,
+            "fields": [
+                (k, heading(k), record[k]) for k in KEYS if k not in ("licenses", "activations")
+            ],
+            "licences": licences,
+            "activity": activity,
+            "activations": record["activations"],
+            "history": _history(session, tenant.pk, user_id),
+            "events": events,
+        }
+        title = record["display_name"] or record["upn"]
+        return page(
+            request, "user.html", context, user=user, tenant=tenant, tenants=tenants, title=title
+        )
