@@ -1,0 +1,394 @@
+"""The Settings page: the tenants and how they are connected, adding one for app-only access,
+authorizing one in the browser (authorization code with PKCE, DESIGN §2), deactivating and
+reactivating a tenant integration, and the recommendation settings in effect (read-only).
+
+Everyone signed in may look; only admins may change anything (every form also carries the CSRF
+token). Secrets typed into the forms are sealed at once and never shown, logged or put in the
+session cookie.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from seatwise.config import RecommendationSettings, Settings
+from seatwise.errors import AppError
+from seatwise.graph.auth import (
+    DELEGATED_PERMISSIONS,
+    GRAPH_RESOURCE,
+    AuthCodeLogin,
+    ClientCredentialsProvider,
+)
+from seatwise.store import reads
+from seatwise.store.schema import TaskRun, Tenant
+from seatwise.web.oauth import PendingSignIn, pending_sign_ins, store_tenant
+from seatwise.web.render import page
+from seatwise.web.security import Admin, Csrf, User
+from seatwise.web.state import web_state
+from seatwise.web.tenancy import all_tenants, pick_tenant
+
+router = APIRouter(include_in_schema=False)
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SESSION_KEY = "authorize"
+FLASH_KEY = "flash"
+# What the identity platform's form_post answer may carry (anything else is dropped).
+ANSWER_FIELDS = (
+    "code",
+    "state",
+    "session_state",
+    "client_info",
+    "error",
+    "error_description",
+    "error_uri",
+    "error_codes",
+)
+
+Text = Annotated[str, Form()]
+
+
+# -- flash messages (kept in the signed session between a post and the page it redirects to) --
+
+
+def _flash(request: Request, kind: str, text: str) -> None:
+    found = request.session.get(FLASH_KEY)
+    items = found if isinstance(found, list) else []
+    request.session[FLASH_KEY] = [*items[-4:], [kind, text]]
+
+
+def _messages(request: Request) -> list[tuple[str, str]]:
+    found = request.session.pop(FLASH_KEY, None)
+    if not isinstance(found, list):
+        return []
+    return [(str(kind), str(text)) for kind, text in found]
+
+
+def _back() -> Response:
+    return RedirectResponse("/settings", status_code=303)
+
+
+# -- what the page shows ---------------------------------------------------------------------
+
+
+def _short_scope(scope: str) -> str:
+    return scope.removeprefix(f"{GRAPH_RESOURCE}/")
+
+
+def _last_syncs(session: Session) -> dict[int, datetime]:
+    """Per tenant, when its last successful task run finished."""
+    query = (
+        select(TaskRun.tenant_pk, func.max(TaskRun.finished_at))
+        .where(TaskRun.status == "succeeded")
+        .group_by(TaskRun.tenant_pk)
+    )
+    return {pk: when for pk, when in session.execute(query).all() if when is not None}
+
+
+def _reauthorize_reason(session: Session, tenant: Tenant) -> str | None:
+    """The error of the tenant's latest failed run per task when it asks to reauthorize
+    (a missing permission, or a sign-in that is no longer valid); else None."""
+    latest: dict[str, TaskRun] = {}
+    for run in reads.recent_runs(session, tenant.pk, limit=40):
+        latest.setdefault(run.task, run)
+    for run in latest.values():
+        error = run.error or ""
+        if run.status == "failed" and ("needs permission" in error or "connect" in error):
+            return error
+    return None
+
+
+def tenant_rows(session: Session) -> list[dict[str, Any]]:
+    """Every tenant as the Settings page lists it."""
+    synced = _last_syncs(session)
+    rows = []
+    for tenant in all_tenants(session):
+        granted = [_short_scope(s) for s in (tenant.granted_scopes or "").split()]
+        missing = (
+            [p for p in DELEGATED_PERMISSIONS if p not in granted]
+            if tenant.auth_mode == "delegated"
+            else []
+        )
+        rows.append(
+            {
+                "name": tenant.name,
+                "tenant_id": tenant.tenant_id,
+                "client_id": tenant.client_id,
+                "auth_mode": tenant.auth_mode,
+                "granted": [s for s in granted if s in DELEGATED_PERMISSIONS],
+                "missing": missing,
+                "active": tenant.active,
+                "premium": tenant.premium,
+                "concealed_names": tenant.concealed_names,
+                "last_sync": synced.get(tenant.pk),
+                "reauthorize": _reauthorize_reason(session, tenant),
+                "signed_in": tenant.refresh_token_enc is not None,
+            }
+        )
+    return rows
+
+
+def recommendation_rows(settings: Settings) -> list[tuple[str, str, str]]:
+    """(setting, value in effect, what it means) for each [recommendations] setting."""
+    current = settings.recommendations
+    rows = []
+    for key, info in RecommendationSettings.model_fields.items():
+        value = getattr(current, key)
+        if isinstance(value, bool):
+            shown = "yes" if value else "no"
+        elif isinstance(value, tuple):
+            shown = ", ".join(value) if value else "none"
+        else:
+            shown = str(value)
+        rows.append((key, shown, info.description or ""))
+    return rows
+
+
+def _callback_url(request: Request) -> str:
+    return str(request.url_for("authorize_callback"))
+
+
+@router.get("/settings")
+def settings_page(request: Request, user: User) -> Response:
+    """The Settings page."""
+    state = web_state(request)
+    with state.session() as session:
+        tenants = all_tenants(session)
+        return page(
+            request,
+            "settings.html",
+            {
+                "rows": tenant_rows(session),
+                "recommendations": recommendation_rows(state.settings),
+                "callback_url": _callback_url(request),
+                "permissions": DELEGATED_PERMISSIONS,
+                "messages": _messages(request),
+            },
+            user=user,
+            tenant=pick_tenant(request, session),
+            tenants=tenants,
+            title="Settings",
+        )
+
+
+# -- changes (admins only) -------------------------------------------------------------------
+
+
+def _clean(name: str, tenant_id: str, client_id: str) -> tuple[str, str, str]:
+    name, tenant_id, client_id = name.strip(), tenant_id.strip(), client_id.strip()
+    if not NAME_RE.match(name):
+        raise ValueError(
+            "The name must be 1 to 64 letters, digits, dots, dashes or underscores "
+            "(it is what `seatwise sync --tenant NAME` takes)."
+        )
+    if not tenant_id or not client_id or len(tenant_id) > 200 or len(client_id) > 200:
+        raise ValueError("Give the tenant id and the client id of the app registration.")
+    return name, tenant_id, client_id
+
+
+@router.post("/settings/tenants", dependencies=[Csrf])
+def add_tenant(
+    request: Request,
+    user: Admin,
+    name: Text,
+    tenant_id: Text,
+    client_id: Text,
+    client_secret: Text,
+) -> Response:
+    """Register a tenant for app-only access, once its credentials earned a token."""
+    state = web_state(request)
+    try:
+        name, tenant_id, client_id = _clean(name, tenant_id, client_id)
+    except ValueError as exc:
+        _flash(request, "error", str(exc))
+        return _back()
+    if not client_secret:
+        _flash(request, "error", "Give the app registration's client secret.")
+        return _back()
+    with state.session() as session:
+        if reads.tenant_by_name(session, name) is not None:
+            _flash(request, "error", f"There is already a tenant called {name}.")
+            return _back()
+    try:
+        with ClientCredentialsProvider(
+            state.settings, tenant_id, client_id, client_secret, name=name
+        ) as provider:
+            provider.token()
+    except AppError as exc:
+        _flash(request, "error", f"Tenant {name} was not added: {exc}")
+        return _back()
+    with state.session() as session:
+        store_tenant(
+            session,
+            state.secrets,
+            name,
+            tenant_id,
+            client_id,
+            client_secret,
+            auth_mode="app",
+            refresh=None,
+        )
+    _flash(request, "ok", f"Tenant {name} added for app-only access by {user.name}.")
+    return _back()
+
+
+@router.post("/settings/authorize", dependencies=[Csrf])
+def authorize(
+    request: Request,
+    user: Admin,
+    tenant: Text = "",
+    name: Text = "",
+    tenant_id: Text = "",
+    client_id: Text = "",
+    client_secret: Text = "",
+) -> Response:
+    """Start the sign-in (authorization code with PKCE) for an existing tenant (`tenant`) or a
+    new one (name, ids, secret), and send the browser to the identity platform."""
+    state = web_state(request)
+    try:
+        pending = _pending_for(request, tenant, name, tenant_id, client_id, client_secret)
+    except ValueError as exc:
+        _flash(request, "error", str(exc))
+        return _back()
+    try:
+        with AuthCodeLogin(
+            state.settings,
+            pending.tenant_id,
+            pending.client_id,
+            pending.secret,
+            name=pending.name,
+        ) as login:
+            url, flow = login.start(_callback_url(request))
+    except AppError as exc:
+        _flash(request, "error", str(exc))
+        return _back()
+    pending.flow = flow
+    pending.started_by = user.name
+    signins = pending_sign_ins(request.app)
+    pending.started_at = signins.now()
+    request.session[SESSION_KEY] = signins.add(pending)
+    return RedirectResponse(url, status_code=303)
+
+
+def _pending_for(
+    request: Request, existing: str, name: str, tenant_id: str, client_id: str, secret: str
+) -> PendingSignIn:
+    """The sign-in to start: an existing tenant's stored ids and secret, or the form's."""
+    state = web_state(request)
+    with state.session() as session:
+        if existing:
+            row = reads.tenant_by_name(session, existing)
+            if row is None:
+                raise ValueError(f"There is no tenant called {existing}.")
+            if row.secret_enc is None:
+                raise ValueError(f"Tenant {existing} has no stored client secret.")
+            stored = state.secrets.open(row.secret_enc)
+            return PendingSignIn(row.name, row.tenant_id, row.client_id, stored, {}, "", 0.0)
+        name, tenant_id, client_id = _clean(name, tenant_id, client_id)
+        if not secret:
+            raise ValueError("Give the app registration's client secret.")
+        if reads.tenant_by_name(session, name) is not None:
+            raise ValueError(
+                f"There is already a tenant called {name}: use its Reauthorize button."
+            )
+    return PendingSignIn(name, tenant_id, client_id, secret, {}, "", 0.0)
+
+
+@router.post("/settings/authorize/callback", name="authorize_callback")
+async def authorize_callback(request: Request) -> Response:
+    """Where the identity platform posts the sign-in's answer (form_post). It cannot carry our
+    CSRF token, nor, cross-site, the session cookie: the answer is parked with the sign-in its
+    OAuth `state` names, and the browser goes on to a same-site page that redeems it."""
+    form = await request.form()
+    params = {
+        key: value
+        for key in ANSWER_FIELDS
+        if isinstance(value := form.get(key), str) and len(value) <= 16384
+    }
+    if not pending_sign_ins(request.app).answer(params):
+        raise HTTPException(
+            400, "This sign-in answer matches no sign-in in progress; authorize again."
+        )
+    return RedirectResponse("/settings/authorize/complete", status_code=303)
+
+
+@router.get("/settings/authorize/complete")
+def authorize_complete(request: Request, user: Admin) -> Response:
+    """Redeem the parked answer of this session's sign-in and store the refresh token sealed."""
+    state = web_state(request)
+    key = request.session.pop(SESSION_KEY, None)
+    pending = pending_sign_ins(request.app).take(key) if isinstance(key, str) else None
+    if pending is None or pending.answer is None:
+        _flash(request, "error", "No sign-in was in progress (or it took too long); try again.")
+        return _back()
+    try:
+        with AuthCodeLogin(
+            state.settings,
+            pending.tenant_id,
+            pending.client_id,
+            pending.secret,
+            name=pending.name,
+        ) as login:
+            tokens = login.finish(pending.flow, pending.answer)
+    except AppError as exc:
+        _flash(request, "error", str(exc))
+        return _back()
+    with state.session() as session:
+        store_tenant(
+            session,
+            state.secrets,
+            pending.name,
+            pending.tenant_id,
+            pending.client_id,
+            pending.secret,
+            auth_mode="delegated",
+            refresh=tokens.refresh_token,
+            scopes=" ".join(tokens.scopes),
+        )
+    who = tokens.id_token_claims.get("preferred_username") or "an administrator"
+    _flash(
+        request,
+        "ok",
+        f"Tenant {pending.name} is authorized (delegated, signed in as {who}, started by "
+        f"{user.name}). Run `seatwise sync --tenant {pending.name}`.",
+    )
+    return _back()
+
+
+def _set_active(request: Request, name: str, active: bool) -> Response:
+    with web_state(request).session() as session:
+        tenant = reads.tenant_by_name(session, name)
+        if tenant is None:
+            raise HTTPException(404, f"There is no tenant called {name!r}.")
+        tenant.active = active
+        tenant.updated_at = datetime.now(UTC)
+    if active:
+        _flash(
+            request, "ok", f"Tenant {name} is active again: it is synced and its licences count."
+        )
+    else:
+        _flash(
+            request,
+            "ok",
+            f"Tenant {name} is deactivated: it is no longer synced and its licences are retired "
+            "in the ITAM export. Its history is kept.",
+        )
+    return _back()
+
+
+@router.post("/settings/tenants/{name}/deactivate", dependencies=[Csrf])
+def deactivate(request: Request, _user: Admin, name: str) -> Response:
+    """Stop syncing a tenant; its licences show as retired, its history stays."""
+    return _set_active(request, name, False)
+
+
+@router.post("/settings/tenants/{name}/reactivate", dependencies=[Csrf])
+def reactivate(request: Request, _user: Admin, name: str) -> Response:
+    """Sync a deactivated tenant again."""
+    return _set_active(request, name, True)

@@ -1,0 +1,245 @@
+"""The Settings page: authorizing a tenant from Chromium through the simulator's real sign-in and
+consent page, adding one for app-only access, the reauthorize hint, deactivating and
+reactivating, viewers kept read-only, and no secret or token in the database in plain text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from seatwise.store.schema import Tenant
+from tests.sync.conftest import Seatwise, Sim, serve
+
+from .conftest import Web, screenshot, sign_in
+
+
+def _csrf(client: httpx.Client, path: str = "/settings") -> str:
+    page = client.get(path)
+    assert page.status_code == 200, page.text
+    return page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def _stored(seatwise: Seatwise, web: Web) -> bytes:
+    """What the database holds: the SQLite files' bytes, or every tenant row on PostgreSQL."""
+    if seatwise.database_url.startswith("sqlite"):
+        db = Path(seatwise.database_url.removeprefix("sqlite:///"))
+        return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    with web.app.state.web.session() as session:
+        rows = session.scalars(select(Tenant)).all()
+        return b"".join(
+            b"|".join(
+                str(getattr(row, column.key)).encode()
+                if not isinstance(getattr(row, column.key), bytes)
+                else getattr(row, column.key)
+                for column in Tenant.__table__.columns
+            )
+            for row in rows
+        )
+
+
+def _tenant(web: Web, name: str) -> Tenant:
+    with web.app.state.web.session() as session:
+        row = session.scalar(select(Tenant).where(Tenant.name == name))
+        assert row is not None
+        session.expunge(row)
+        return row
+
+
+def _sign_in_at_simulator(tab: Any, sim: Sim) -> None:
+    """Type the admin's credentials into the simulator's sign-in + consent page and accept."""
+    tab.wait_for_url(re.compile(r"https://127\.0\.0\.1:\d+/.+/oauth2/v2\.0/authorize\?"))
+    tab.fill("input[name=loginfmt]", sim.tenant.admin.upn)
+    tab.fill("input[name=passwd]", sim.tenant.admin.password)
+    tab.click("button[name=decision][value=accept]")
+    tab.wait_for_url(re.compile(r"/settings$"))
+
+
+def test_authorize_in_chromium_then_sync_and_reauthorize(
+    seatwise: Seatwise, tmp_path: Path, browser: Any, request: pytest.FixtureRequest
+) -> None:
+    with serve(tmp_path / "sim") as sim:
+        seatwise.point_at(sim)
+        web: Web = request.getfixturevalue("web")
+        context = browser.new_context(
+            base_url=web.base_url, viewport={"width": 1400, "height": 900}, ignore_https_errors=True
+        )
+        tab = context.new_page()
+        tab.set_default_timeout(20_000)
+        try:
+            sign_in(tab, "admin")
+            tab.goto("/settings")
+            form = tab.locator("#authorize-form")
+            form.locator("input[name=name]").fill("contoso")
+            form.locator("input[name=tenant_id]").fill(sim.tenant.tenant_id)
+            form.locator("input[name=client_id]").fill(sim.tenant.app.client_id)
+            form.locator("input[name=client_secret]").fill(sim.tenant.app.client_secret)
+            form.locator("button[type=submit]").click()
+            _sign_in_at_simulator(tab, sim)
+            assert "Tenant contoso is authorized" in tab.locator(".flash.ok").inner_text()
+            row = tab.locator("tr[data-tenant=contoso]")
+            assert row.locator(".auth-mode").inner_text().strip() == "delegated"
+            scopes = row.locator(".scopes").inner_text()
+            assert "UserAuthenticationMethod.Read.All" in scopes
+            assert not row.locator(".scopes .badge.bad").count()
+            assert sim.tenant.app.client_secret not in tab.content()
+
+            synced = seatwise("sync", "--tenant", "contoso")
+            assert synced.code == 0, synced.err
+            first = _tenant(web, "contoso")
+            assert first.auth_mode == "delegated" and first.refresh_token_enc
+
+            tab.goto("/settings")
+            assert tab.locator("tr[data-tenant=contoso] .last-sync").inner_text() != "never"
+            screenshot(tab, "settings")
+
+            # reauthorize the existing tenant: its stored ids and secret, a new refresh token
+            tab.locator("tr[data-tenant=contoso] button[name=reauthorize]").click()
+            _sign_in_at_simulator(tab, sim)
+            assert "Tenant contoso is authorized" in tab.locator(".flash.ok").inner_text()
+            again = _tenant(web, "contoso")
+            assert again.refresh_token_enc != first.refresh_token_enc
+            assert again.secret_enc == first.secret_enc or again.secret_enc
+            assert seatwise("sync", "--tenant", "contoso", "--task", "license-info").code == 0
+        finally:
+            context.close()
+        tokens = sim.server_app_tokens()
+    stored = _stored(seatwise, web)
+    assert len(tokens) >= 3  # two sign-ins, then rotated tokens
+    for token in tokens:
+        assert token.encode() not in stored
+    assert sim.tenant.app.client_secret.encode() not in stored
+
+
+def test_cancelled_sign_in_is_reported_and_stores_nothing(
+    seatwise: Seatwise, tmp_path: Path, browser: Any, request: pytest.FixtureRequest
+) -> None:
+    with serve(tmp_path / "sim") as sim:
+        seatwise.point_at(sim)
+        web: Web = request.getfixturevalue("web")
+        context = browser.new_context(base_url=web.base_url, ignore_https_errors=True)
+        tab = context.new_page()
+        tab.set_default_timeout(20_000)
+        try:
+            sign_in(tab, "admin")
+            tab.goto("/settings")
+            form = tab.locator("#authorize-form")
+            form.locator("input[name=name]").fill("declined")
+            form.locator("input[name=tenant_id]").fill(sim.tenant.tenant_id)
+            form.locator("input[name=client_id]").fill(sim.tenant.app.client_id)
+            form.locator("input[name=client_secret]").fill(sim.tenant.app.client_secret)
+            form.locator("button[type=submit]").click()
+            tab.wait_for_url(re.compile(r"/oauth2/v2\.0/authorize\?"))
+            tab.click("button[name=decision][value=cancel]")
+            tab.wait_for_url(re.compile(r"/settings$"))
+            assert "cancelled" in tab.locator(".flash.error").inner_text()
+            assert not tab.locator("tr[data-tenant=declined]").count()
+        finally:
+            context.close()
+
+
+def test_callback_without_a_sign_in_in_progress_is_refused(seatwise: Seatwise, web: Web) -> None:
+    with web.client() as client:
+        forged = client.post(
+            "/settings/authorize/callback", data={"code": "stolen", "state": "made-up"}
+        )
+        assert forged.status_code == 400
+        web.login(client, "admin")
+        done = client.get("/settings/authorize/complete")
+        assert done.status_code == 303
+        assert "No sign-in was in progress" in client.get("/settings").text
+
+
+def test_app_only_add_then_missing_permission_asks_to_reauthorize(
+    seatwise: Seatwise, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with serve(tmp_path / "sim") as sim:
+        seatwise.point_at(sim)
+        web: Web = request.getfixturevalue("web")
+        with web.client() as client:
+            web.login(client, "admin")
+            fields = {
+                "name": "fabrikam",
+                "tenant_id": sim.tenant.tenant_id,
+                "client_id": sim.tenant.app.client_id,
+                "csrf_token": _csrf(client),
+            }
+            wrong = client.post("/settings/tenants", data={**fields, "client_secret": "nope"})
+            assert wrong.status_code == 303
+            page = client.get("/settings").text
+            assert "Tenant fabrikam was not added" in page
+            assert 'data-tenant="fabrikam"' not in page
+
+            secret = sim.tenant.app.client_secret
+            added = client.post("/settings/tenants", data={**fields, "client_secret": secret})
+            assert added.status_code == 303
+            page = client.get("/settings").text
+            assert "Tenant fabrikam added for app-only access" in page
+            assert secret not in page
+            listed = seatwise("tenant", "list")
+            assert re.search(r"^fabrikam\t\S+\tapp\tactive$", listed.out, re.M), listed.out
+            assert seatwise("sync", "--tenant", "fabrikam").code == 0
+
+            duplicate = client.post("/settings/tenants", data={**fields, "client_secret": secret})
+            assert duplicate.status_code == 303
+            assert "already a tenant called fabrikam" in client.get("/settings").text
+
+            sim.tenant.app.application_permissions.discard("AuditLog.Read.All")
+            sim.control("tokens/expire")
+            failed = seatwise("sync", "--tenant", "fabrikam", "--task", "roster")
+            assert failed.code == 3
+            page = client.get("/settings").text
+            hint = page.split('class="reauthorize-hint"', 1)[1].split("</tr>", 1)[0]
+            assert "needs permission AuditLog.Read.All" in hint
+            assert "Reauthorize" in hint
+    assert sim.tenant.app.client_secret.encode() not in _stored(seatwise, web)
+
+
+def test_viewer_reads_but_every_form_is_forbidden(seatwise: Seatwise, web: Web) -> None:
+    seatwise("tenant", "list")
+    with web.client() as client:
+        web.login(client, "viewer")
+        page = client.get("/settings")
+        assert page.status_code == 200
+        assert "Recommendation settings in effect" in page.text
+        assert "inactive_days" in page.text and "[recommendations]" in page.text
+        assert 'id="authorize-form"' not in page.text and 'id="app-only-form"' not in page.text
+        token = _csrf(client)
+        form = {"csrf_token": token, "name": "x", "tenant_id": "t", "client_id": "c"}
+        for path in (
+            "/settings/tenants",
+            "/settings/authorize",
+            "/settings/tenants/x/deactivate",
+            "/settings/tenants/x/reactivate",
+        ):
+            answer = client.post(path, data={**form, "client_secret": "s"})
+            assert answer.status_code == 403, (path, answer.status_code)
+        assert client.get("/settings/authorize/complete").status_code == 403
+    with web.client() as client:
+        web.login(client, "admin")
+        no_token = client.post("/settings/tenants/x/deactivate", data={})
+        assert no_token.status_code == 403
+        bad_name = client.post(
+            "/settings/tenants",
+            data={
+                "csrf_token": _csrf(client),
+                "name": "<b>x</b>",
+                "tenant_id": "t",
+                "client_id": "c",
+                "client_secret": "s",
+            },
+        )
+        assert bad_name.status_code == 303
+        assert "The name must be" in client.get("/settings").text
+
+
+def test_signed_out_user_is_sent_to_login(web: Web) -> None:
+    with web.client() as client:
+        answer = client.get("/settings")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/login")
