@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 
-from seatwise.web.api.odata import PageParams, collection, page_params
+from seatwise.web.api.common import ERRORS, JSONAnswer
+from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants
@@ -14,12 +17,37 @@ from seatwise.web.tenancy import all_tenants
 router = APIRouter(prefix="/api/v1", tags=["tenants"])
 
 
-@router.get("/tenants", summary="Connected tenants")
+class TenantRecord(BaseModel):
+    """A connected tenant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    tenant_id: str
+    client_id: str
+    auth_mode: str
+    active: bool
+    premium: bool | None
+    concealed_names: bool | None
+    created_at: str
+
+
+class TenantPage(Page[TenantRecord]):
+    """A page of tenants."""
+
+
+@router.get(
+    "/tenants",
+    summary="Connected tenants",
+    response_model=TenantPage,
+    response_class=JSONAnswer,
+    responses=ERRORS,
+)
 def tenants(
     request: Request,
     _principal: ApiPrincipal,
     params: Annotated[PageParams, Depends(page_params)],
-) -> dict[str, Any]:
+) -> Response:
     """Every tenant: name, ids, how it is connected, whether it is active."""
     with web_state(request).session() as session:
         rows = all_tenants(session)
@@ -37,4 +65,5 @@ def tenants(
             for t in rows
         ]
     window = items[params.skip : params.skip + params.top]
-    return collection(request, window, params, more=params.skip + params.top < len(items))
+    more = params.skip + params.top < len(items)
+    return JSONAnswer(collection(request, window, params, more=more))

@@ -1,0 +1,154 @@
+"""What every reporting-API endpoint shares: the `?tenant=` and `?format=` parameters, JSON and
+CSV answers (the CSV cells are the CLI's), the error shape in the OpenAPI schema, and `fail`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn
+
+import orjson
+from fastapi import HTTPException, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from seatwise.store.schema import Tenant
+
+__all__ = [
+    "CSV_RESPONSE",
+    "ERRORS",
+    "Format",
+    "FormatParam",
+    "JSONAnswer",
+    "TenantParam",
+    "csv_answer",
+    "fail",
+    "resolve_tenant",
+]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, in one sentence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: int = Field(description="The HTTP status.")
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error of the API has this shape."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A malformed `$filter`, `$orderby` or value."},
+    401: {"model": ErrorBody, "description": "No valid API token (and no signed-in session)."},
+    403: {"model": ErrorBody, "description": "The token may not do this (viewer, or a browser)."},
+    404: {"model": ErrorBody, "description": "No such tenant or object."},
+    422: {"model": ErrorBody, "description": "A parameter or body field is invalid."},
+}
+
+CSV_RESPONSE: dict[str, Any] = {
+    "content": {"text/csv": {"schema": {"type": "string"}}},
+    "description": "With `format=csv`: the same records as CSV (the CLI's `--format csv`).",
+}
+
+
+class Format(StrEnum):
+    """How a collection is answered."""
+
+    json = "json"
+    csv = "csv"
+
+
+FormatParam = Annotated[
+    Format,
+    Query(
+        description=(
+            "`json` (an OData page) or `csv` (a header row, then one row per record; every "
+            "record unless `$top`/`$skip` are given)."
+        )
+    ),
+]
+TenantParam = Annotated[
+    str | None,
+    Query(description="The tenant's name; optional when seatwise has only one tenant."),
+]
+
+
+class JSONAnswer(JSONResponse):
+    """JSON encoded by orjson, as the CLI's `--format json` is."""
+
+    def render(self, content: Any) -> bytes:
+        """The body."""
+        return orjson.dumps(content)
+
+
+def fail(status: int, message: str) -> NoReturn:
+    """Answer `status` with `message` (the app turns it into the JSON error shape)."""
+    raise HTTPException(status, message)
+
+
+def resolve_tenant(session: Session, name: str | None) -> Tenant:
+    """The tenant called `name`, or the only one when `name` is None (404/400 otherwise)."""
+    if name is not None:
+        tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+        if tenant is None:
+            fail(404, f"There is no tenant called {name!r}.")
+        return tenant
+    if session.scalar(select(func.count()).select_from(Tenant)) == 1:
+        only: Tenant | None = session.scalars(select(Tenant)).first()
+        if only is not None:
+            return only
+    if session.scalar(select(Tenant.pk).limit(1)) is None:
+        fail(404, "There is no tenant yet: add one with `seatwise connect NAME`.")
+    fail(400, "There are several tenants: say which with ?tenant=NAME.")
+
+
+def _cell(value: object) -> str:
+    # The same cell text as the CLI's CSV (cli/output.py): Yes/No, names of lists, "" for null.
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list):
+        return "; ".join(
+            _cell(v.get("name") or v.get("product") if isinstance(v, dict) else v) for v in value
+        )
+    if isinstance(value, dict):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def csv_rows(records: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> Iterator[str]:
+    """CSV text, a header row then one row per record, a chunk at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(keys)
+    for count, record in enumerate(records, 1):
+        writer.writerow([_cell(record.get(k)) for k in keys])
+        if count % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def csv_answer(
+    records: Iterable[Mapping[str, Any]], keys: Sequence[str], filename: str
+) -> StreamingResponse:
+    """A CSV download of `records` (streamed: the iterable may read the database lazily)."""
+    return StreamingResponse(
+        csv_rows(records, keys),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+    )

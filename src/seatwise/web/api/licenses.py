@@ -1,0 +1,195 @@
+"""`GET /api/v1/licenses` (licence positions, DESIGN §5: the records of `seatwise licenses
+--format json`) and `PATCH /api/v1/licenses/{sku}` (contract terms and the managed flag, through
+the same validation and write as `seatwise license set`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from seatwise.analytics import licenses as view
+from seatwise.analytics.inputs import licenses as inputs
+from seatwise.errors import UsageError
+from seatwise.web.api.common import (
+    CSV_RESPONSE,
+    ERRORS,
+    Format,
+    FormatParam,
+    JSONAnswer,
+    TenantParam,
+    csv_answer,
+    fail,
+    resolve_tenant,
+)
+from seatwise.web.api.odata import Page, PageParams, collection, page_params
+from seatwise.web.security import ApiAdmin, ApiPrincipal
+from seatwise.web.state import web_state
+
+router = APIRouter(prefix="/api/v1", tags=["licenses"])
+
+
+class LicenseRecord(BaseModel):
+    """One SKU's position (DESIGN §5); money as decimal strings, per currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku_id: str
+    sku_part_number: str
+    name: str
+    license_type: str = Field(description="paid, free, trial or unknown.")
+    purchased: int
+    assigned: int
+    available: int
+    suspended: int
+    warning: int
+    managed: bool
+    effective_date: str | None
+    expiration_date: str | None
+    cost: str | None = Field(description="Price of one licence per payment period.")
+    currency: str | None
+    payment_frequency: str | None
+    annual_cost: str | None
+    unused_annual_cost: str | None
+
+
+class LicensePage(Page[LicenseRecord]):
+    """A page of licence positions."""
+
+
+class ContractChange(BaseModel):
+    """Contract terms to change; fields left out are kept, `null` clears a term."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cost: str | float | None = Field(
+        None, description='Price of one licence per payment period, e.g. "12.50" (≥ 0).'
+    )
+    currency: str | None = Field(None, description="ISO 4217 code, e.g. EUR.")
+    payment_frequency: str | None = Field(None, description="monthly or annual.")
+    effective_date: str | None = Field(None, description="Contract start, e.g. 2026-01-01.")
+    expiration_date: str | None = Field(None, description="Contract end (the renewal date).")
+    managed: bool | None = Field(
+        None, description="false leaves the SKU out of every calculation (cannot be null)."
+    )
+
+
+@router.get(
+    "/licenses",
+    summary="Licence positions",
+    response_model=LicensePage,
+    response_class=JSONAnswer,
+    responses={**ERRORS, 200: CSV_RESPONSE},
+)
+def licenses(
+    request: Request,
+    _principal: ApiPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+    tenant: TenantParam = None,
+    all_: Annotated[
+        bool, Query(alias="all", description="Also unmanaged and retired SKUs (CLI `--all`).")
+    ] = False,
+    format: FormatParam = Format.json,  # noqa: A002
+) -> Response:
+    """Every SKU with purchased, assigned and available units and its contract cost, by part
+    number; managed SKUs still subscribed unless `all=true`."""
+    with web_state(request).session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        found = view.build(
+            inputs.sku_rows(session, tenant_pk), inputs.contract_rows(session, tenant_pk), all_
+        )
+    records = [p.record() for p in found]
+    if format is Format.csv and not params.explicit:
+        return csv_answer(records, view.KEYS, "licenses")
+    window = records[params.skip : params.skip + params.top]
+    if format is Format.csv:
+        return csv_answer(window, view.KEYS, "licenses")
+    more = params.skip + params.top < len(records)
+    return JSONAnswer(collection(request, window, params, more=more))
+
+
+# The CLI's messages name its options; the API's name the body's fields.
+_WORDING = {
+    "--cost": "cost",
+    "--currency": "currency",
+    "--payment-frequency": "payment_frequency",
+}
+
+
+def _api_wording(message: str) -> str:
+    for option, field in _WORDING.items():
+        message = message.replace(option, field)
+    return message
+
+
+def _date(value: str, name: str) -> date:
+    return view.parse_date(value, name)
+
+
+def _changes(body: ContractChange) -> dict[str, Any]:
+    """The sent fields, parsed and checked as `seatwise license set` does; 422 otherwise."""
+    sent = body.model_fields_set
+    if not sent:
+        fail(422, f"Send at least one of {', '.join(inputs.CONTRACT_FIELDS)}.")
+    changes: dict[str, Any] = {}
+    try:
+        for name in sent:
+            value = getattr(body, name)
+            if value is None:
+                if name == "managed":
+                    raise UsageError("managed must be true or false, not null.")
+                changes[name] = None
+            elif name == "cost":
+                changes[name] = view.parse_cost(str(value))
+            elif name == "currency":
+                changes[name] = view.parse_currency(value)
+            elif name == "payment_frequency":
+                changes[name] = view.parse_frequency(value)
+            elif name in ("effective_date", "expiration_date"):
+                changes[name] = _date(value, name)
+            else:
+                changes[name] = value
+    except UsageError as exc:
+        fail(422, _api_wording(str(exc)))
+    return changes
+
+
+@router.patch(
+    "/licenses/{sku}",
+    summary="Change a SKU's contract terms or managed flag",
+    response_model=LicenseRecord,
+    response_class=JSONAnswer,
+    responses=ERRORS,
+)
+def change_contract(
+    request: Request,
+    sku: str,
+    principal: ApiAdmin,
+    body: Annotated[ContractChange, Body()],
+    tenant: TenantParam = None,
+) -> Response:
+    """Set some contract terms of the SKU (its skuId or part number, any case), keeping the
+    others; syncs never change them. Invalid or inconsistent terms answer 422 with one sentence
+    and store nothing. Admin API tokens only. Answers the SKU's new position."""
+    changes = _changes(body)
+    with web_state(request).session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        try:
+            found = inputs.find_sku(session, tenant_pk, sku)
+        except UsageError as exc:
+            fail(404, str(exc))
+        try:
+            inputs.set_contract(
+                session, tenant_pk, found, changes, datetime.now(UTC), f"api:{principal.name}"
+            )
+        except UsageError as exc:
+            fail(422, _api_wording(str(exc)))
+        positions = view.build(
+            inputs.sku_rows(session, tenant_pk), inputs.contract_rows(session, tenant_pk), True
+        )
+    record = next(p.record() for p in positions if p.sku_id == found["sku_id"])
+    return JSONAnswer(record)

@@ -1,0 +1,261 @@
+"""Reclamation plans (DESIGN §6) through the API: list them, read one with its licences
+(`seatwise reclaim show ID --format json`), page through its items, make a draft
+(`reclaim plan`) and approve it (`reclaim approve`). Applying a plan, which writes to the
+tenant through Graph, stays in the CLI and the UI, where its dry run is shown first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from seatwise.errors import PlanError, UsageError
+from seatwise.reclaim import approve, get_plan, make_plan, plan_records, plan_summary
+from seatwise.reclaim.plans import SHOW_KEYS
+from seatwise.store.schema import ReclaimPlan
+from seatwise.web.api.common import (
+    CSV_RESPONSE,
+    ERRORS,
+    Format,
+    FormatParam,
+    JSONAnswer,
+    TenantParam,
+    csv_answer,
+    fail,
+    resolve_tenant,
+)
+from seatwise.web.api.odata import Page, PageParams, collection, page_params
+from seatwise.web.security import ApiAdmin, ApiPrincipal
+from seatwise.web.state import web_state
+
+router = APIRouter(prefix="/api/v1", tags=["reclamation plans"])
+
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The plan's id.")]
+
+
+class PlanSummary(BaseModel):
+    """A plan's status, who made and approved it, its counts and its savings per currency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    status: str = Field(description="draft, approved, applying, applied or undone.")
+    rules: list[str]
+    only_managed: bool
+    created_at: str
+    created_by: str
+    approved_at: str | None
+    approved_by: str | None
+    applied_at: str | None
+    users: int
+    licences_to_remove: int
+    unmanaged_to_remove: int
+    group_licences: int
+    states: dict[str, int] = Field(description="How many users are in each state.")
+    annual_savings: dict[str, str] = Field(description="currency → amount.")
+    realised_savings: dict[str, str]
+
+
+class PlanItem(BaseModel):
+    """One licence of one user of the plan, and what the plan does with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    upn: str
+    user_id: str
+    sku: str
+    sku_id: str
+    via: str | None = Field(description="The group it is inherited from (never removed).")
+    action: str
+    managed: bool
+    annual_cost: str | None
+    currency: str | None
+    state: str
+    undo_state: str | None
+    message: str | None
+    reasons: list[str]
+
+
+class PlanDetail(PlanSummary):
+    """A plan with every licence of every user."""
+
+    licences: list[PlanItem]
+
+
+class PlanPage(Page[PlanSummary]):
+    """A page of plans."""
+
+
+class PlanItemPage(Page[PlanItem]):
+    """A page of a plan's licences."""
+
+
+class PlanRequest(BaseModel):
+    """Which users a new draft plan takes licences from."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[str] = Field(
+        default_factory=list,
+        description="Users these reclaim rules recommend (all reclaim rules when neither "
+        "`rules` nor `users` is given).",
+    )
+    users: list[str] = Field(default_factory=list, description="These users (UPNs), too.")
+    only_managed: bool = Field(False, description="Leave licences of unmanaged SKUs in place.")
+
+
+def _plan(session: Session, tenant_pk: int, plan_id: int) -> ReclaimPlan:
+    try:
+        return get_plan(session, tenant_pk, plan_id)
+    except UsageError as exc:
+        fail(404, str(exc))
+
+
+def _policy(request: Request) -> Any:
+    from seatwise.analytics.recommendations import Policy
+
+    return Policy.from_mapping(web_state(request).settings.recommendations.model_dump())
+
+
+@router.get(
+    "/plans",
+    summary="Reclamation plans",
+    response_model=PlanPage,
+    response_class=JSONAnswer,
+    responses=ERRORS,
+)
+def plans(
+    request: Request,
+    _principal: ApiPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+    tenant: TenantParam = None,
+) -> Response:
+    """The tenant's plans, newest first, each with its summary."""
+    with web_state(request).session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        found = list(
+            session.scalars(
+                select(ReclaimPlan)
+                .where(ReclaimPlan.tenant_pk == tenant_pk)
+                .order_by(ReclaimPlan.pk.desc())
+                .offset(params.skip)
+                .limit(params.top + 1)
+            )
+        )
+        records = [plan_summary(session, p) for p in found[: params.top]]
+    return JSONAnswer(collection(request, records, params, more=len(found) > params.top))
+
+
+@router.get(
+    "/plans/{plan_id}",
+    summary="One plan with its licences",
+    response_model=PlanDetail,
+    response_class=JSONAnswer,
+    responses=ERRORS,
+)
+def plan(
+    request: Request, plan_id: PlanId, _principal: ApiPrincipal, tenant: TenantParam = None
+) -> Response:
+    """The plan's summary and every user's licences: removed, kept, or inherited from a group
+    (what `seatwise reclaim show ID --format json` prints)."""
+    with web_state(request).session() as session:
+        found = _plan(session, resolve_tenant(session, tenant).pk, plan_id)
+        body = {**plan_summary(session, found), "licences": list(plan_records(session, found))}
+    return JSONAnswer(body)
+
+
+@router.get(
+    "/plans/{plan_id}/items",
+    summary="A plan's licences, paged",
+    response_model=PlanItemPage,
+    response_class=JSONAnswer,
+    responses={**ERRORS, 200: CSV_RESPONSE},
+)
+def plan_items(
+    request: Request,
+    plan_id: PlanId,
+    _principal: ApiPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+    tenant: TenantParam = None,
+    format: FormatParam = Format.json,  # noqa: A002
+) -> Response:
+    """One record per user and licence of the plan, by UPN (CSV: the columns of `seatwise
+    reclaim show ID --format csv`)."""
+    with web_state(request).session() as session:
+        found = _plan(session, resolve_tenant(session, tenant).pk, plan_id)
+        records = list(plan_records(session, found))
+    keys = (*SHOW_KEYS, "user_id", "via")
+    if format is Format.csv and not params.explicit:
+        return csv_answer(records, keys, f"plan-{plan_id}")
+    window = records[params.skip : params.skip + params.top]
+    if format is Format.csv:
+        return csv_answer(window, keys, f"plan-{plan_id}")
+    more = params.skip + params.top < len(records)
+    return JSONAnswer(collection(request, window, params, more=more))
+
+
+@router.post(
+    "/plans",
+    summary="Make a draft plan",
+    status_code=201,
+    response_model=PlanSummary,
+    response_class=JSONAnswer,
+    responses={**ERRORS, 409: ERRORS[400] | {"description": "Nobody qualifies."}},
+)
+def create_plan(
+    request: Request,
+    principal: ApiAdmin,
+    body: Annotated[PlanRequest, Body()],
+    tenant: TenantParam = None,
+) -> Response:
+    """Store a draft plan for the users the rules recommend reclaiming from plus the users
+    named, as `seatwise reclaim plan` does. Nothing is sent to the tenant. Admin tokens only."""
+    now = datetime.now(UTC)
+    with web_state(request).session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        try:
+            made = make_plan(
+                session,
+                tenant_pk,
+                actor=f"api:{principal.name}",
+                policy=_policy(request),
+                as_of=now.date(),
+                now=now,
+                rules=body.rules,
+                upns=body.users,
+                only_managed=body.only_managed,
+            )
+        except UsageError as exc:
+            fail(422, str(exc))
+        except PlanError as exc:
+            fail(409, str(exc))
+        summary = plan_summary(session, made)
+    return JSONAnswer(summary, status_code=201)
+
+
+@router.post(
+    "/plans/{plan_id}/approve",
+    summary="Approve a draft plan",
+    response_model=PlanSummary,
+    response_class=JSONAnswer,
+    responses={**ERRORS, 409: ERRORS[400] | {"description": "The plan is not a draft."}},
+)
+def approve_plan(
+    request: Request, plan_id: PlanId, principal: ApiAdmin, tenant: TenantParam = None
+) -> Response:
+    """Approve a draft plan so that it can be applied (with `seatwise reclaim apply ID` or in
+    the UI). Admin tokens only."""
+    with web_state(request).session() as session:
+        found = _plan(session, resolve_tenant(session, tenant).pk, plan_id)
+        try:
+            approve(session, found, f"api:{principal.name}", datetime.now(UTC))
+        except PlanError as exc:
+            fail(409, str(exc))
+        summary = plan_summary(session, found)
+    return JSONAnswer(summary)

@@ -1,0 +1,115 @@
+"""`GET /api/v1/recommendations`: what to reclaim, downgrade or review (DESIGN §5), the records
+of `seatwise recommendations --format json`, evaluated on request as the CLI does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from seatwise.analytics.inputs import recommendations as inputs
+from seatwise.analytics.recommendations import KEYS, RULES, Policy, evaluate
+from seatwise.web.api.common import (
+    CSV_RESPONSE,
+    ERRORS,
+    Format,
+    FormatParam,
+    JSONAnswer,
+    TenantParam,
+    csv_answer,
+    fail,
+    resolve_tenant,
+)
+from seatwise.web.api.odata import FilterKind, Page, PageParams, collection, page_params
+from seatwise.web.api.odata import parse_filter_values as parse
+from seatwise.web.security import ApiPrincipal
+from seatwise.web.state import web_state
+
+router = APIRouter(prefix="/api/v1", tags=["recommendations"])
+
+FILTERS: dict[str, FilterKind] = {
+    "rule": "text",
+    "action": "text",
+    "confidence": "text",
+    "upn": "contains",
+}
+
+
+class RecommendationRecord(BaseModel):
+    """One finding about one user (DESIGN §5)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str
+    upn: str
+    action: str = Field(description="reclaim, downgrade or review.")
+    skus: list[str]
+    target_sku: str | None
+    evidence: list[str] = Field(description="Human-readable facts with dates.")
+    confidence: str
+    annual_savings: str | None
+    currency: str | None
+    when: str = Field(description="`now` or `at_renewal:<date>`.")
+
+
+class RecommendationPage(Page[RecommendationRecord]):
+    """A page of recommendations."""
+
+
+@router.get(
+    "/recommendations",
+    summary="Recommendations",
+    response_model=RecommendationPage,
+    response_class=JSONAnswer,
+    responses={**ERRORS, 200: CSV_RESPONSE},
+)
+def recommendations(
+    request: Request,
+    _principal: ApiPrincipal,
+    params: Annotated[PageParams, Depends(page_params)],
+    tenant: TenantParam = None,
+    filter_: Annotated[
+        str | None,
+        Query(
+            alias="$filter",
+            description=(
+                "Any of `rule eq 'inactive'`, `action eq 'reclaim'`, `confidence eq 'high'`, "
+                "`contains(upn,'text')`, joined by `and`."
+            ),
+        ),
+    ] = None,
+    format: FormatParam = Format.json,  # noqa: A002
+) -> Response:
+    """Licences to reclaim, downgrade or review, with evidence and annual savings, in the
+    CLI's order. Thresholds and exclusions come from the server's settings."""
+    try:
+        wanted = parse(filter_, FILTERS)
+    except ValueError as exc:
+        fail(400, str(exc))
+    rule = wanted.pop("rule", None)
+    if rule is not None and rule not in RULES:
+        fail(400, f"Unknown rule {rule!r}; rules: {', '.join(RULES)}.")
+    upn = str(wanted.pop("upn", "")).lower()
+    state = web_state(request)
+    policy = Policy.from_mapping(state.settings.recommendations.model_dump())
+    as_of = datetime.now(UTC).date()
+    with state.session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        facts = inputs.tenant_facts(session, tenant_pk)
+        users = (u for batch in inputs.iter_user_facts(session, tenant_pk) for u in batch)
+        found = evaluate(users, facts, policy, as_of, rules=[str(rule)] if rule else None)
+    records = [
+        r.record()
+        for r in found
+        if upn in r.upn.lower() and all(getattr(r, k) == v for k, v in wanted.items())
+    ]
+    if format is Format.csv and not params.explicit:
+        return csv_answer(records, KEYS, "recommendations")
+    window = records[params.skip : params.skip + params.top]
+    if format is Format.csv:
+        return csv_answer(window, KEYS, "recommendations")
+    more = params.skip + params.top < len(records)
+    return JSONAnswer(collection(request, window, params, more=more))
