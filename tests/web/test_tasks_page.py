@@ -1,0 +1,188 @@
+"""The Tasks page and the in-process scheduler, against the simulator as a real HTTPS server:
+Run now starts a real sync in the web process (admins only, one per tenant at a time), the page
+follows it to the end; the scheduler starts due tasks and is run by the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from seatwise.store.schema import TaskRun
+from seatwise.sync import TASKS
+from seatwise.web.app import create_app
+from seatwise.web.runner import runner_for
+from seatwise.web.scheduler import Scheduler, due_tasks, install, intervals
+from tests.sync.conftest import Seatwise, Sim
+from tests.sync.conftest import serve as serve_sim
+from tests.web.conftest import Web, screenshot, sign_in
+
+USERS = 80
+
+
+@pytest.fixture
+def sim(seatwise: Seatwise, tmp_path: Path) -> Iterator[Sim]:
+    """A simulated tenant registered as `sim`, never synced (requested before `web`, so the
+    app's settings point at it)."""
+    with serve_sim(tmp_path / "sim", users=USERS) as served:
+        assert seatwise.add_app_only(served).code == 0
+        yield served
+
+
+def _runs(web: Web) -> list[tuple[str, str]]:
+    with web.app.state.web.session() as session:
+        return [
+            (r.task, r.status)
+            for r in session.scalars(select(TaskRun).order_by(TaskRun.started_at, TaskRun.pk))
+        ]
+
+
+def _csrf(text: str) -> str:
+    return text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+
+
+def _wait_until(check: Any, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_run_now_runs_a_sync_shown_on_the_page(sim: Sim, web: Web, page: Any) -> None:
+    sign_in(page, "admin")
+    page.goto("/tasks")
+    assert page.locator("#latest-runs .badge", has_text="never run").count() == len(TASKS)
+    page.select_option("#run-now select[name=task]", "all")
+    page.click("#run-now button[type=submit]")
+    page.wait_for_url("**/tasks?tenant=sim")
+    # The page refreshes itself while the sync runs, until every task has succeeded.
+    expect(page.locator("#latest-runs .badge.good")).to_have_count(len(TASKS), timeout=90_000)
+    expect(page.locator("#sync-running")).to_have_count(0, timeout=10_000)
+    assert runner_for(web.app).wait(30)
+    assert sorted(_runs(web)) == sorted((t, "succeeded") for t in TASKS)
+    rows = page.locator("#task-runs tbody tr.run.succeeded")
+    assert rows.count() == len(TASKS)
+    assert "users" in page.locator("#task-runs").inner_text()
+    screenshot(page, "tasks")
+
+
+def test_viewer_may_not_run_now(sim: Sim, web: Web) -> None:
+    with web.client() as client:
+        web.login(client, "viewer")
+        shown = client.get("/tasks")
+        assert shown.status_code == 200 and 'id="run-now"' not in shown.text
+        refused = client.post(
+            "/tasks/run", data={"tenant": "sim", "task": "all", "csrf_token": _csrf(shown.text)}
+        )
+        assert refused.status_code == 403
+    time.sleep(0.5)
+    assert _runs(web) == []
+
+
+def test_a_second_run_now_is_refused_while_one_runs(sim: Sim, web: Web) -> None:
+    sim.control("faults", {"spec": "latency=150ms"})  # every Graph request takes a while
+    with web.client() as client:
+        web.login(client, "admin")
+        token = _csrf(client.get("/tasks").text)
+        first = client.post(
+            "/tasks/run", data={"tenant": "sim", "task": "roster", "csrf_token": token}
+        )
+        assert first.status_code == 303
+        started = client.get(first.headers["location"])
+        assert "Started Application Roster for sim." in started.text
+        assert 'id="sync-running"' in started.text and 'http-equiv="refresh"' in started.text
+        second = client.post(
+            "/tasks/run", data={"tenant": "sim", "task": "license-info", "csrf_token": token}
+        )
+        assert second.status_code == 409
+        assert "A sync of sim is already running" in second.text
+        no_csrf = client.post("/tasks/run", data={"tenant": "sim", "task": "all"})
+        assert no_csrf.status_code == 403
+        sim.control("faults", {"spec": ""})
+        assert runner_for(web.app).wait(60)
+        done = client.get("/tasks")
+        assert 'http-equiv="refresh"' not in done.text
+    assert _runs(web) == [("roster", "succeeded")]
+
+
+def test_an_unknown_task_is_refused(sim: Sim, web: Web) -> None:
+    with web.client() as client:
+        web.login(client, "admin")
+        token = _csrf(client.get("/tasks").text)
+        unknown = client.post(
+            "/tasks/run", data={"tenant": "sim", "task": "nope", "csrf_token": token}
+        )
+        assert unknown.status_code == 422 and "There is no task" in unknown.text
+    assert _runs(web) == []
+
+
+def test_due_tasks() -> None:
+    now = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    every = intervals(timedelta(hours=24), timedelta(hours=6))
+    assert due_tasks({}, every, now) == list(TASKS)
+    recent = dict.fromkeys(TASKS, now - timedelta(hours=1))
+    assert due_tasks(recent, every, now) == []
+    later = dict.fromkeys(TASKS, now - timedelta(hours=7))
+    assert due_tasks(later, every, now) == ["roster", "access", "differentiation"]
+    only_access = {**recent, "access": now - timedelta(hours=6)}
+    assert due_tasks(only_access, every, now) == ["access", "differentiation"]
+
+
+def test_scheduler_runs_due_tasks(sim: Sim, web: Web) -> None:
+    clock = [datetime.now(UTC)]
+    runner = runner_for(web.app)
+    scheduler = Scheduler(
+        web.app.state.web.engine,
+        runner,
+        every=intervals(timedelta(hours=24), timedelta(hours=1)),
+        clock=lambda: clock[0],
+    )
+    assert scheduler.run_due() == {"sim": list(TASKS)}
+    assert scheduler.run_due() == {}  # that sync still runs: never two at once
+    assert runner.wait(60)
+    assert sorted(_runs(web)) == sorted((t, "succeeded") for t in TASKS)
+    assert scheduler.run_due() == {}  # nothing is due yet
+    clock[0] += timedelta(hours=2)
+    assert scheduler.run_due() == {"sim": ["roster", "access", "differentiation"]}
+    assert runner.wait(60)
+    assert [r for r in _runs(web) if r[0] == "license-info"] == [("license-info", "succeeded")]
+    assert len(_runs(web)) == 7
+
+
+def test_scheduler_runs_with_the_app_lifespan(sim: Sim, web: Web) -> None:
+    app = create_app(web.settings)
+    scheduler = install(app, every=intervals(timedelta(hours=1), timedelta(hours=1)), tick=0.1)
+
+    async def serve_a_while() -> None:
+        async with app.router.lifespan_context(app):
+            await asyncio.to_thread(
+                _wait_until, lambda: len([r for r in _runs(web) if r[1] == "succeeded"]) == 4
+            )
+
+    # On a thread of its own: Playwright's sync API may hold an event loop on this one.
+    failures: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            asyncio.run(serve_a_while())
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=serve)
+    try:
+        thread.start()
+        thread.join(120)
+    finally:
+        app.state.web.engine.dispose()
+    assert not thread.is_alive() and not failures, failures
+    assert scheduler._thread is None  # stopped with the app
+    assert sorted(_runs(web)) == sorted((t, "succeeded") for t in TASKS)
