@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from tests.sync.conftest import Seatwise, serve
-from tests.web.conftest import Web
+from tests.web.conftest import Web, screenshot, sign_in
 
 USERS = 120
 
@@ -108,3 +108,155 @@ def test_overview_shows_the_cli_numbers(seatwise: Seatwise, web: Web, tmp_path: 
         assert re.search(rf"<td>{title}</td>\s*<td>\d{{4}}-\d\d-\d\d \d\d:\d\d UTC</td>", html)
     assert "never run" not in text and ">failed<" not in html
     assert re.search(r"<td>\d{4}-\d\d-\d\d</td>", html)  # a report refresh date
+
+
+def _rows(html: str) -> dict[str, dict[str, str]]:
+    """The licence table: part number → {cell class → text}."""
+    rows: dict[str, dict[str, str]] = {}
+    for sku, body in re.findall(r'<tr data-sku="([^"]+)"[^>]*>(.*?)</tr>', html, re.S):
+        cells = re.findall(r'<td class="(?:num )?([a-z]+)">(.*?)</td>', body, re.S)
+        rows[sku] = {name: _text(value).strip() for name, value in cells}
+    return rows
+
+
+def test_licenses_page_shows_the_cli_positions(
+    seatwise: Seatwise, web: Web, tmp_path: Path
+) -> None:
+    _synced(seatwise, tmp_path)
+    _price(seatwise, "ENTERPRISEPACK", "20.50", "EUR", "monthly")
+    expected = _json(seatwise, "licenses", "--all")
+    totals = _json(seatwise, "licenses", "--totals")
+    with _signed_in(web) as client:
+        html = client.get("/licenses").text
+    rows = _rows(html)
+    assert set(rows) == {p["sku_part_number"] for p in expected}
+    for item in expected:
+        row = rows[item["sku_part_number"]]
+        assert row["name"].startswith(item["name"])
+        assert row["purchased"] == str(item["purchased"])
+        assert row["assigned"] == str(item["assigned"])
+        assert row["available"] == str(item["available"])
+        assert row["managed"] == ("Yes" if item["managed"] else "No")
+        assert row["cost"] == (item["cost"] or "")
+        assert row["annual"] == (item["annual_cost"] or "")
+        assert row["unused"] == (item["unused_annual_cost"] or "")
+    [eur] = totals
+    assert re.search(
+        rf'data-currency="EUR"><td>EUR</td><td class="num">{eur["annual_cost"]}</td>'
+        rf'<td class="num">{eur["unused_annual_cost"]}</td>',
+        html,
+    )
+    assert "Edit</a>" in html
+
+
+def test_an_admin_edits_a_contract_in_the_browser(
+    seatwise: Seatwise, web: Web, page: Any, tmp_path: Path
+) -> None:
+    _synced(seatwise, tmp_path)
+    sign_in(page)
+    page.goto("/licenses")
+    row = page.locator('tr[data-sku="ENTERPRISEPACK"]')
+    assert row.locator("td.cost").inner_text() == ""
+    row.locator("text=Edit").click()
+    page.fill("input[name=cost]", "31.25")
+    page.fill("input[name=currency]", "GBP")
+    page.select_option("select[name=payment_frequency]", "monthly")
+    page.fill("input[name=effective_date]", "2026-01-01")
+    page.fill("input[name=expiration_date]", "2027-12-31")
+    page.click("button:has-text('Save')")
+    page.wait_for_url("**/licenses?*saved=ENTERPRISEPACK*")
+    assert "Saved the contract of ENTERPRISEPACK" in page.locator("p.flash.ok").inner_text()
+    [stored] = [p for p in _json(seatwise, "licenses") if p["sku_part_number"] == "ENTERPRISEPACK"]
+    assert stored["cost"] == "31.25" and stored["currency"] == "GBP"
+    assert stored["payment_frequency"] == "monthly"
+    assert stored["effective_date"] == "2026-01-01" and stored["expiration_date"] == "2027-12-31"
+    expected = Decimal("31.25") * 12 * stored["purchased"]
+    assert stored["annual_cost"] == f"{expected:.2f}"
+    row = page.locator('tr[data-sku="ENTERPRISEPACK"]')
+    assert row.locator("td.cost").inner_text() == "31.25"
+    assert row.locator("td.currency").inner_text() == "GBP"
+    assert row.locator("td.annual").inner_text() == stored["annual_cost"]
+    assert row.locator("td.unused").inner_text() == stored["unused_annual_cost"]
+    assert page.locator('#totals tr[data-currency="GBP"]').count() == 1
+    screenshot(page, "licenses")
+
+
+def test_invalid_contract_input_shows_errors_and_stores_nothing(
+    seatwise: Seatwise, web: Web, page: Any, tmp_path: Path
+) -> None:
+    _synced(seatwise, tmp_path)
+    _price(seatwise, "ENTERPRISEPACK", "20.50", "EUR", "monthly")
+    before = _json(seatwise, "licenses", "--all")
+    sign_in(page)
+    page.goto("/licenses")
+    page.locator('tr[data-sku="ENTERPRISEPACK"]').locator("text=Edit").click()
+    page.fill("input[name=cost]", "abc")
+    page.fill("input[name=currency]", "EURO")
+    page.fill("input[name=expiration_date]", "2027-02-30")
+    page.click("button:has-text('Save')")
+    cost_error = page.locator('.field-error[data-field="cost"]').inner_text()
+    assert cost_error == "Cost must be a number such as 12.50, not 'abc'."
+    currency_error = page.locator('.field-error[data-field="currency"]').inner_text()
+    assert "Currency must be three upper-case letters such as EUR, not 'EURO'" in currency_error
+    assert (
+        "Expiration date must be an ISO date"
+        in page.locator('.field-error[data-field="expiration_date"]').inner_text()
+    )
+    assert page.input_value("input[name=cost]") == "abc"  # what was typed is shown again
+    assert page.input_value("input[name=currency]") == "EURO"
+    screenshot(page, "licenses-invalid")
+    # Valid fields that do not add up: an expiration before the effective date.
+    page.fill("input[name=cost]", "99")
+    page.fill("input[name=currency]", "USD")
+    page.fill("input[name=effective_date]", "2027-01-01")
+    page.fill("input[name=expiration_date]", "2026-01-01")
+    page.click("button:has-text('Save')")
+    assert "is before its effective date" in page.locator("p.flash.error").inner_text()
+    assert _json(seatwise, "licenses", "--all") == before
+
+
+def test_viewers_see_no_edit_controls_and_cannot_post(
+    seatwise: Seatwise, web: Web, tmp_path: Path
+) -> None:
+    _synced(seatwise, tmp_path, users=60)
+    before = _json(seatwise, "licenses", "--all")
+    sku = next(p["sku_id"] for p in before if p["sku_part_number"] == "ENTERPRISEPACK")
+    with _signed_in(web, "viewer") as client:
+        html = client.get("/licenses").text
+        assert "ENTERPRISEPACK" in html and "Edit</a>" not in html and "/managed" not in html
+        token = _csrf(html)  # the sign-out form's token: valid for this session
+        refused = client.post(
+            f"/licenses/{sku}",
+            data={
+                "csrf_token": token,
+                "cost": "1",
+                "currency": "EUR",
+                "payment_frequency": "annual",
+            },
+        )
+        assert refused.status_code == 403 and "Only an admin" in refused.text
+        refused = client.post(
+            f"/licenses/{sku}/managed", data={"csrf_token": token, "managed": "no"}
+        )
+        assert refused.status_code == 403
+        assert client.get(f"/licenses/{sku}/edit").status_code == 403
+    assert _json(seatwise, "licenses", "--all") == before
+
+
+def test_an_admin_toggles_managed(seatwise: Seatwise, web: Web, tmp_path: Path) -> None:
+    _synced(seatwise, tmp_path, users=60)
+    _price(seatwise, "ENTERPRISEPACK", "20.50", "EUR", "monthly")
+    sku = next(
+        p["sku_id"] for p in _json(seatwise, "licenses") if p["sku_part_number"] == "ENTERPRISEPACK"
+    )
+    with _signed_in(web) as client:
+        token = _csrf(client.get("/licenses").text)
+        done = client.post(f"/licenses/{sku}/managed", data={"csrf_token": token, "managed": "no"})
+        assert done.status_code == 303
+        html = client.get(done.headers["location"]).text
+        assert _rows(html)["ENTERPRISEPACK"]["managed"] == "No"
+        assert 'id="totals"' not in html  # its cost no longer counts
+    [stored] = [p for p in _json(seatwise, "licenses", "--all") if p["sku_id"] == sku]
+    assert stored["managed"] is False and stored["cost"] == "20.50"
+    assert _json(seatwise, "licenses", "--totals") == []
+    assert all(p["sku_id"] != sku for p in _json(seatwise, "licenses"))
