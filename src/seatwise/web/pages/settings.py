@@ -99,7 +99,7 @@ def _reauthorize_reason(session: Session, tenant: Tenant) -> str | None:
         latest.setdefault(run.task, run)
     for run in latest.values():
         error = run.error or ""
-        if run.status == "failed" and ("needs permission" in error or "connect" in error):
+        if run.status == "failed" and ("needs permission" in error or "seatwise connect" in error):
             return error
     return None
 
