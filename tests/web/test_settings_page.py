@@ -243,3 +243,25 @@ def test_signed_out_user_is_sent_to_login(web: Web) -> None:
         answer = client.get("/settings")
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/login")
+
+
+def test_sign_ins_in_progress_match_by_state_once_and_expire() -> None:
+    from seatwise.web.oauth import PENDING_TTL_S, PendingSignIn, PendingSignIns
+
+    now = [1000.0]
+    signins = PendingSignIns(clock=lambda: now[0])
+
+    def item(state: str) -> PendingSignIn:
+        return PendingSignIn("t", "tid", "cid", "secret", {"state": state}, "admin", now[0])
+
+    first, second = signins.add(item("s1")), signins.add(item("s2"))
+    assert "secret" not in repr(item("s1"))
+    assert not signins.answer({"code": "c"})  # no state: no sign-in
+    assert not signins.answer({"code": "c", "state": "other"})
+    assert signins.answer({"code": "c1", "state": "s1"})
+    assert not signins.answer({"code": "again", "state": "s1"})  # answered once only
+    taken = signins.take(first)
+    assert taken is not None and taken.answer == {"code": "c1", "state": "s1"}
+    assert signins.take(first) is None
+    now[0] += PENDING_TTL_S + 1
+    assert signins.take(second) is None  # too old
