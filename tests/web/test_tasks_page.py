@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from seatwise.store.schema import TaskRun
+from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASKS
 from seatwise.web.app import create_app
 from seatwise.web.runner import runner_for
@@ -186,3 +186,23 @@ def test_scheduler_runs_with_the_app_lifespan(sim: Sim, web: Web) -> None:
     assert not thread.is_alive() and not failures, failures
     assert scheduler._thread is None  # stopped with the app
     assert sorted(_runs(web)) == sorted((t, "succeeded") for t in TASKS)
+
+
+def test_a_sync_that_cannot_start_says_why_and_is_not_retried_each_tick(sim: Sim, web: Web) -> None:
+    with web.app.state.web.session() as session:
+        tenant = session.scalar(select(Tenant).where(Tenant.name == "sim"))
+        assert tenant is not None
+        tenant.secret_enc = None  # as if the secret were lost: no Graph client can be built
+    with web.client() as client:
+        web.login(client, "admin")
+        token = _csrf(client.get("/tasks").text)
+        started = client.post("/tasks/run", data={"tenant": "sim", "csrf_token": token})
+        assert started.status_code == 303
+        assert runner_for(web.app).wait(30)
+        shown = client.get("/tasks")
+        assert "The last sync of sim stopped: Tenant sim has no stored client secret" in shown.text
+    scheduler = Scheduler(web.app.state.web.engine, runner_for(web.app))
+    assert scheduler.run_due() == {"sim": list(TASKS)}
+    assert runner_for(web.app).wait(30)
+    assert scheduler.run_due() == {}  # tried; next time when the interval has passed
+    assert _runs(web) == []

@@ -44,6 +44,7 @@ class Job:
     current: str | None = None
     progress: str = ""
     error: str | None = None
+    ran: list[str] = field(default_factory=list)  # tasks that were started (in task_run)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -56,6 +57,7 @@ class SyncRunner:
         self.secrets = secrets
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
+        self._last: dict[int, Job] = {}
         self._threads: list[threading.Thread] = []
         self._rotated: dict[int, str] = {}
 
@@ -63,6 +65,11 @@ class SyncRunner:
         """The tenant's running job, or None."""
         with self._lock:
             return self._jobs.get(tenant_pk)
+
+    def last(self, tenant_pk: int) -> Job | None:
+        """The tenant's last finished job in this process, or None."""
+        with self._lock:
+            return self._last.get(tenant_pk)
 
     def start(self, tenant_pk: int, tasks: Sequence[str], started_by: str) -> Job | None:
         """Start `tasks` (in dependency order) for the tenant in the background; None when a
@@ -106,6 +113,7 @@ class SyncRunner:
             with client:
                 for task in job.tasks:
                     job.current, job.progress = task, ""
+                    job.ran.append(task)
 
                     def report(_task: str, what: str, _advance: int, _total: int | None) -> None:
                         job.progress = what
@@ -124,6 +132,7 @@ class SyncRunner:
         finally:
             with self._lock:
                 self._jobs.pop(job.tenant_pk, None)
+                self._last[job.tenant_pk] = job
             job.current = None
             job.done.set()
 

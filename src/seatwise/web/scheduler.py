@@ -78,6 +78,9 @@ class Scheduler:
         self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # When this scheduler last started each (tenant, task): a sync that fails before its
+        # first task (no credentials) leaves no task_run row, and must not be retried each tick.
+        self._attempted: dict[tuple[int, str], datetime] = {}
 
     def start(self) -> None:
         """Start the scheduling thread (once)."""
@@ -123,8 +126,13 @@ class Scheduler:
         for tenant_pk, name in tenants:
             if self._stop.is_set() or self.runner.running(tenant_pk) is not None:
                 continue
-            due = due_tasks(last.get(tenant_pk, {}), self.every, now)
+            seen = dict(last.get(tenant_pk, {}))
+            for (pk, task), at in self._attempted.items():
+                if pk == tenant_pk and (task not in seen or seen[task] < at):
+                    seen[task] = at
+            due = due_tasks(seen, self.every, now)
             if due and self.runner.start(tenant_pk, due, "scheduler") is not None:
+                self._attempted.update({(tenant_pk, task): now for task in due})
                 log.info("Scheduled sync of %s: %s", name, ", ".join(due))
                 started[name] = due
         return started

@@ -83,7 +83,15 @@ def _render(
     context: dict[str, Any] = {"messages": messages, "choices": [("all", "All tasks")]}
     context["choices"] += [(t, TASK_TITLES[t]) for t in TASKS]
     if tenant is not None:
-        job = runner_for(request.app).running(tenant.pk)
+        runner = runner_for(request.app)
+        job = runner.running(tenant.pk)
+        last = runner.last(tenant.pk)
+        if job is None and last is not None and last.error and not last.ran:
+            # Stopped before any task started (so task_run has no row saying why).
+            context["messages"] = [
+                *messages,
+                ("error", f"The last sync of {tenant.name} stopped: {last.error}"),
+            ]
         latest = _latest(session, tenant.pk)
         runs = [_run_view(r, now) for r in reads.recent_runs(session, tenant.pk, RECENT)]
         context.update(
