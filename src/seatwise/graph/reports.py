@@ -112,7 +112,7 @@ def _cells(reader: Iterator[list[str]]) -> Iterator[list[str]]:
     line = 1
     try:
         for line, cells in enumerate(reader, start=2):  # noqa: B007 - used in the error
-            if not cells or all(not cell for cell in cells):
+            if not any(cells):  # an empty or blank line
                 continue
             yield cells
     except csv.Error as exc:

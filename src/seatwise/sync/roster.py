@@ -4,7 +4,9 @@ from the usage reports storage, platforms and Office activations, with a daily s
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, inspect
 
@@ -40,6 +42,8 @@ USER_FACTS = (
 SIGN_IN_COLUMNS = ("last_sign_in", "last_interactive_sign_in", "last_non_interactive_sign_in")
 MFA_COLUMNS = ("mfa_registered", "mfa_methods", "is_admin")
 _USER_TABLE = cast(Table, inspect(User).local_table)
+_Page = TypeVar("_Page")
+_Prepared = TypeVar("_Prepared")
 AUDIT_PERMISSION_MISSING = "Authentication_MSGraphPermissionMissing"
 UPN = "User Principal Name"
 OWNER = "Owner Principal Name"
@@ -103,13 +107,18 @@ def _read_users(ctx: TaskContext, with_sign_in: bool) -> set[str]:
     update_columns = [*USER_FACTS, *SIGN_IN_COLUMNS] if with_sign_in else list(USER_FACTS)
     compare_columns = ["fingerprint", "deleted_at", *(SIGN_IN_COLUMNS if with_sign_in else ())]
     assignments = 0
+    pk, today = ctx.tenant.pk, ctx.today
+
+    def prepare(page: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rows = [normalize.user_row(pk, item, today) for item in page]
+        if with_sign_in:
+            for row, item in zip(rows, page, strict=True):
+                row.update(normalize.sign_in_columns(item.get("signInActivity")))
+        return rows, [row for item in page for row in normalize.assignment_rows(pk, item)]
+
     try:
         pages = ctx.client.iter_pages(endpoints.USERS, _users_params(with_sign_in))
-        for page in pages:
-            rows = [normalize.user_row(ctx.tenant.pk, item, ctx.today) for item in page]
-            if with_sign_in:
-                for row, item in zip(rows, page, strict=True):
-                    row.update(normalize.sign_in_columns(item.get("signInActivity")))
+        for rows, page_assignments in _one_ahead(pages, prepare):
             written = writes.upsert_rows(
                 ctx.session,
                 User,
@@ -120,11 +129,8 @@ def _read_users(ctx: TaskContext, with_sign_in: bool) -> set[str]:
             )
             ids = [row["id"] for row in rows]
             seen.update(ids)
-            page_assignments = [
-                row for item in page for row in normalize.assignment_rows(ctx.tenant.pk, item)
-            ]
             changes = writes.replace_children(
-                ctx.session, LicenseAssignment, ctx.tenant.pk, ids, page_assignments
+                ctx.session, LicenseAssignment, pk, ids, page_assignments
             )
             assignments += len(page_assignments)
             ctx.count("users written", written)
@@ -143,6 +149,27 @@ def _read_users(ctx: TaskContext, with_sign_in: bool) -> set[str]:
     ctx.count("users", len(seen))
     ctx.count("assignments", assignments)
     return seen
+
+
+def _one_ahead(
+    pages: Iterable[_Page], prepare: Callable[[_Page], _Prepared]
+) -> Iterator[_Prepared]:
+    """`prepare(page)` of each page, the next one prepared on a helper thread while the caller
+    stores this one (SQLite lets other threads run while it writes)."""
+    source = iter(pages)
+
+    def step() -> _Prepared | None:
+        page = next(source, None)
+        return None if page is None else prepare(page)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roster-prepare") as pool:
+        pending = pool.submit(step)
+        try:
+            while (ready := pending.result()) is not None:
+                pending = pool.submit(step)
+                yield ready
+        finally:
+            pending.cancel()
 
 
 def _mfa(ctx: TaskContext) -> None:
