@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import webbrowser
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -68,34 +67,26 @@ def save_tenant(
     refresh: str | None,
     scopes: str | None = None,
 ) -> None:
-    from seatwise.store import reads
-    from seatwise.store.schema import Tenant
+    """Add or update tenant `name` with its credentials sealed (see `store.tenants`)."""
+    from seatwise.store.tenants import store_tenant
 
-    now = datetime.now(UTC)
     with ctx.session() as session:
-        tenant = reads.tenant_by_name(session, name)
-        if tenant is None:
-            if not (tenant_id and client_id and secret):
-                raise UsageError(
-                    f"Tenant {name} is new: give --tenant-id, --client-id and --client-secret-env."
-                )
-            tenant = Tenant(
-                name=name,
-                tenant_id=tenant_id,
-                client_id=client_id,
+        try:
+            store_tenant(
+                session,
+                ctx.secrets,
+                name,
+                tenant_id,
+                client_id,
+                secret,
                 auth_mode=auth_mode,
-                created_at=now,
-                updated_at=now,
+                refresh=refresh,
+                scopes=scopes,
             )
-            session.add(tenant)
-        tenant.tenant_id = tenant_id or tenant.tenant_id
-        tenant.client_id = client_id or tenant.client_id
-        if secret:
-            tenant.secret_enc = ctx.secrets.seal(secret)
-        tenant.auth_mode = auth_mode
-        tenant.refresh_token_enc = ctx.secrets.seal(refresh) if refresh else None
-        tenant.granted_scopes = scopes
-        tenant.updated_at = now
+        except ValueError:
+            raise UsageError(
+                f"Tenant {name} is new: give --tenant-id, --client-id and --client-secret-env."
+            ) from None
 
 
 def connect(

@@ -1,7 +1,6 @@
 """Authorizing a tenant from the browser: sign-ins in progress (the MSAL flow with its PKCE
 verifier, and the client secret of a new tenant) kept in this process's memory, never in the
-cookie, and the one place that stores a tenant's credentials sealed, as `seatwise connect` and
-`seatwise tenant add` do.
+cookie. Credentials are stored by `seatwise.store.tenants.store_tenant`, as the CLI does.
 
 The identity platform answers with form_post: a cross-site POST that carries no SameSite=Lax
 session cookie. So the callback only parks the answer with the sign-in whose OAuth `state` it
@@ -17,16 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from seatwise.secrets import SecretBox
-from seatwise.store import reads
-from seatwise.store.schema import Tenant
-
-__all__ = ["PENDING_TTL_S", "PendingSignIn", "PendingSignIns", "pending_sign_ins", "store_tenant"]
+__all__ = ["PENDING_TTL_S", "PendingSignIn", "PendingSignIns", "pending_sign_ins"]
 
 # A sign-in left unfinished this long is forgotten (the authorization code lives ~10 minutes).
 PENDING_TTL_S = 15 * 60
@@ -119,46 +111,3 @@ def pending_sign_ins(app: Any) -> PendingSignIns:
                 found = app.state.pending_sign_ins = PendingSignIns()
     assert isinstance(found, PendingSignIns)
     return found
-
-
-def store_tenant(
-    session: Session,
-    box: SecretBox,
-    name: str,
-    tenant_id: str | None,
-    client_id: str | None,
-    secret: str | None,
-    *,
-    auth_mode: str,
-    refresh: str | None,
-    scopes: str | None = None,
-) -> Tenant:
-    """Add or update tenant `name` with its credentials sealed by `box` (what the CLI's
-    `save_tenant` does, without the CLI's context): the secret and refresh token are only
-    ever stored encrypted. ValueError when the tenant is new and an id or the secret is missing.
-    """
-    now = datetime.now(UTC)
-    tenant = reads.tenant_by_name(session, name)
-    if tenant is None:
-        if not (tenant_id and client_id and secret):
-            raise ValueError(f"Tenant {name} is new: give its tenant id, client id and secret.")
-        tenant = Tenant(
-            name=name,
-            tenant_id=tenant_id,
-            client_id=client_id,
-            auth_mode=auth_mode,
-            active=True,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(tenant)
-    tenant.tenant_id = tenant_id or tenant.tenant_id
-    tenant.client_id = client_id or tenant.client_id
-    if secret:
-        tenant.secret_enc = box.seal(secret)
-    tenant.auth_mode = auth_mode
-    tenant.refresh_token_enc = box.seal(refresh) if refresh else None
-    tenant.granted_scopes = scopes
-    tenant.updated_at = now
-    session.flush()
-    return tenant

@@ -28,7 +28,8 @@ from seatwise.graph.auth import (
 )
 from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
-from seatwise.web.oauth import PendingSignIn, pending_sign_ins, store_tenant
+from seatwise.store.tenants import store_tenant
+from seatwise.web.oauth import PendingSignIn, pending_sign_ins
 from seatwise.web.render import page
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import web_state
