@@ -93,3 +93,12 @@ def test_labels_with_markup_are_escaped(chart: object) -> None:
     root = _parse(svg)  # still well-formed XML
     assert EVIL in _texts(root) or EVIL in [t.text for t in root.iter(f"{SVG}title")]
     assert not list(root.iter(f"{SVG}script")) and not list(root.iter("script"))
+
+
+def test_long_labels_are_cut_but_kept_whole_in_the_tooltip() -> None:
+    long = "Dynamics 365 for Customer Service Enterprise Edition and more"
+    root = _parse(stacked_bar_chart([long], [("Assigned", [3])], title="t"))
+    shown = [t for t in _texts(root) if t.startswith("Dynamics")]
+    assert shown and shown[0].endswith("…") and len(shown[0]) < len(long)
+    tips = [t.text for t in root.iter(f"{SVG}title")]
+    assert f"{long} · Assigned: 3" in tips

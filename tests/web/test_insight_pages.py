@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from markupsafe import escape as markupsafe_escape
 
 from tests.sync.conftest import Seatwise, serve
 from tests.web.conftest import Web, screenshot, sign_in
@@ -92,6 +93,7 @@ def test_overview_shows_the_cli_numbers(seatwise: Seatwise, web: Web, tmp_path: 
         assert f"Potential savings ({currency}) {amount:.2f} {currency}" in text
     assert re.search(rf'id="stat-recommendations">{len(found)}<', html)
     # The seats chart: one stacked bar per SKU, assigned and unused.
+    licences = [item for item in licences if item["license_type"] != "free"]
     assert any(item["available"] > 0 for item in licences)
     for item in licences:
         if item["assigned"]:
@@ -260,3 +262,102 @@ def test_an_admin_toggles_managed(seatwise: Seatwise, web: Web, tmp_path: Path) 
     assert stored["managed"] is False and stored["cost"] == "20.50"
     assert _json(seatwise, "licenses", "--totals") == []
     assert all(p["sku_id"] != sku for p in _json(seatwise, "licenses"))
+
+
+def _activity_rows(html: str) -> dict[str, dict[str, str]]:
+    """The users table: UPN → {service → shown value}."""
+    rows: dict[str, dict[str, str]] = {}
+    for upn, body in re.findall(r'<tr data-upn="([^"]+)">(.*?)</tr>', html, re.S):
+        cells = re.findall(r'<td data-service="([^"]+)"[^>]*>(.*?)</td>', body, re.S)
+        rows[upn] = {service: value.strip() for service, value in cells}
+    return rows
+
+
+def _shown(value: str | None) -> str:
+    return "—" if value is None else value
+
+
+def test_activity_page_shows_the_cli_activity(seatwise: Seatwise, web: Web, tmp_path: Path) -> None:
+    _synced(seatwise, tmp_path)
+    per_user = _json(seatwise, "activity")
+    summary = _json(seatwise, "activity", "--summary")
+    licences = _json(seatwise, "activity", "--differentiation")
+    assert len(per_user) > 100  # more than two pages of 50
+    with _signed_in(web) as client:
+        first = client.get("/activity").text
+        second = client.get("/activity?page=2").text
+        marked = next(i for i, r in enumerate(per_user) if "<" in (r["display_name"] or ""))
+        escaped = client.get(f"/activity?page={marked // 50 + 1}").text
+    assert f"Users 1–50 of {len(per_user)}" in first and "page 1 of 3" in first
+    assert f"Users 51–100 of {len(per_user)}" in second
+    for html, chunk in ((first, per_user[:50]), (second, per_user[50:100])):
+        rows = _activity_rows(html)
+        assert list(rows) == [r["upn"] for r in chunk]
+        for record in chunk:
+            for service in ("Exchange", "Teams", "SharePoint", "Power BI", "Visio"):
+                assert rows[record["upn"]][service] == _shown(record[service]), (record, service)
+    visio = {r["Visio"] for r in per_user} - {None}
+    assert visio == {"not available"}
+    assert any(r["Teams"] == "never" for r in per_user)
+    # Directory data with markup is shown as text.
+    name = per_user[marked]["display_name"]
+    assert "<script" not in escaped.split("<main>", 1)[1] and "<img" not in escaped
+    assert str(markupsafe_escape(name)) in escaped
+    # The summary (distribution) as --summary prints it.
+    for record in summary:
+        row = re.search(rf'<tr data-service="{record["service"]}">(.*?)</tr>', first, re.S)
+        assert row is not None
+        numbers = re.findall(r'<td class="num">(\d+)</td>', row.group(1))
+        keys = ("licensed", "active_7d", "active_30d", "active_90d", "inactive", "never")
+        assert numbers == [str(record[k]) for k in (*keys, "not_available")]
+    teams = next(r for r in summary if r["service"] == "Teams")
+    assert f"Teams · Never: {teams['never']}" in first
+    # Licence differentiation as --differentiation prints it.
+    assert licences
+    for record in licences:
+        cell = (
+            rf'<tr data-sku="{record["sku_part_number"]}">.*?data-service="{record["service"]}"'
+            rf"[^>]*>{record['active_users']} / {record['holders']}</td>"
+        )
+        assert re.search(cell, first, re.S), record
+
+
+def test_the_service_filter_in_the_browser(
+    seatwise: Seatwise, web: Web, page: Any, tmp_path: Path
+) -> None:
+    _synced(seatwise, tmp_path)
+    expected = _json(seatwise, "activity", "--service", "Teams", "--service", "Visio")
+    sign_in(page)
+    page.goto("/")
+    assert page.locator("#stat-users").inner_text() != ""
+    screenshot(page, "overview")
+    page.goto("/activity")
+    assert page.locator("#activity thead th").count() == 11 + 2
+    screenshot(page, "activity")
+    for box in page.locator("#service-filter input[type=checkbox]").all():
+        if box.get_attribute("value") not in ("Teams", "Visio"):
+            box.uncheck()
+    page.click("#service-filter button[type=submit]")
+    page.wait_for_url("**/activity?service=Teams&service=Visio")
+    headers = page.locator("#activity thead th").all_inner_texts()
+    assert headers == ["User", "Teams", "Visio", "As of"]
+    assert page.locator("#summary tbody tr").all_inner_texts()[0].startswith("Teams")
+    assert page.locator("#summary tbody tr").count() == 2
+    rows = page.locator("#activity tbody tr")
+    assert rows.count() == 50
+    for i, record in enumerate(expected[:50]):
+        row = rows.nth(i)
+        assert row.locator(".upn").inner_text() == record["upn"]
+        assert row.locator('td[data-service="Teams"]').inner_text() == _shown(record["Teams"])
+        assert row.locator('td[data-service="Visio"]').inner_text() == _shown(record["Visio"])
+    page.click("#next-page")
+    page.wait_for_url("**/activity?service=Teams&service=Visio&page=2")
+    assert page.locator("#activity tbody tr .upn").first.inner_text() == expected[50]["upn"]
+    assert page.locator("#activity thead th").count() == 4  # the filter survives paging
+    screenshot(page, "activity-filtered")
+
+
+def test_an_unknown_service_is_a_clear_error(web: Web) -> None:
+    with _signed_in(web) as client:
+        answer = client.get("/activity?service=Fax")
+    assert answer.status_code == 400 and "Unknown service &#39;Fax&#39;" in answer.text

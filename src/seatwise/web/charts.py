@@ -56,6 +56,12 @@ def _text(x: float, y: float, label: object, anchor: str = "start", size: int = 
     )
 
 
+def _fit(label: str, width: float) -> str:
+    """`label` cut with an ellipsis to about `width` pixels of 12px text (tooltips keep it)."""
+    room = max(int(width / 6.5), 4)
+    return label if len(label) <= room else label[: room - 1] + "…"
+
+
 def _legend(series: Sequence[str], x: float, y: float) -> list[str]:
     parts = []
     for i, name in enumerate(series):
@@ -91,7 +97,7 @@ def bar_chart(
     for i, (label, value) in enumerate(items):
         y = gap + i * (bar_height + gap)
         length = max(value, 0) * scale
-        body.append(_text(label_w - 8, y + bar_height * 0.7, label, "end"))
+        body.append(_text(label_w - 8, y + bar_height * 0.7, _fit(label, label_w - 12), "end"))
         body.append(
             f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_height}" '
             f'fill="{PALETTE[0]}"><title>{escape(label)}: {escape(_number(value))}</title></rect>'
@@ -127,7 +133,8 @@ def stacked_bar_chart(
     body = _legend([name for name, _ in series], label_w, 16)
     for i, category in enumerate(categories):
         y = legend_h + gap + i * (bar_height + gap)
-        body.append(_text(label_w - 8, y + bar_height * 0.7, category, "end"))
+        shown = _fit(category, label_w - 12)
+        body.append(_text(label_w - 8, y + bar_height * 0.7, shown, "end"))
         x = float(label_w)
         for s, (name, values) in enumerate(series):
             length = max(values[i], 0) * scale

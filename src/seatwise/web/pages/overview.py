@@ -157,11 +157,12 @@ def _summary(session: Session, tenant: Tenant, settings: Settings) -> dict[str, 
         licence_inputs.contract_rows(session, tenant.pk),
     )
     users, licensed = user_counts(session, tenant.pk)
+    paid = [p for p in found if p.license_type != "free"]  # free SKUs come in 10,000s
     seats = charts.stacked_bar_chart(
-        [p.name for p in found],
+        [p.name for p in paid],
         [
-            ("Assigned", [float(p.assigned) for p in found]),
-            ("Unused", [float(max(p.available, 0)) for p in found]),
+            ("Assigned", [float(p.assigned) for p in paid]),
+            ("Unused", [float(max(p.available, 0)) for p in paid]),
         ],
         title="Purchased licences per SKU: assigned and unused",
         empty="No licences yet: run a sync.",
