@@ -17,6 +17,7 @@ from seatwise.errors import UsageError
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
+    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -29,7 +30,7 @@ from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["activity"])
+router = APIRouter(prefix="/api/v1", tags=["activity"], route_class=ApiRoute)
 
 _SERVICE_DOC = 'A date (ISO 8601), "never", "not available", or null when not licensed.'
 

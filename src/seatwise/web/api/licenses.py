@@ -18,6 +18,7 @@ from seatwise.errors import UsageError
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
+    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -25,12 +26,13 @@ from seatwise.web.api.common import (
     csv_answer,
     fail,
     resolve_tenant,
+    write_session,
 )
 from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiAdmin, ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["licenses"])
+router = APIRouter(prefix="/api/v1", tags=["licenses"], route_class=ApiRoute)
 
 
 class LicenseRecord(BaseModel):
@@ -176,7 +178,7 @@ def change_contract(
     others; syncs never change them. Invalid or inconsistent terms answer 422 with one sentence
     and store nothing. Admin API tokens only. Answers the SKU's new position."""
     changes = _changes(body)
-    with web_state(request).session() as session:
+    with write_session(web_state(request).engine) as session:
         tenant_pk = resolve_tenant(session, tenant).pk
         try:
             found = inputs.find_sku(session, tenant_pk, sku)

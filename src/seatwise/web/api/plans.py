@@ -22,6 +22,7 @@ from seatwise.store.schema import ReclaimPlan
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
+    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -29,12 +30,13 @@ from seatwise.web.api.common import (
     csv_answer,
     fail,
     resolve_tenant,
+    write_session,
 )
 from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiAdmin, ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["reclamation plans"])
+router = APIRouter(prefix="/api/v1", tags=["reclamation plans"], route_class=ApiRoute)
 
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The plan's id.")]
 
@@ -217,7 +219,7 @@ def create_plan(
     """Store a draft plan for the users the rules recommend reclaiming from plus the users
     named, as `seatwise reclaim plan` does. Nothing is sent to the tenant. Admin tokens only."""
     now = datetime.now(UTC)
-    with web_state(request).session() as session:
+    with write_session(web_state(request).engine) as session:
         tenant_pk = resolve_tenant(session, tenant).pk
         try:
             made = make_plan(
@@ -251,7 +253,7 @@ def approve_plan(
 ) -> Response:
     """Approve a draft plan so that it can be applied (with `seatwise reclaim apply ID` or in
     the UI). Admin tokens only."""
-    with web_state(request).session() as session:
+    with write_session(web_state(request).engine) as session:
         found = _plan(session, resolve_tenant(session, tenant).pk, plan_id)
         try:
             approve(session, found, f"api:{principal.name}", datetime.now(UTC))

@@ -15,6 +15,7 @@ from seatwise.analytics.recommendations import KEYS, RULES, Policy, evaluate
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
+    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -28,7 +29,7 @@ from seatwise.web.api.odata import parse_filter_values as parse
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["recommendations"])
+router = APIRouter(prefix="/api/v1", tags=["recommendations"], route_class=ApiRoute)
 
 FILTERS: dict[str, FilterKind] = {
     "rule": "text",

@@ -16,6 +16,7 @@ from seatwise.analytics.users import KEYS, build
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
+    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -35,7 +36,7 @@ from seatwise.web.api.odata import (
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["users"])
+router = APIRouter(prefix="/api/v1", tags=["users"], route_class=ApiRoute)
 
 FILTERS: dict[str, FilterKind] = {
     "upn": "contains",
