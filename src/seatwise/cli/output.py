@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from seatwise.cells import cell
 from seatwise.errors import AppError, ExitCode, exit_code_for
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -53,18 +54,6 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, list):
-        return "; ".join(
-            _cell(v.get("name") or v.get("product") if isinstance(v, dict) else v) for v in value
-        )
-    return str(value)
-
-
 def emit(
     records: Iterable[Mapping[str, Any]],
     keys: Sequence[str],
@@ -85,14 +74,14 @@ def emit(
         writer = csv.writer(out)
         writer.writerow(keys)
         for record in records:
-            writer.writerow([_cell(record.get(k)) for k in keys])
+            writer.writerow([cell(record.get(k)) for k in keys])
             count += 1
     else:
         table = Table(title=title, show_lines=False)
         for key in keys:
             table.add_column(key.replace("_", " "), overflow="fold")
         for record in records:
-            table.add_row(*(_cell(record.get(k)) for k in keys))
+            table.add_row(*(cell(record.get(k)) for k in keys))
             count += 1
         Console().print(table)
     out.flush()

@@ -95,13 +95,17 @@ def events(
     tenant_pk: int,
     *,
     plan_pk: int | None = None,
+    user_id: str | None = None,
     limit: int | None = None,
     flat: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """The tenant's events, newest first, as records with `KEYS` (`flat`: licences as text)."""
+    """The tenant's events (of one plan or user), newest first, as records with `KEYS`
+    (`flat`: licences as text)."""
     stmt = select(AuditEvent).where(AuditEvent.tenant_pk == tenant_pk)
     if plan_pk is not None:
         stmt = stmt.where(AuditEvent.plan_pk == plan_pk)
+    if user_id is not None:
+        stmt = stmt.where(AuditEvent.user_id == user_id)
     stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.pk.desc())
     if limit is not None:
         stmt = stmt.limit(limit)

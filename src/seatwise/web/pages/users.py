@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 from seatwise import services
 from seatwise.analytics.inputs import users as inputs
 from seatwise.analytics.users import KEYS, build
+from seatwise.cells import cell
 from seatwise.errors import UsageError
-from seatwise.store.schema import AuditEvent, UsageSnapshot, UserSummary
+from seatwise.reclaim import audit
+from seatwise.store.schema import UsageSnapshot, UserSummary
 from seatwise.web.render import page
 from seatwise.web.security import User
 from seatwise.web.state import web_state
@@ -45,19 +47,6 @@ HISTORY_DAYS = 90
 def heading(key: str) -> str:
     """A column's heading."""
     return HEADINGS.get(key, key.replace("_", " ").capitalize())
-
-
-def csv_cell(value: object) -> str:
-    """A value as `seatwise users --format csv` writes it (Yes/No, lists joined by "; ")."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, list):
-        return "; ".join(
-            csv_cell(v.get("name") or v.get("product") if isinstance(v, dict) else v) for v in value
-        )
-    return str(value)
 
 
 def _yes_no(value: str | None, name: str) -> bool | None:
@@ -200,7 +189,7 @@ def users_csv(request: Request, user: User) -> Response:
             for batch in inputs.iter_query_facts(session, tenant_pk, query):
                 for facts in batch:
                     record = build(facts, names)
-                    writer.writerow([csv_cell(record.get(k)) for k in KEYS])
+                    writer.writerow([cell(record.get(k)) for k in KEYS])
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
@@ -223,29 +212,6 @@ def _history(session: Session, tenant_pk: int, user_id: str) -> list[UsageSnapsh
             .limit(HISTORY_DAYS)
         )
     )
-
-
-def _audit(session: Session, tenant_pk: int, user_id: str) -> list[AuditEvent]:
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.tenant_pk == tenant_pk, AuditEvent.user_id == user_id)
-            .order_by(AuditEvent.at.desc(), AuditEvent.pk.desc())
-            .limit(200)
-        )
-    )
-
-
-def _licences_text(value: list[dict[str, Any]] | None) -> str:
-    if value is None:
-        return ""
-    parts = []
-    for lic in value:
-        text = str(lic.get("part") or lic.get("sku_id"))
-        if lic.get("via"):
-            text += f" (group {lic['via']})"
-        parts.append(text)
-    return "; ".join(parts) or "none"
 
 
 @router.get("/users/{user_id}")
@@ -278,19 +244,7 @@ def user_page(request: Request, user_id: str, user: User) -> Response:
         for a in sorted(facts.assignments, key=lambda a: (a["sku_id"], a["via"])):
             part, name = names.get(a["sku_id"], (a["sku_id"], a["sku_id"]))
             licences.append({"part": part, "name": name, **a})
-        events = [
-            {
-                "at": e.at,
-                "actor": e.actor,
-                "action": e.action,
-                "outcome": e.outcome,
-                "plan": e.plan_pk,
-                "before": _licences_text(e.before),
-                "after": _licences_text(e.after),
-                "message": e.message,
-            }
-            for e in _audit(session, tenant.pk, user_id)
-        ]
+        events = list(audit.events(session, tenant.pk, user_id=user_id, limit=200, flat=True))
         context = {
             "record": record,
             "fields": [
