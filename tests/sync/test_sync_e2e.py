@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from seatwise.analytics.users import KEYS
 from seatwise.services import SERVICES
@@ -173,3 +173,15 @@ def test_deleted_users_are_marked_not_dropped(seatwise: Seatwise, tmp_path: Path
     assert users[gone.id]["deactivated_date"] >= sim.tenant.today.isoformat()
     assert users[gone.id]["licenses"]  # last known licences are kept for reclamation
     assert all(u["deactivated_date"] is None for uid, u in users.items() if uid != gone.id)
+
+
+def test_a_deactivated_tenant_is_not_synced(seatwise: Seatwise, tmp_path: Path) -> None:
+    with serve(tmp_path / "sim", users=30) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        engine = create_engine(seatwise.database_url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE tenant SET active = false"))
+        engine.dispose()
+        refused = seatwise("sync")
+        assert refused.code == 2 and "is deactivated" in refused.err
+        assert "Traceback" not in refused.err

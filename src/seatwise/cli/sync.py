@@ -11,6 +11,7 @@ from rich.table import Table
 
 from seatwise.cli.context import Context
 from seatwise.cli.report import TenantOption
+from seatwise.errors import UsageError
 
 
 class TaskChoice(StrEnum):
@@ -53,6 +54,11 @@ def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> Non
     console = Console(stderr=True, soft_wrap=True)
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
+        if not row.active:
+            raise UsageError(
+                f"Tenant {row.name} is deactivated; reactivate it in the web UI's Settings to "
+                "sync it again."
+            )
         tenant_pk, name = row.pk, row.name
         client = ctx.graph_client(row)
     results: list[RunResult] = []

@@ -24,13 +24,16 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
-    """Serve the web UI and the reporting API."""
+    """Serve the web UI and the reporting API, and run the integration tasks on schedule
+    (License Information every 24 hours) for every active tenant."""
     import uvicorn
 
     from seatwise.web.app import create_app
+    from seatwise.web.scheduler import install
 
     ctx = Context()
     app = create_app(ctx.settings)
+    install(app)  # the integration tasks on their schedules, for every active tenant
     err.print(f"seatwise on http://{host}:{port}/ (API docs at /api/docs). Ctrl-C stops it.")
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

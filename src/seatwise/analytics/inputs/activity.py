@@ -32,6 +32,7 @@ __all__ = [
     "differentiation_rows",
     "iter_user_activity",
     "live_licences",
+    "load_batch",
     "sku_names",
 ]
 
@@ -56,13 +57,14 @@ def catalog(session: Session, tenant_pk: int) -> LicenceCatalog:
     return LicenceCatalog(plans)
 
 
-def _batch(
+def load_batch(
     conn: Connection,
     tenant_pk: int,
     users: Sequence[Any],
     licences: LicenceCatalog,
     wanted: Sequence[str],
 ) -> list[UserActivity]:
+    """The activity facts of `users` (rows with `id`, `upn`, `display_name`): one page."""
     ids = [u.id for u in users]
     facts = {
         u.id: UserActivity({"id": u.id, "upn": u.upn, "display_name": u.display_name})
@@ -122,7 +124,7 @@ def iter_user_activity(
         ).all()
         if not users:
             return
-        yield _batch(conn, tenant_pk, users, licences, wanted)
+        yield load_batch(conn, tenant_pk, users, licences, wanted)
         last_upn, last_id = users[-1].upn, users[-1].id
 
 

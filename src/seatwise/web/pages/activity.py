@@ -62,7 +62,7 @@ def user_page(
     if not users:
         return total, []
     wanted = sorted(set(selected) | set(services.REPORT_SERVICES))
-    facts = inputs._batch(  # noqa: SLF001 - one page of the loader's own batches
+    facts = inputs.load_batch(
         session.connection(), tenant_pk, users, inputs.catalog(session, tenant_pk), wanted
     )
     return total, [view.build(f, selected) for f in facts]
