@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from seatwise.errors import UsageError
@@ -27,6 +27,7 @@ __all__ = [
     "create_user",
     "principal_for_token",
     "set_password",
+    "stamp_token_use",
 ]
 
 TOKEN_PREFIX = "swt_"
@@ -34,6 +35,7 @@ _HASHER = PasswordHasher()
 # Verified against when the user does not exist, so both cases take the same time.
 _DUMMY_HASH = _HASHER.hash("not a password of anyone")
 MIN_PASSWORD = 10
+USE_STAMP_S = 60  # a token's last use is recorded to the minute
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +126,23 @@ def create_token(session: Session, name: str, role: str, created_by: str) -> str
     return token
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    """The principal of a valid, unrevoked token, else None."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+def principal_for_token(session: Session, token: str) -> tuple[Principal, int, bool] | None:
+    """The principal of a valid, unrevoked token, its key, and whether its `last_used_at` is
+    stale (over `USE_STAMP_S` old: stamping every request would make every read a write)."""
+    row = session.execute(
+        select(
+            ApiToken.pk, ApiToken.name, ApiToken.role, ApiToken.revoked, ApiToken.last_used_at
+        ).where(ApiToken.token_hash == _digest(token))
+    ).first()
     if row is None or row.revoked:
         return None
-    row.last_used_at = datetime.now(UTC)
-    return Principal(f"token:{row.name}", row.role)
+    now = datetime.now(UTC)
+    stale = row.last_used_at is None or (now - row.last_used_at).total_seconds() > USE_STAMP_S
+    return Principal(f"token:{row.name}", row.role), row.pk, stale
+
+
+def stamp_token_use(session: Session, token_pk: int) -> None:
+    """Record that the token was used now."""
+    session.execute(
+        update(ApiToken).where(ApiToken.pk == token_pk).values(last_used_at=datetime.now(UTC))
+    )

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from seatwise import __version__
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def login_required(_request: Request, exc: LoginRequired) -> Response:
         return RedirectResponse(f"/login?next={_quote(exc.path)}", status_code=303)
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # Starlette's: FastAPI's and the body decoder's
     async def http_error(request: Request, exc: HTTPException) -> Response:
         response = _error_page(request, exc.status_code, str(exc.detail))
         for key, value in (exc.headers or {}).items():

@@ -10,7 +10,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from seatwise.web.accounts import Principal, principal_for_token
+from seatwise.store import session_scope
+from seatwise.web.accounts import Principal, principal_for_token, stamp_token_use
 from seatwise.web.state import web_state
 
 __all__ = [
@@ -88,10 +89,15 @@ def api_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() == "bearer" and token:
-        with web_state(request).session() as session:
-            principal = principal_for_token(session, token.strip())
-        if principal is None:
+        state = web_state(request)
+        with state.session() as session:
+            found = principal_for_token(session, token.strip())
+        if found is None:
             raise HTTPException(401, "The API token is not valid.", {"WWW-Authenticate": "Bearer"})
+        principal, token_pk, stale = found
+        if stale:  # its own short write transaction, once a minute at most
+            with session_scope(state.engine, immediate=True) as session:
+                stamp_token_use(session, token_pk)
         return principal
     name, role = request.session.get("user"), request.session.get("role")
     if isinstance(name, str) and isinstance(role, str):

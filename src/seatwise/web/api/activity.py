@@ -17,7 +17,6 @@ from seatwise.errors import UsageError
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -30,7 +29,7 @@ from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["activity"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["activity"])
 
 _SERVICE_DOC = 'A date (ISO 8601), "never", "not available", or null when not licensed.'
 

@@ -13,7 +13,6 @@ from seatwise.reclaim.audit import KEYS, events
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -27,7 +26,7 @@ from seatwise.web.api.odata import parse_filter_values as parse
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["audit"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 FILTERS: dict[str, FilterKind] = {"plan": "int"}
 

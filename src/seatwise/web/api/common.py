@@ -6,20 +6,18 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import orjson
-from fastapi import HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from fastapi.routing import APIRoute
+from fastapi import HTTPException, Query
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from seatwise.store import session_scope
 from seatwise.store.schema import Tenant
@@ -27,7 +25,6 @@ from seatwise.store.schema import Tenant
 __all__ = [
     "CSV_RESPONSE",
     "ERRORS",
-    "ApiRoute",
     "Format",
     "FormatParam",
     "JSONAnswer",
@@ -37,25 +34,6 @@ __all__ = [
     "resolve_tenant",
     "write_session",
 ]
-
-
-class ApiRoute(APIRoute):
-    """A route whose errors all reach the app's JSON error handler: FastAPI raises Starlette's
-    HTTPException (not its own subclass, which the app handles) for a body it cannot decode."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The route's handler, with Starlette's HTTPException turned into FastAPI's."""
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except StarletteHTTPException as exc:
-                if isinstance(exc, HTTPException):
-                    raise
-                raise HTTPException(exc.status_code, exc.detail, exc.headers) from exc
-
-        return handle
 
 
 class ErrorDetail(BaseModel):

@@ -18,7 +18,6 @@ from seatwise.errors import UsageError
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -32,7 +31,7 @@ from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiAdmin, ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["licenses"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["licenses"])
 
 
 class LicenseRecord(BaseModel):

@@ -22,7 +22,6 @@ from seatwise.store.schema import ReclaimPlan
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -36,7 +35,7 @@ from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiAdmin, ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["reclamation plans"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["reclamation plans"])
 
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The plan's id.")]
 

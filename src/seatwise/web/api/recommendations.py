@@ -15,7 +15,6 @@ from seatwise.analytics.recommendations import KEYS, RULES, Policy, evaluate
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -29,7 +28,7 @@ from seatwise.web.api.odata import parse_filter_values as parse
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["recommendations"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["recommendations"])
 
 FILTERS: dict[str, FilterKind] = {
     "rule": "text",

@@ -14,7 +14,6 @@ from seatwise.store.schema import TaskRun
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -28,7 +27,7 @@ from seatwise.web.api.odata import parse_filter_values as parse
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["task runs"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["task runs"])
 
 KEYS = (
     "id",

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from seatwise.web.api.common import ERRORS, ApiRoute, JSONAnswer
+from seatwise.web.api.common import ERRORS, JSONAnswer
 from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants
 
-router = APIRouter(prefix="/api/v1", tags=["tenants"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["tenants"])
 
 
 class TenantRecord(BaseModel):

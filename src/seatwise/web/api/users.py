@@ -16,7 +16,6 @@ from seatwise.analytics.users import KEYS, build
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    ApiRoute,
     Format,
     FormatParam,
     JSONAnswer,
@@ -36,7 +35,7 @@ from seatwise.web.api.odata import (
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["users"], route_class=ApiRoute)
+router = APIRouter(prefix="/api/v1", tags=["users"])
 
 FILTERS: dict[str, FilterKind] = {
     "upn": "contains",
