@@ -26,8 +26,10 @@ __all__ = [
     "create_token",
     "create_user",
     "principal_for_token",
+    "revoke_token",
     "set_password",
     "stamp_token_use",
+    "token_rows",
 ]
 
 TOKEN_PREFIX = "swt_"
@@ -146,3 +148,17 @@ def stamp_token_use(session: Session, token_pk: int) -> None:
     session.execute(
         update(ApiToken).where(ApiToken.pk == token_pk).values(last_used_at=datetime.now(UTC))
     )
+
+
+def token_rows(session: Session) -> list[ApiToken]:
+    """Every API token (values are never stored: the prefix identifies one), newest first."""
+    return list(session.scalars(select(ApiToken).order_by(ApiToken.pk.desc())))
+
+
+def revoke_token(session: Session, token_pk: int) -> str:
+    """Revoke a token for good; its name (UsageError when there is no such token)."""
+    row = session.get(ApiToken, token_pk)
+    if row is None:
+        raise UsageError(f"There is no API token {token_pk}.")
+    row.revoked = True
+    return row.name

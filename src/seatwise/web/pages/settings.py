@@ -29,6 +29,7 @@ from seatwise.graph.auth import (
 from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.store.tenants import store_tenant
+from seatwise.web.accounts import Principal, token_rows
 from seatwise.web.oauth import PendingSignIn, pending_sign_ins
 from seatwise.web.render import page
 from seatwise.web.security import Admin, Csrf, User
@@ -158,6 +159,11 @@ def _callback_url(request: Request) -> str:
 @router.get("/settings")
 def settings_page(request: Request, user: User) -> Response:
     """The Settings page."""
+    return render_settings(request, user)
+
+
+def render_settings(request: Request, user: Principal, **extra: Any) -> Response:
+    """The Settings page, with `extra` context (e.g. a token just created, shown once)."""
     state = web_state(request)
     with state.session() as session:
         tenants = all_tenants(session)
@@ -170,6 +176,9 @@ def settings_page(request: Request, user: User) -> Response:
                 "callback_url": _callback_url(request),
                 "permissions": DELEGATED_PERMISSIONS,
                 "messages": _messages(request),
+                "api_tokens": token_rows(session) if user.is_admin else [],
+                "new_token": None,
+                **extra,
             },
             user=user,
             tenant=pick_tenant(request, session),

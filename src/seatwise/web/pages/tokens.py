@@ -1,0 +1,44 @@
+"""API tokens on the Settings page: admins create them (the value is shown once, only its hash
+is kept) and revoke them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import RedirectResponse, Response
+
+from seatwise.store.schema import ROLES
+from seatwise.web.accounts import create_token, revoke_token
+from seatwise.web.pages.settings import render_settings
+from seatwise.web.security import Admin, Csrf
+from seatwise.web.state import web_state
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/settings/tokens", dependencies=[Csrf])
+def create(
+    request: Request,
+    user: Admin,
+    name: Annotated[str, Form()],
+    role: Annotated[str, Form()] = "viewer",
+) -> Response:
+    """Create a token and show its value on the page, once."""
+    name = name.strip()
+    if not name or len(name) > 64:
+        raise HTTPException(422, "A token needs a name of 1 to 64 characters.")
+    if role not in ROLES:
+        raise HTTPException(422, f"The role must be one of {', '.join(ROLES)}.")
+    with web_state(request).session() as session:
+        value = create_token(session, name, role, f"web:{user.name}")
+    return render_settings(request, user, new_token={"name": name, "role": role, "value": value})
+
+
+@router.post("/settings/tokens/{token_pk}/revoke", dependencies=[Csrf])
+def revoke(request: Request, user: Admin, token_pk: int) -> Response:
+    """Revoke a token: API calls with it are refused from now on."""
+    del user
+    with web_state(request).session() as session:
+        revoke_token(session, token_pk)
+    return RedirectResponse("/settings#api-tokens", status_code=303)
