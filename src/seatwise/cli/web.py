@@ -65,7 +65,7 @@ def create_user(
 
 @token_app.command("create")
 def create_token(
-    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "api",
+    name: Annotated[str, typer.Argument(help="What the token is for, e.g. powerbi.")] = "api",
     role: RoleOption = "viewer",
 ) -> None:
     """Create an API token and print it (shown once; only its hash is stored)."""
