@@ -186,6 +186,20 @@ def main() -> None:
         f"Load average (1 min) before the runs: {load:.1f} ({os.cpu_count()} CPUs, shared with "
         "the clients and with others' processes)."
     )
+    rate = max((len(t) / w for t, _, w in runs.values() if w), default=0.0)
+    if rate:
+        service = 1000 / rate
+        body += (
+            f"\n\nWhy: the limit is throughput, not query time. One process answers about "
+            f"{rate:.0f} pages a second ({service:.0f} ms each, for the two cores shared by "
+            f"server and clients), so with {CLIENTS} clients always waiting each answer queues "
+            f"behind the others: about {CLIENTS} × {service:.0f} ms ≈ "
+            f"{CLIENTS * service / 1000:.1f} s, the p50 above (Little's law). A p95 of 150 ms "
+            f"with {CLIENTS} clients needs about {CLIENTS / 0.15:.0f} pages a second, over ten "
+            "times this; that takes several web replicas (they are stateless) or cached pages, "
+            "not a faster query: the page's SQL takes a few milliseconds of it (see the users "
+            "view benchmark)."
+        )
     if notes:
         body += "\n\n" + "\n\n".join(notes)
     record("api", "Reporting API: users pages under 50 concurrent clients, SQLite", body)
