@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -68,10 +70,22 @@ def _root(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}/{version}"
 
 
-def _signin_filter(raw: str | None) -> list[Callable[[SignInEvent], bool]]:
+@dataclass
+class _SignInFilter:
+    """A parsed `$filter`: every clause as a predicate, plus what lets the scan skip work (the
+    clauses are a conjunction): the one application asked for, and the oldest moment wanted
+    (events are newest first, so the scan stops at the first older one)."""
+
+    predicates: list[Callable[[SignInEvent], bool]] = field(default_factory=list)
+    app_id: str | None = None
+    floor: datetime | None = None
+
+
+def _signin_filter(raw: str | None) -> _SignInFilter:
+    found = _SignInFilter()
     if not raw:
-        return []
-    predicates: list[Callable[[SignInEvent], bool]] = []
+        return found
+    predicates = found.predicates
     for clause in re.split(r"\s+and\s+", raw.strip(), flags=re.IGNORECASE):
         clause = (
             clause.strip().strip("()")
@@ -97,13 +111,17 @@ def _signin_filter(raw: str | None) -> list[Callable[[SignInEvent], bool]]:
                     f"Invalid filter clause: {clause}", code="BadRequest"
                 ) from None
             predicates.append(partial(_created, compare=_COMPARE[op], moment=moment))
+            if op in ("ge", "gt") and (found.floor is None or moment > found.floor):
+                found.floor = moment
             continue
         getter = _SIGNIN_FIELDS.get(prop)
         if getter is None or op not in ("eq", "ne") or not raw_value.startswith("'"):
             raise query.bad_request(f"Invalid filter clause: {clause}", code="BadRequest")
         value = raw_value.strip("'").replace("''", "'").lower()
         predicates.append(partial(_field_equals, getter=getter, value=value, negate=op == "ne"))
-    return predicates
+        if prop == "appid" and op == "eq":
+            found.app_id = value
+    return found
 
 
 def _event_json(event: SignInEvent) -> dict[str, Any]:
@@ -156,22 +174,41 @@ async def sign_ins(request: Request) -> Response:
     sim.count("signIns")
     params = request.query_params
     top = query.parse_top(params.get("$top"), default=SIGNINS_MAX_TOP, maximum=SIGNINS_MAX_TOP)
-    predicates = _signin_filter(params.get("$filter"))
+    wanted = _signin_filter(params.get("$filter"))
+    predicates = wanted.predicates
     tenant = sim.tenant
     salt = f"signins{tenant.today.isoformat()}"
     start = query.decode_skiptoken(params["$skiptoken"], salt) if "$skiptoken" in params else 0
     events = tenant.sign_ins
+    # Candidate positions, ascending: the application's own events when one is asked for.
+    if wanted.app_id is not None:
+        positions: Sequence[int] = tenant.sign_ins_by_app.get(wanted.app_id, [])
+    else:
+        positions = range(len(events))
+    cursor = bisect_left(positions, start)
+    floor = wanted.floor
+
+    def next_match() -> int | None:
+        nonlocal cursor
+        while cursor < len(positions):
+            position = positions[cursor]
+            cursor += 1
+            event = events[position]
+            if floor is not None and event.created < floor:
+                cursor = len(positions)  # newest first: nothing older can match
+                return None
+            if all(p(event) for p in predicates):
+                return position
+        return None
+
     page: list[dict[str, Any]] = []
-    position = start
-    while position < len(events) and len(page) < top:
-        event = events[position]
-        position += 1
-        if all(p(event) for p in predicates):
-            page.append(_event_json(event))
+    following = next_match()
+    while following is not None and len(page) < top:
+        page.append(_event_json(events[following]))
+        following = next_match()
     body: dict[str, Any] = {"@odata.context": f"{_root(request)}/$metadata#auditLogs/signIns"}
-    # Look ahead for the next match so the last page has no nextLink, scanning each event once.
-    while position < len(events) and not all(p(events[position]) for p in predicates):
-        position += 1
+    # The next match (looked up so the last page has no nextLink) is where the next page starts.
+    position = len(events) if following is None else following
     if position < len(events):
         body["@odata.nextLink"] = query.next_link(
             f"{_root(request)}/auditLogs/signIns",

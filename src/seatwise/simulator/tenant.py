@@ -195,12 +195,14 @@ class Tenant:
         for sku_id in user.sku_ids():
             self.consumed[sku_id] -= 1
         self.__dict__.pop("sign_ins", None)
+        self.__dict__.pop("sign_ins_by_app", None)
         self.version += 1
 
     def advance(self, delta: timedelta) -> None:
         """Move the present forward; reports, refresh dates and sign-ins follow."""
         self.data.now = self.data.now + delta
         self.__dict__.pop("sign_ins", None)
+        self.__dict__.pop("sign_ins_by_app", None)
         self.version += 1
 
     # -- activity ---------------------------------------------------------------------------
@@ -249,6 +251,14 @@ class Tenant:
         self.version += 1
         self.change_log.append((self.version, user.id))
         return self.now
+
+    @cached_property
+    def sign_ins_by_app(self) -> dict[str, list[int]]:
+        """Positions in `sign_ins` of each application's events (lower-case appId), ascending."""
+        found: dict[str, list[int]] = {}
+        for position, event in enumerate(self.sign_ins):
+            found.setdefault(event.app_id.lower(), []).append(position)
+        return found
 
     @cached_property
     def sign_ins(self) -> list[SignInEvent]:
