@@ -180,6 +180,17 @@ def _report(outcome: Outcome, verb: str) -> None:
         err.print(note)
 
 
+def _fail_if_left(outcome: Outcome, verb: str, plan_id: int) -> None:
+    """Exit 4 when Graph kept some users from being settled (the command can be run again)."""
+    if outcome.left:
+        from seatwise.errors import GraphThrottled
+
+        raise GraphThrottled(
+            f"{outcome.left} user(s) of plan {plan_id} are not settled yet because Graph kept "
+            f"refusing or throttling; run `seatwise reclaim {verb} {plan_id}` again."
+        )
+
+
 @reclaim_app.command("apply")
 def apply(plan_id: PlanId, tenant: TenantOption = None, yes: YesOption = False) -> None:
     """Remove the plan's licences through Graph (re-checking each user first); resumes an
@@ -223,6 +234,7 @@ def apply(plan_id: PlanId, tenant: TenantOption = None, yes: YesOption = False) 
     _report(outcome, f"Plan {plan_id}")
     if outcome.done:
         err.print("Run `seatwise sync` to see the freed units in the licence positions.")
+    _fail_if_left(outcome, "apply", plan_id)
 
 
 @reclaim_app.command("undo")
@@ -241,7 +253,11 @@ def undo(
     ctx = Context()
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
-        get_plan(session, row.pk, plan_id)
+        status = get_plan(session, row.pk, plan_id).status
+        if status in ("draft", "approved"):
+            from seatwise.errors import PlanError
+
+            raise PlanError(f"Plan {plan_id} has not been applied: there is nothing to undo.")
         client = ctx.graph_client(row)
         tenant_pk = row.pk
     who = ", ".join(user) if user else "every user"
@@ -263,6 +279,7 @@ def undo(
         )
         ctx.save_rotated_tokens()
     _report(outcome, f"Undo of plan {plan_id}")
+    _fail_if_left(outcome, "undo", plan_id)
 
 
 def audit(

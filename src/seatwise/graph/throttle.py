@@ -25,8 +25,9 @@ __all__ = [
 
 # 429 throttled, 503 unavailable, 504 gateway timeout (graph-facts §0, §8).
 RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 503, 504})
-# A write that timed out at the gateway may have been applied: only retry what Graph refused.
-WRITE_RETRYABLE_STATUSES: frozenset[int] = frozenset({429, 503})
+# A write answered 503 or 504 may still have been applied (a 504 can accompany a 503): only a
+# 429 proves Graph did not act. Callers settle the others by reading the resource again.
+WRITE_RETRYABLE_STATUSES: frozenset[int] = frozenset({429})
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from seatwise.analytics.recommendations import Assignment, Policy, UserFacts
@@ -146,6 +146,40 @@ class _Run:
                 settled += size
                 self.progress(settled, total)
 
+    def claim(self, items: dict[str, ReclaimItem]) -> dict[str, ReclaimItem]:
+        """Mark `items` sent, each only if nobody changed it since it was read (another apply or
+        undo of the same plan running at the same time); return the ones this run may send."""
+        column = getattr(ReclaimItem, self.STATE)
+        mine: dict[str, ReclaimItem] = {}
+        with session_scope(self.engine, immediate=True) as session:
+            for user_id, item in items.items():
+                stamp = _now()
+                changed = session.execute(
+                    update(ReclaimItem)
+                    .where(
+                        ReclaimItem.tenant_pk == self.tenant_pk,
+                        ReclaimItem.plan_pk == self.plan_pk,
+                        ReclaimItem.user_id == user_id,
+                        column.is_(None)
+                        if getattr(item, self.STATE) is None
+                        else column == getattr(item, self.STATE),
+                        ReclaimItem.updated_at == item.updated_at,
+                    )
+                    .values({self.STATE: "sent", "updated_at": stamp})
+                )
+                if changed.rowcount == 1:  # type: ignore[attr-defined]
+                    setattr(item, self.STATE, "sent")
+                    item.updated_at = stamp
+                    mine[user_id] = item
+        taken = len(items) - len(mine)
+        if taken:
+            with self.outcome._lock:
+                self.outcome.notes.append(
+                    f"{taken} user(s) were being changed by another run of this plan at the "
+                    "same time and were left to it."
+                )
+        return mine
+
     def finish(self, item: ReclaimItem, state: str, message: str | None, **fields: Any) -> None:
         """Persist a user's final state for this run and its audit row, in one transaction."""
         with session_scope(self.engine, immediate=True) as session:
@@ -154,7 +188,7 @@ class _Run:
             setattr(row, self.STATE, state)
             setattr(item, self.STATE, state)
             setattr(row, self.MESSAGE, message)
-            row.updated_at = _now()
+            row.updated_at = item.updated_at = _now()
             if self.STATE == "state" and "request_id" in fields:
                 row.request_id = fields["request_id"]
             audit.record(
@@ -181,10 +215,13 @@ class _Run:
         """Re-read users, without `signInActivity` once the tenant turns out to lack P1."""
         found = read_many(self.client, user_ids, sign_in=self.sign_in)
         if self.sign_in and any(isinstance(v, Answer) and v.no_premium for v in found.values()):
-            self.sign_in = False
-            self.outcome.notes.append(
-                "The tenant has no Entra ID P1: sign-ins since the plan could not be checked."
-            )
+            with self.outcome._lock:
+                if self.sign_in:
+                    self.sign_in = False
+                    self.outcome.notes.append(
+                        "The tenant has no Entra ID P1: sign-ins since the plan could not be "
+                        "checked."
+                    )
             found = read_many(self.client, user_ids, sign_in=False)
         return found
 
@@ -212,7 +249,7 @@ class _Apply(_Run):
 
     def load_kinds(self, user_ids: Sequence[str]) -> None:
         """Account kind and MFA registration (not in Graph's user) from the last sync."""
-        with session_scope(self.engine, immediate=True) as session:
+        with session_scope(self.engine) as session:
             for start in range(0, len(user_ids), 500):
                 part = user_ids[start : start + 500]
                 for user_id, kind, mfa in session.execute(
@@ -242,14 +279,22 @@ class _Apply(_Run):
         if isinstance(seen, Answer):
             if seen.status == 404:
                 return "skipped", "The user no longer exists in the tenant."
-            if seen.retryable:
+            if seen.retryable or item.state == "sent":  # a sent removal must be settled
                 return "wait", None
             return "failed", f"Could not re-read the user: {_graph_message(seen)}"
         licences = licences_of(item)
         before = _keys(licences)
-        after = _without(licences, item.remove)
-        if item.state == "sent" and seen.licences == after and before != after:
-            return "confirm", None
+        if item.state == "sent":
+            # Only the SKUs sent decide: the rest of the user may have changed meanwhile.
+            direct = {sku for sku, via, _ in seen.licences if not via}
+            still = [sku for sku in item.remove if sku in direct]
+            if not still:
+                return "confirm", None
+            if len(still) < len(item.remove):
+                return "failed", (
+                    "Only part of the removal is visible in Graph "
+                    f"({', '.join(still)} still assigned directly); check the user."
+                )
         if seen.licences != before:
             return "skipped", "Licences changed since the plan was made."
         if not item.remove:
@@ -268,7 +313,10 @@ class _Apply(_Run):
 
     def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
         """One round over up to 20 items; returns those still to settle."""
-        seen = self.read([item.user_id for item in items])
+        try:
+            seen = self.read([item.user_id for item in items])
+        except GraphError:
+            return list(items)  # the next round reads them again
         send: dict[str, ReclaimItem] = {}
         unsettled: list[ReclaimItem] = []
         for item in items:
@@ -295,13 +343,8 @@ class _Apply(_Run):
                     before=[lic.record() for lic in licences_of(item)],
                     after=current.records(self.parts) if isinstance(current, Observed) else None,
                 )
+        send = self.claim(send)  # recorded before the calls
         if send:
-            with session_scope(self.engine, immediate=True) as session:  # recorded before the calls
-                for item in send.values():
-                    row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
-                    assert row is not None
-                    row.state = item.state = "sent"
-                    row.updated_at = _now()
             try:
                 answers = assign_many(
                     self.client, {uid: ([], item.remove) for uid, item in send.items()}
@@ -319,8 +362,8 @@ class _Apply(_Run):
                     self.finish(
                         item, "done", None, before=before, after=after, request_id=answer.request_id
                     )
-                elif answer.retryable:
-                    unsettled.append(item)
+                elif answer.retryable or answer.status >= 500:
+                    unsettled.append(item)  # not done, or not known: the next re-read settles it
                 else:
                     self.finish(
                         item,
@@ -359,7 +402,7 @@ def apply_plan(
         run.outcome.notes.append(f"Plan {plan_pk} was already applied: nothing to do.")
         run.outcome.realised = dict(plan.realised or {})
         return run.outcome
-    with session_scope(engine) as session:
+    with session_scope(engine, immediate=True) as session:
         row = get_plan(session, tenant_pk, plan_pk)
         row.status = "applying"
         row.applied_by = actor
@@ -374,7 +417,7 @@ def _close(
     engine: Engine, tenant_pk: int, plan_pk: int, outcome: Outcome, *, applying: bool
 ) -> Outcome:
     """Record the plan's realised savings and status from its items' states."""
-    with session_scope(engine) as session:
+    with session_scope(engine, immediate=True) as session:
         plan = get_plan(session, tenant_pk, plan_pk)
         items = list(
             session.scalars(
@@ -431,7 +474,10 @@ class _Undo(_Run):
         ]
 
     def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
-        seen = self.read([item.user_id for item in items])
+        try:
+            seen = self.read([item.user_id for item in items])
+        except GraphError:
+            return list(items)
         send: dict[str, tuple[ReclaimItem, list[Licence], Observed]] = {}
         unsettled: list[ReclaimItem] = []
         for item in items:
@@ -452,14 +498,10 @@ class _Undo(_Run):
                 send[item.user_id] = (item, self.missing(item, current), current)
             else:
                 self.finish(item, verdict, reason)
+        mine = self.claim({uid: item for uid, (item, _, _) in send.items()})
+        send = {uid: entry for uid, entry in send.items() if uid in mine}
         if not send:
             return unsettled
-        with session_scope(self.engine, immediate=True) as session:
-            for item, _, _ in send.values():
-                row = session.get(ReclaimItem, (self.tenant_pk, self.plan_pk, item.user_id))
-                assert row is not None
-                row.undo_state = item.undo_state = "sent"
-                row.updated_at = _now()
         changes: dict[str, tuple[list[dict[str, object]], list[str]]] = {
             uid: (
                 [{"skuId": lic.sku_id, "disabledPlans": list(lic.disabled_plans)} for lic in add],
@@ -483,8 +525,8 @@ class _Undo(_Run):
                 self.finish(
                     item, "done", None, before=before, after=after, request_id=answer.request_id
                 )
-            elif answer.retryable:
-                unsettled.append(item)
+            elif answer.retryable or answer.status >= 500:
+                unsettled.append(item)  # not done, or not known: the next re-read settles it
             else:
                 names = ", ".join(lic.part for lic in add)
                 self.finish(
@@ -513,6 +555,12 @@ def undo_plan(
     plan, items = _load(engine, tenant_pk, plan_pk)
     if plan.status in ("draft", "approved"):
         raise PlanError(f"Plan {plan_pk} has not been applied: there is nothing to undo.")
+    unsettled = [item.upn for item in items if item.state in ("pending", "sent")]
+    if plan.status == "applying" and unsettled:
+        raise PlanError(
+            f"Plan {plan_pk} is still being applied ({len(unsettled)} user(s) not settled): "
+            f"run `seatwise reclaim apply {plan_pk}` to finish it first, then undo."
+        )
     chosen = [item for item in items if item.state == "done"]
     if upns:
         wanted = {u.lower() for u in upns}

@@ -319,15 +319,26 @@ def items_of(session: Session, plan: ReclaimPlan) -> list[ReclaimItem]:
     )
 
 
+def _freed(licences: Sequence[Licence], remove: Collection[str]) -> list[Licence]:
+    """The direct licences whose removal frees a unit: not those the user also holds through a
+    group (the group assignment keeps consuming it)."""
+    grouped = {lic.sku_id for lic in licences if lic.via}
+    return [
+        lic
+        for lic in licences
+        if not lic.via and lic.sku_id in remove and lic.sku_id not in grouped
+    ]
+
+
 def savings_of(items: Sequence[ReclaimItem], *, done_only: bool) -> dict[str, str]:
     """Annual savings per currency of the managed licences removed (or to be removed)."""
     totals: dict[str, Decimal] = {}
     for item in items:
         if done_only and (item.state != "done" or item.undo_state == "done"):
             continue
-        removed = set(item.remove)
-        for lic in licences_of(item):
-            if lic.sku_id in removed and lic.managed and lic.annual_cost is not None:
+        licences = licences_of(item)
+        for lic in _freed(licences, item.remove):
+            if lic.managed and lic.annual_cost is not None:
                 currency = lic.currency or ""
                 totals[currency] = totals.get(currency, Decimal(0)) + lic.annual_cost
     return {currency: money(amount) for currency, amount in sorted(totals.items())}
@@ -355,7 +366,7 @@ def plan_summary(session: Session, plan: ReclaimPlan) -> dict[str, Any]:
             1
             for item in items
             for lic in licences_of(item)
-            if lic.sku_id in item.remove and not lic.managed
+            if not lic.via and lic.sku_id in item.remove and not lic.managed
         ),
         "group_licences": sum(1 for item in items for lic in licences_of(item) if lic.via),
         "states": states,
