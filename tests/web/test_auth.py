@@ -56,3 +56,52 @@ def test_sign_in_and_out_in_the_browser(page: Any, web: Web) -> None:
     assert page.locator("header .user").inner_text().startswith("admin")
     page.click("text=Sign out")
     page.wait_for_url("**/login")
+
+
+def test_signing_in_does_not_wait_for_a_sync_holding_the_write_lock(web: Web) -> None:
+    """A sync holds SQLite's write lock for a whole task; signing in must still work."""
+    import sqlite3
+    import time
+
+    url = web.settings.effective_database_url
+    if not url.startswith("sqlite"):
+        return  # PostgreSQL has no database-wide write lock
+    holder = sqlite3.connect(url.split("///", 1)[1], timeout=1)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with web.client() as client:
+            started = time.monotonic()
+            web.login(client)
+            assert time.monotonic() - started < 5
+            assert client.get("/").status_code == 200
+            auth = {"Authorization": f"Bearer {web.tokens['viewer']}"}
+            assert client.get("/api/v1/tenants", headers=auth).status_code == 200
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_a_browser_session_cannot_write_through_the_api_whatever_its_name(web: Web) -> None:
+    from seatwise.web.accounts import create_user
+    from tests.web.conftest import PASSWORD
+
+    with web.app.state.web.session() as session:
+        create_user(session, "token:evil", PASSWORD, "admin")
+    with web.client() as client:
+        web.login(client, "token:evil")
+        refused = client.patch("/api/v1/licenses/ENTERPRISEPACK", json={"cost": "1"})
+        assert refused.status_code == 403
+
+
+def test_out_of_range_numbers_get_a_clear_answer_not_a_500(web: Web) -> None:
+    with web.client() as client:
+        web.login(client)
+        for path, status in (
+            ("/users?inactive_days=1000000", 400),
+            ("/users?page=100000000000000000000", 400),
+            ("/activity?page=100000000000000000000", 422),
+            ("/reclamation/plans/100000000000000000000", 422),
+            ("/reclamation/audit?plan=100000000000000000000", 422),
+        ):
+            answer = client.get(path)
+            assert answer.status_code == status, (path, answer.text[:200])

@@ -7,16 +7,22 @@ is kept, so neither can be read back from the database.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from seatwise.errors import UsageError
+from seatwise.errors import StoreError, UsageError
+from seatwise.store import session_scope
 from seatwise.store.schema import ROLES, ApiToken, AppUser
 
 __all__ = [
@@ -25,13 +31,16 @@ __all__ = [
     "authenticate",
     "create_token",
     "create_user",
+    "in_background",
     "principal_for_token",
     "revoke_token",
     "set_password",
+    "stamp_login",
     "stamp_token_use",
     "token_rows",
 ]
 
+log = logging.getLogger(__name__)
 TOKEN_PREFIX = "swt_"
 _HASHER = PasswordHasher()
 # Verified against when the user does not exist, so both cases take the same time.
@@ -46,6 +55,8 @@ class Principal:
 
     name: str
     role: str
+    kind: str = "session"
+    """'session' (a signed-in browser) or 'token' (an API token)."""
 
     @property
     def is_admin(self) -> bool:
@@ -93,7 +104,8 @@ def set_password(session: Session, username: str, password: str, role: str) -> N
 
 
 def authenticate(session: Session, username: str, password: str) -> Principal | None:
-    """The account's principal when the password is right, else None (same time either way)."""
+    """The account's principal when the password is right, else None (same time either way).
+    Reads only: record the sign-in with `stamp_login` in a unit of work of its own."""
     user = session.scalar(select(AppUser).where(AppUser.username == username.strip()))
     try:
         _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -101,10 +113,34 @@ def authenticate(session: Session, username: str, password: str) -> Principal | 
         return None
     if user is None or not user.active:
         return None
+    return Principal(user.username, user.role)
+
+
+def in_background(engine: Engine, write: Callable[..., None], *args: Any) -> None:
+    """Run `write(session, *args)` in its own unit of work on a thread: bookkeeping (last
+    sign-in, last token use) that must never make a request wait for SQLite's write lock or
+    fail because of it."""
+
+    def run() -> None:
+        try:
+            with session_scope(engine, immediate=True) as session:
+                write(session, *args)
+        except StoreError:
+            log.info("skipped a bookkeeping write: the database was busy")
+        except Exception:  # bookkeeping only: never let it take anything else down
+            log.warning("a bookkeeping write failed", exc_info=True)
+
+    threading.Thread(target=run, name="seatwise-bookkeeping", daemon=True).start()
+
+
+def stamp_login(session: Session, username: str, password: str) -> None:
+    """Record a successful sign-in (and rehash the password if Argon2's parameters grew)."""
+    user = session.scalar(select(AppUser).where(AppUser.username == username.strip()))
+    if user is None:
+        return
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
     user.last_login_at = datetime.now(UTC)
-    return Principal(user.username, user.role)
 
 
 def _digest(token: str) -> str:
@@ -140,7 +176,7 @@ def principal_for_token(session: Session, token: str) -> tuple[Principal, int, b
         return None
     now = datetime.now(UTC)
     stale = row.last_used_at is None or (now - row.last_used_at).total_seconds() > USE_STAMP_S
-    return Principal(f"token:{row.name}", row.role), row.pk, stale
+    return Principal(f"token:{row.name}", row.role, kind="token"), row.pk, stale
 
 
 def stamp_token_use(session: Session, token_pk: int) -> None:

@@ -10,8 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from seatwise.store import session_scope
-from seatwise.web.accounts import Principal, principal_for_token, stamp_token_use
+from seatwise.web.accounts import Principal, in_background, principal_for_token, stamp_token_use
 from seatwise.web.state import web_state
 
 __all__ = [
@@ -95,9 +94,8 @@ def api_principal(request: Request) -> Principal:
         if found is None:
             raise HTTPException(401, "The API token is not valid.", {"WWW-Authenticate": "Bearer"})
         principal, token_pk, stale = found
-        if stale:  # its own short write transaction, once a minute at most
-            with session_scope(state.engine, immediate=True) as session:
-                stamp_token_use(session, token_pk)
+        if stale:  # once a minute at most, never holding up the request (a sync may write)
+            in_background(state.engine, stamp_token_use, token_pk)
         return principal
     name, role = request.session.get("user"), request.session.get("role")
     if isinstance(name, str) and isinstance(role, str):
@@ -110,7 +108,7 @@ def api_principal(request: Request) -> Principal:
 def api_admin(principal: Annotated[Principal, Depends(api_principal)]) -> Principal:
     """The API caller when it may write: an admin token (a browser session cannot write through
     the API, so no cross-site request can either), else 403."""
-    if not principal.name.startswith("token:"):
+    if principal.kind != "token":
         raise HTTPException(403, "Writing through the API needs an API token with role admin.")
     if not principal.is_admin:
         raise HTTPException(403, "This token is read-only (role viewer).")

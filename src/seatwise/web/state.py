@@ -33,9 +33,11 @@ class WebState:
     templates: Jinja2Templates
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """One unit of work (commits when the block succeeds)."""
-        with session_scope(self.engine) as session:
+    def session(self, *, write: bool = False) -> Iterator[Session]:
+        """One unit of work (commits when the block succeeds). `write=True` for one that reads
+        then writes: on SQLite it waits for the write lock up front (a sync may hold it), since
+        a transaction that has read cannot wait for it later."""
+        with session_scope(self.engine, immediate=write) as session:
             yield session
 
 

@@ -130,7 +130,7 @@ def activity(
     request: Request,
     user: User,
     service: Annotated[list[str] | None, Query()] = None,
-    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
 ) -> Response:
     """Last activity per user and service, the distribution per service, licence use."""
     selected = view.resolve_services(service)  # UsageError (400) for an unknown service

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from seatwise.web.accounts import authenticate
+from seatwise.web.accounts import authenticate, in_background, stamp_login
 from seatwise.web.security import Csrf, csrf_token, sign_in, sign_out
 from seatwise.web.state import web_state
 
@@ -41,6 +41,9 @@ def login(
     state = web_state(request)
     with state.session() as session:
         principal = authenticate(session, username, password)
+    if principal is not None:
+        # A sync may hold the database's write lock: signing in must not wait for it.
+        in_background(state.engine, stamp_login, username, password)
     if principal is None:
         return state.templates.TemplateResponse(
             request,

@@ -203,7 +203,7 @@ async def save_contract(request: Request, user: Admin, sku_id: str) -> Response:
     form = await request.form()
     values = {name: str(form.get(name) or "") for name in FIELDS}
     changes, errors = parse_form(values)
-    with web_state(request).session() as session:
+    with web_state(request).session(write=True) as session:
         tenant = _tenant(request, session)
         sku = _sku(session, tenant, sku_id)
         if not errors:
@@ -225,7 +225,7 @@ def set_managed(
     """Count a SKU in every calculation (managed=yes) or leave it out (managed=no)."""
     if managed not in ("yes", "no"):
         raise HTTPException(422, "managed must be yes or no.")
-    with web_state(request).session() as session:
+    with web_state(request).session(write=True) as session:
         tenant = _tenant(request, session)
         sku = _sku(session, tenant, sku_id)
         inputs.set_contract(

@@ -11,8 +11,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
@@ -35,6 +36,7 @@ from seatwise.web.state import WebState, web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
 
 router = APIRouter(include_in_schema=False)
+PlanPk = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @dataclass
@@ -48,6 +50,11 @@ class Job:
     error: str | None = None
     finished: bool = False
     thread: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def verb(self) -> str:
+        """'applied' or 'undone', for messages."""
+        return "applied" if self.kind == "apply" else "undone"
 
 
 _JOBS: dict[tuple[int, int], Job] = {}
@@ -64,14 +71,20 @@ def _start(state: WebState, tenant: Tenant, plan_pk: int, kind: str, actor: str)
     from seatwise.cli.context import Context
 
     key = (tenant.pk, plan_pk)
+    ctx = Context(state.settings)
+    try:
+        client = ctx.graph_client(tenant)  # AuthError when the tenant cannot sign in
+    except BaseException:
+        ctx.close()
+        raise
+    policy = Policy.from_mapping(state.settings.recommendations.model_dump())
     with _LOCK:
         running = _JOBS.get(key)
         if running is not None and not running.finished:
-            raise HTTPException(409, f"Plan {plan_pk} is already being {running.kind}ed.")
+            client.close()
+            ctx.close()
+            raise HTTPException(409, f"Plan {plan_pk} is already being {running.verb}.")
         job = _JOBS[key] = Job(kind)
-    ctx = Context(state.settings)
-    client = ctx.graph_client(tenant)
-    policy = Policy.from_mapping(state.settings.recommendations.model_dump())
     tenant_pk = tenant.pk
 
     def progress(done: int, total: int) -> None:
@@ -100,6 +113,10 @@ def _start(state: WebState, tenant: Tenant, plan_pk: int, kind: str, actor: str)
 
     job.thread = threading.Thread(target=work, name=f"reclaim-{kind}-{plan_pk}", daemon=True)
     job.thread.start()
+
+
+def _plan_url(plan_pk: int, tenant: str) -> str:
+    return f"/reclamation/plans/{plan_pk}?{urlencode({'tenant': tenant})}"
 
 
 def _tenant_or_404(request: Request, session: Any) -> Tenant:
@@ -135,7 +152,7 @@ def plans(request: Request, user: User) -> Response:
 
 
 @router.get("/reclamation/plans/{plan_pk}")
-def plan_page(request: Request, user: User, plan_pk: int) -> Response:
+def plan_page(request: Request, user: User, plan_pk: PlanPk) -> Response:
     """One plan: summary, every user and licence, the actions its status allows."""
     with web_state(request).session() as session:
         tenants = all_tenants(session)
@@ -156,22 +173,22 @@ def plan_page(request: Request, user: User, plan_pk: int) -> Response:
 
 
 @router.post("/reclamation/plans/{plan_pk}/approve", dependencies=[Csrf])
-def approve_plan(request: Request, user: Admin, plan_pk: int) -> Response:
+def approve_plan(request: Request, user: Admin, plan_pk: PlanPk) -> Response:
     """Approve a draft."""
-    with web_state(request).session() as session:
+    with web_state(request).session(write=True) as session:
         tenant = _tenant_or_404(request, session)
         approve(
             session, get_plan(session, tenant.pk, plan_pk), f"web:{user.name}", datetime.now(UTC)
         )
         name = tenant.name
-    return RedirectResponse(f"/reclamation/plans/{plan_pk}?tenant={name}", status_code=303)
+    return RedirectResponse(_plan_url(plan_pk, name), status_code=303)
 
 
 @router.post("/reclamation/plans/{plan_pk}/apply", dependencies=[Csrf])
 def apply(
     request: Request,
     user: Admin,
-    plan_pk: int,
+    plan_pk: PlanPk,
     confirm: Annotated[bool, Form()] = False,
 ) -> Response:
     """Start removing the plan's licences through Graph (needs the confirmation box)."""
@@ -185,14 +202,14 @@ def apply(
             raise HTTPException(409, f"Plan {plan_pk} is not approved yet.")
         session.expunge(tenant)
     _start(state, tenant, plan_pk, "apply", f"web:{user.name}")
-    return RedirectResponse(f"/reclamation/plans/{plan_pk}?tenant={tenant.name}", status_code=303)
+    return RedirectResponse(_plan_url(plan_pk, tenant.name), status_code=303)
 
 
 @router.post("/reclamation/plans/{plan_pk}/undo", dependencies=[Csrf])
 def undo(
     request: Request,
     user: Admin,
-    plan_pk: int,
+    plan_pk: PlanPk,
     confirm: Annotated[bool, Form()] = False,
 ) -> Response:
     """Start giving back every licence the plan removed."""
@@ -206,11 +223,13 @@ def undo(
             raise HTTPException(409, f"Plan {plan_pk} has not been applied: nothing to undo.")
         session.expunge(tenant)
     _start(state, tenant, plan_pk, "undo", f"web:{user.name}")
-    return RedirectResponse(f"/reclamation/plans/{plan_pk}?tenant={tenant.name}", status_code=303)
+    return RedirectResponse(_plan_url(plan_pk, tenant.name), status_code=303)
 
 
 @router.get("/reclamation/audit")
-def audit_log(request: Request, user: User, plan: int | None = None) -> Response:
+def audit_log(
+    request: Request, user: User, plan: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None
+) -> Response:
     """The audit log, newest first (500 events)."""
     with web_state(request).session() as session:
         tenants = all_tenants(session)

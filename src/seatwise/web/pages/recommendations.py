@@ -87,7 +87,7 @@ def plan_from_selection(
     state = web_state(request)
     policy = Policy.from_mapping(state.settings.recommendations.model_dump())
     now = datetime.now(UTC)
-    with state.session() as session:
+    with state.session(write=True) as session:
         tenant = pick_tenant(request, session)
         if tenant is None:
             raise HTTPException(404, "There is no tenant yet.")

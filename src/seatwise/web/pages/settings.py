@@ -233,7 +233,7 @@ def add_tenant(
     except AppError as exc:
         _flash(request, "error", f"Tenant {name} was not added: {exc}")
         return _back()
-    with state.session() as session:
+    with state.session(write=True) as session:
         store_tenant(
             session,
             state.secrets,
@@ -349,7 +349,7 @@ def authorize_complete(request: Request, user: Admin) -> Response:
     except AppError as exc:
         _flash(request, "error", str(exc))
         return _back()
-    with state.session() as session:
+    with state.session(write=True) as session:
         store_tenant(
             session,
             state.secrets,
@@ -372,7 +372,7 @@ def authorize_complete(request: Request, user: Admin) -> Response:
 
 
 def _set_active(request: Request, name: str, active: bool) -> Response:
-    with web_state(request).session() as session:
+    with web_state(request).session(write=True) as session:
         tenant = reads.tenant_by_name(session, name)
         if tenant is None:
             raise HTTPException(404, f"There is no tenant called {name!r}.")

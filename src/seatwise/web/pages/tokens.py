@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from seatwise.store.schema import ROLES
@@ -30,15 +30,19 @@ def create(
         raise HTTPException(422, "A token needs a name of 1 to 64 characters.")
     if role not in ROLES:
         raise HTTPException(422, f"The role must be one of {', '.join(ROLES)}.")
-    with web_state(request).session() as session:
+    with web_state(request).session(write=True) as session:
         value = create_token(session, name, role, f"web:{user.name}")
-    return render_settings(request, user, new_token={"name": name, "role": role, "value": value})
+    shown = render_settings(request, user, new_token={"name": name, "role": role, "value": value})
+    shown.headers["Cache-Control"] = "no-store"  # the value is shown this once
+    return shown
 
 
 @router.post("/settings/tokens/{token_pk}/revoke", dependencies=[Csrf])
-def revoke(request: Request, user: Admin, token_pk: int) -> Response:
+def revoke(
+    request: Request, user: Admin, token_pk: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
     """Revoke a token: API calls with it are refused from now on."""
     del user
-    with web_state(request).session() as session:
+    with web_state(request).session(write=True) as session:
         revoke_token(session, token_pk)
     return RedirectResponse("/settings#api-tokens", status_code=303)

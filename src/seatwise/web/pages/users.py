@@ -59,15 +59,15 @@ def _yes_no(value: str | None, name: str) -> bool | None:
     raise UsageError(f"{name} must be Yes or No.")
 
 
-def _whole(value: str | None, name: str, minimum: int = 0) -> int | None:
+def _whole(value: str | None, name: str, minimum: int = 0, maximum: int = 36_500) -> int | None:
     if value is None or value.strip() == "":
         return None
     try:
         number = int(value)
     except ValueError:
         raise UsageError(f"{name} must be a whole number.") from None
-    if number < minimum:
-        raise UsageError(f"{name} must be at least {minimum}.")
+    if not minimum <= number <= maximum:
+        raise UsageError(f"{name} must be between {minimum} and {maximum:,}.")
     return number
 
 
