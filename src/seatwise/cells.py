@@ -1,10 +1,13 @@
 """How a value reads in a table or CSV cell, the same in the CLI and the web UI's exports:
 nothing for null, the seed's Yes/No for booleans, lists joined by "; " (licences by name,
-activations by product)."""
+activations by product); in CSV, text that a spreadsheet would run as a formula is defused."""
 
 from __future__ import annotations
 
-__all__ = ["cell"]
+__all__ = ["FORMULA_START", "cell", "csv_cell"]
+
+# What a spreadsheet would run as a formula at the start of a cell (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cell(value: object) -> str:
@@ -18,3 +21,12 @@ def cell(value: object) -> str:
             cell(v.get("name") or v.get("product") if isinstance(v, dict) else v) for v in value
         )
     return str(value)
+
+
+def csv_cell(value: object) -> str:
+    """`cell`, for a CSV file: text a spreadsheet would run as a formula starts with `'`.
+    Numbers are left as they are (a negative number is not a formula)."""
+    text = cell(value)
+    if isinstance(value, (str, list)) and text.startswith(FORMULA_START):
+        return "'" + text
+    return text

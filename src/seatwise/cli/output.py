@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from seatwise.cells import cell
+from seatwise.cells import cell, csv_cell
 from seatwise.errors import AppError, ExitCode, exit_code_for
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -74,7 +74,7 @@ def emit(
         writer = csv.writer(out)
         writer.writerow(keys)
         for record in records:
-            writer.writerow([cell(record.get(k)) for k in keys])
+            writer.writerow([csv_cell(record.get(k)) for k in keys])
             count += 1
     else:
         table = Table(title=title, show_lines=False)

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from seatwise.cells import csv_cell
 from seatwise.store import session_scope
 from seatwise.store.schema import Tenant
 
@@ -124,28 +125,13 @@ def resolve_tenant(session: Session, name: str | None) -> Tenant:
     fail(400, "There are several tenants: say which with ?tenant=NAME.")
 
 
-def _cell(value: object) -> str:
-    # The same cell text as the CLI's CSV (cli/output.py): Yes/No, names of lists, "" for null.
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "Yes" if value else "No"
-    if isinstance(value, list):
-        return "; ".join(
-            _cell(v.get("name") or v.get("product") if isinstance(v, dict) else v) for v in value
-        )
-    if isinstance(value, dict):
-        return orjson.dumps(value).decode()
-    return str(value)
-
-
 def csv_rows(records: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> Iterator[str]:
     """CSV text, a header row then one row per record, a chunk at a time."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(keys)
     for count, record in enumerate(records, 1):
-        writer.writerow([_cell(record.get(k)) for k in keys])
+        writer.writerow([csv_cell(record.get(k)) for k in keys])
         if count % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

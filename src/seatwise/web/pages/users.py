@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from seatwise import services
 from seatwise.analytics.inputs import users as inputs
 from seatwise.analytics.users import KEYS, build
-from seatwise.cells import cell
+from seatwise.cells import csv_cell
 from seatwise.errors import UsageError
 from seatwise.reclaim import audit
 from seatwise.store.schema import UsageSnapshot, UserSummary
@@ -189,7 +189,7 @@ def users_csv(request: Request, user: User) -> Response:
             for batch in inputs.iter_query_facts(session, tenant_pk, query):
                 for facts in batch:
                     record = build(facts, names)
-                    writer.writerow([cell(record.get(k)) for k in KEYS])
+                    writer.writerow([csv_cell(record.get(k)) for k in KEYS])
                 yield out.getvalue()
                 out.seek(0)
                 out.truncate()
