@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from seatwise.cells import cell, csv_cell
 
 
