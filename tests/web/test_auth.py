@@ -105,3 +105,37 @@ def test_out_of_range_numbers_get_a_clear_answer_not_a_500(web: Web) -> None:
         ):
             answer = client.get(path)
             assert answer.status_code == status, (path, answer.text[:200])
+
+
+def test_a_copied_session_cookie_dies_with_sign_out(web: Web) -> None:
+    import time
+
+    with web.client() as client:
+        web.login(client)
+        copied = dict(client.cookies)
+        token = client.get("/").text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        assert client.post("/logout", data={"csrf_token": token}).status_code == 303
+    with web.client(cookies=copied) as thief:
+        deadline = time.monotonic() + 10
+        while thief.get("/").status_code != 303:  # sign-out is recorded in the background
+            assert time.monotonic() < deadline, "the copied session still works"
+            time.sleep(0.1)
+        assert thief.get("/api/v1/tenants").status_code == 401
+
+
+def test_a_role_change_or_deactivation_takes_effect_at_once(web: Web) -> None:
+    from sqlalchemy import update
+
+    from seatwise.store.schema import AppUser
+
+    with web.client() as client:
+        web.login(client)
+        assert "Create a token" in client.get("/settings").text
+        with web.app.state.web.session() as session:
+            session.execute(
+                update(AppUser).where(AppUser.username == "admin").values(role="viewer")
+            )
+        assert "Create a token" not in client.get("/settings").text
+        with web.app.state.web.session() as session:
+            session.execute(update(AppUser).where(AppUser.username == "admin").values(active=False))
+        assert client.get("/").status_code == 303

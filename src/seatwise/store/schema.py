@@ -606,6 +606,9 @@ class AppUser(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Sessions carry the epoch they began in; signing out or a new password moves it on,
+    which ends every session of the account."""
 
 
 class ApiToken(Base):

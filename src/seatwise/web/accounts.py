@@ -31,9 +31,11 @@ __all__ = [
     "authenticate",
     "create_token",
     "create_user",
+    "end_sessions",
     "in_background",
     "principal_for_token",
     "revoke_token",
+    "session_state",
     "set_password",
     "stamp_login",
     "stamp_token_use",
@@ -101,6 +103,7 @@ def set_password(session: Session, username: str, password: str, role: str) -> N
     user.password_hash = _HASHER.hash(password)
     user.role = role
     user.active = True
+    user.session_epoch += 1  # a new password ends the account's sessions
 
 
 def authenticate(session: Session, username: str, password: str) -> Principal | None:
@@ -131,6 +134,25 @@ def in_background(engine: Engine, write: Callable[..., None], *args: Any) -> Non
             log.warning("a bookkeeping write failed", exc_info=True)
 
     threading.Thread(target=run, name="seatwise-bookkeeping", daemon=True).start()
+
+
+def session_state(session: Session, username: str) -> tuple[str, bool, int] | None:
+    """(role, active, session epoch) of an account, or None."""
+    row = session.execute(
+        select(AppUser.role, AppUser.active, AppUser.session_epoch).where(
+            AppUser.username == username
+        )
+    ).first()
+    return None if row is None else (row.role, bool(row.active), int(row.session_epoch))
+
+
+def end_sessions(session: Session, username: str) -> None:
+    """End every session of the account (signing out)."""
+    session.execute(
+        update(AppUser)
+        .where(AppUser.username == username)
+        .values(session_epoch=AppUser.session_epoch + 1)
+    )
 
 
 def stamp_login(session: Session, username: str, password: str) -> None:

@@ -6,11 +6,19 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from seatwise.web.accounts import Principal, in_background, principal_for_token, stamp_token_use
+from seatwise.web.accounts import (
+    Principal,
+    end_sessions,
+    in_background,
+    principal_for_token,
+    session_state,
+    stamp_token_use,
+)
 from seatwise.web.state import web_state
 
 __all__ = [
@@ -44,25 +52,51 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-def sign_in(request: Request, principal: Principal) -> None:
+SESSION_MAX_S = 8 * 3600  # a session ends this long after signing in, however busy
+
+
+def sign_in(request: Request, principal: Principal, epoch: int) -> None:
     """Start a fresh session for `principal` (a new CSRF token too)."""
     request.session.clear()
-    request.session.update({"user": principal.name, "role": principal.role})
+    request.session.update(
+        {"user": principal.name, "role": principal.role, "epoch": epoch, "since": time.time()}
+    )
     csrf_token(request)
 
 
 def sign_out(request: Request) -> None:
-    """End the session."""
+    """End the session here, and every other session of the account (copied cookies too)."""
+    name = request.session.get("user")
     request.session.clear()
+    if isinstance(name, str):
+        in_background(web_state(request).engine, end_sessions, name)
+
+
+def session_principal(request: Request) -> Principal | None:
+    """The signed-in user of the session cookie, checked against the account now: it must
+    still exist and be active, the session's epoch must be current (not signed out since, no
+    new password) and not older than `SESSION_MAX_S`; the role is the account's current one."""
+    name, epoch, since = (request.session.get(k) for k in ("user", "epoch", "since"))
+    if not isinstance(name, str) or not isinstance(epoch, int):
+        return None
+    if not isinstance(since, (int, float)) or time.time() - since > SESSION_MAX_S:
+        request.session.clear()
+        return None
+    with web_state(request).session() as session:
+        found = session_state(session, name)
+    if found is None or not found[1] or found[2] != epoch:
+        request.session.clear()
+        return None
+    return Principal(name, found[0])
 
 
 def current_user(request: Request) -> Principal:
     """The signed-in user, or `LoginRequired`."""
-    name, role = request.session.get("user"), request.session.get("role")
-    if not isinstance(name, str) or not isinstance(role, str):
+    principal = session_principal(request)
+    if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise LoginRequired(target)
-    return Principal(name, role)
+    return principal
 
 
 def require_admin(user: Annotated[Principal, Depends(current_user)]) -> Principal:
@@ -97,9 +131,9 @@ def api_principal(request: Request) -> Principal:
         if stale:  # once a minute at most, never holding up the request (a sync may write)
             in_background(state.engine, stamp_token_use, token_pk)
         return principal
-    name, role = request.session.get("user"), request.session.get("role")
-    if isinstance(name, str) and isinstance(role, str):
-        return Principal(name, role)
+    signed_in = session_principal(request)
+    if signed_in is not None:
+        return signed_in
     raise HTTPException(
         401, "Send an API token: Authorization: Bearer …", {"WWW-Authenticate": "Bearer"}
     )

@@ -25,8 +25,8 @@ def pick_tenant(request: Request, session: Session) -> Tenant | None:
         tenant = session.scalar(select(Tenant).where(Tenant.name == asked))
         if tenant is None:
             raise HTTPException(404, f"There is no tenant called {asked!r}.")
-        if "user" in request.session:
-            request.session["tenant"] = tenant.name
+        if "user" in request.session and request.session.get("tenant") != tenant.name:
+            request.session["tenant"] = tenant.name  # (re-signs the cookie only on a change)
         return tenant
     remembered = request.session.get("tenant")
     if isinstance(remembered, str):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from seatwise.web.accounts import authenticate, in_background, stamp_login
+from seatwise.web.accounts import authenticate, in_background, session_state, stamp_login
 from seatwise.web.security import Csrf, csrf_token, sign_in, sign_out
 from seatwise.web.state import web_state
 
@@ -41,6 +41,7 @@ def login(
     state = web_state(request)
     with state.session() as session:
         principal = authenticate(session, username, password)
+        found = session_state(session, username.strip()) if principal is not None else None
     if principal is not None:
         # A sync may hold the database's write lock: signing in must not wait for it.
         in_background(state.engine, stamp_login, username, password)
@@ -51,7 +52,8 @@ def login(
             {"next": _safe_next(next), "error": "Wrong user name or password."},
             status_code=401,
         )
-    sign_in(request, principal)
+    assert found is not None
+    sign_in(request, principal, found[2])
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
