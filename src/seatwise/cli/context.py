@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -14,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from seatwise.config import Settings, load_settings
-from seatwise.errors import AuthError, UsageError
+from seatwise.errors import UsageError
 from seatwise.store import ensure_schema, make_engine, reads, session_scope
 from seatwise.store.schema import Tenant
 
@@ -51,15 +50,13 @@ class Context:
     def save_rotated_tokens(self) -> None:
         """Store refresh tokens the identity platform rotated, encrypted, in their own unit of
         work. Call it between transactions (after each task) and before exiting."""
+        from seatwise.connections import save_refresh_tokens
+
         if not self._rotated:
             return
         pending, self._rotated = self._rotated, {}
         with self.session() as session:
-            for tenant_pk, token in pending.items():
-                row = session.get(Tenant, tenant_pk)
-                if row is not None:
-                    row.refresh_token_enc = self.secrets.seal(token)
-                    row.updated_at = datetime.now(UTC)
+            save_refresh_tokens(session, self.secrets, pending)
 
     @cached_property
     def engine(self) -> Engine:
@@ -100,37 +97,13 @@ class Context:
         return tenant
 
     def graph_client(self, tenant: Tenant) -> GraphClient:
-        """A Graph client authenticated as this tenant's stored credentials allow."""
-        from seatwise.graph import GraphClient
-        from seatwise.graph.auth import ClientCredentialsProvider, RefreshTokenProvider
+        """A Graph client authenticated as this tenant's stored credentials allow; rotated
+        refresh tokens wait for `save_rotated_tokens`."""
+        from seatwise.connections import graph_client
 
-        if tenant.secret_enc is None:
-            raise AuthError(f"Tenant {tenant.name} has no stored client secret; connect it again.")
-        secret = self.secrets.open(tenant.secret_enc)
-        if tenant.auth_mode == "app":
-            provider: ClientCredentialsProvider | RefreshTokenProvider = ClientCredentialsProvider(
-                self.settings, tenant.tenant_id, tenant.client_id, secret, name=tenant.name
-            )
-        else:
-            if tenant.refresh_token_enc is None:
-                raise AuthError(
-                    f"Tenant {tenant.name} is not signed in; run `seatwise connect {tenant.name}`."
-                )
-            tenant_pk = tenant.pk
+        tenant_pk = tenant.pk
 
-            def remember(token: str) -> None:
-                # Persisted by `save_rotated_tokens` between transactions: a task's transaction
-                # may hold SQLite's write lock while the client refreshes. The old refresh token
-                # stays valid until then (Microsoft does not revoke it on use).
-                self._rotated[tenant_pk] = token
+        def remember(token: str) -> None:
+            self._rotated[tenant_pk] = token
 
-            provider = RefreshTokenProvider(
-                self.settings,
-                tenant.tenant_id,
-                tenant.client_id,
-                secret,
-                self.secrets.open(tenant.refresh_token_enc),
-                remember,
-                name=tenant.name,
-            )
-        return GraphClient(self.settings, provider)
+        return graph_client(self.settings, self.secrets, tenant, remember)

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine
 
 from seatwise.config import Settings
-from seatwise.errors import AppError, AuthError
+from seatwise.connections import graph_client, save_refresh_tokens
+from seatwise.errors import AppError
 from seatwise.secrets import SecretBox
 from seatwise.store import session_scope
 from seatwise.store.schema import Tenant
@@ -138,51 +139,20 @@ class SyncRunner:
 
     def graph_client(self, tenant: Tenant) -> GraphClient:
         """A Graph client for the tenant's stored credentials (as `seatwise sync` builds one)."""
-        from seatwise.graph import GraphClient
-        from seatwise.graph.auth import ClientCredentialsProvider, RefreshTokenProvider
+        tenant_pk = tenant.pk
 
-        if tenant.secret_enc is None:
-            raise AuthError(f"Tenant {tenant.name} has no stored client secret; connect it again.")
-        secret = self.secrets.open(tenant.secret_enc)
-        if tenant.auth_mode == "app":
-            provider: ClientCredentialsProvider | RefreshTokenProvider = ClientCredentialsProvider(
-                self.settings, tenant.tenant_id, tenant.client_id, secret, name=tenant.name
-            )
-        else:
-            if tenant.refresh_token_enc is None:
-                raise AuthError(
-                    f"Tenant {tenant.name} is not signed in; run `seatwise connect {tenant.name}`."
-                )
-            tenant_pk = tenant.pk
+        def remember(token: str) -> None:
+            with self._lock:
+                self._rotated[tenant_pk] = token
 
-            def remember(token: str) -> None:
-                # Saved between transactions, as the CLI does: a task may hold SQLite's write
-                # lock while the client refreshes its token.
-                with self._lock:
-                    self._rotated[tenant_pk] = token
-
-            provider = RefreshTokenProvider(
-                self.settings,
-                tenant.tenant_id,
-                tenant.client_id,
-                secret,
-                self.secrets.open(tenant.refresh_token_enc),
-                remember,
-                name=tenant.name,
-            )
-        return GraphClient(self.settings, provider)
+        return graph_client(self.settings, self.secrets, tenant, remember)
 
     def _save_rotated_tokens(self) -> None:
         with self._lock:
             pending, self._rotated = self._rotated, {}
-        if not pending:
-            return
-        with session_scope(self.engine) as session:
-            for tenant_pk, token in pending.items():
-                row = session.get(Tenant, tenant_pk)
-                if row is not None:
-                    row.refresh_token_enc = self.secrets.seal(token)
-                    row.updated_at = datetime.now(UTC)
+        if pending:
+            with session_scope(self.engine) as session:
+                save_refresh_tokens(session, self.secrets, pending)
 
 
 _CREATE = threading.Lock()
