@@ -18,11 +18,10 @@ from seatwise.web.api.common import (
     JSONAnswer,
     TenantParam,
     csv_answer,
-    fail,
+    filter_values,
     resolve_tenant,
 )
 from seatwise.web.api.odata import FilterKind, Page, PageParams, collection, page_params
-from seatwise.web.api.odata import parse_filter_values as parse
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -72,10 +71,7 @@ def audit(
     format: FormatParam = Format.json,  # noqa: A002
 ) -> Response:
     """The tenant's audit events, newest first (CSV: licences as text, as the CLI's CSV)."""
-    try:
-        wanted = parse(filter_, FILTERS)
-    except ValueError as exc:
-        fail(400, str(exc))
+    wanted = filter_values(filter_, FILTERS)
     plan = wanted.get("plan")
     whole_csv = format is Format.csv and not params.explicit
     with web_state(request).session() as session:

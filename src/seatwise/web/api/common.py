@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 from seatwise.cells import csv_cell
 from seatwise.store import session_scope
 from seatwise.store.schema import Tenant
+from seatwise.web.api.odata import FilterKind, parse_filter_values
 
 __all__ = [
+    "filter_values",
     "CSV_RESPONSE",
     "ERRORS",
     "Format",
@@ -107,6 +109,14 @@ def write_session(engine: Engine) -> AbstractContextManager[Session]:
 def fail(status: int, message: str) -> NoReturn:
     """Answer `status` with `message` (the app turns it into the JSON error shape)."""
     raise HTTPException(status, message)
+
+
+def filter_values(text: str | None, fields: Mapping[str, FilterKind]) -> dict[str, Any]:
+    """The request's `$filter` over `fields`, or a 400 naming what is wrong with it."""
+    try:
+        return parse_filter_values(text, fields)
+    except ValueError as exc:
+        fail(400, str(exc))
 
 
 def resolve_tenant(session: Session, name: str | None) -> Tenant:

@@ -22,7 +22,6 @@ __all__ = [
     "PageParams",
     "collection",
     "page_params",
-    "parse_filter",
     "parse_filter_values",
 ]
 
@@ -85,12 +84,6 @@ def collection(
         link = request.url.replace(query=urlencode(query, safe="$,'()"))
         body["@odata.nextLink"] = str(link)
     return body
-
-
-def parse_filter(text: str | None, allowed: Sequence[str]) -> dict[str, str]:
-    """`field eq 'value' and other eq true` → {field: value}; ValueError names what is wrong."""
-    found = parse_filter_values(text, dict.fromkeys(allowed, "text"))
-    return {name: str(value) for name, value in found.items()}
 
 
 _QUOTED = r"'(?:[^']|'')*'"

@@ -21,10 +21,10 @@ from seatwise.web.api.common import (
     TenantParam,
     csv_answer,
     fail,
+    filter_values,
     resolve_tenant,
 )
 from seatwise.web.api.odata import FilterKind, Page, PageParams, collection, page_params
-from seatwise.web.api.odata import parse_filter_values as parse
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -85,10 +85,7 @@ def recommendations(
 ) -> Response:
     """Licences to reclaim, downgrade or review, with evidence and annual savings, in the
     CLI's order. Thresholds and exclusions come from the server's settings."""
-    try:
-        wanted = parse(filter_, FILTERS)
-    except ValueError as exc:
-        fail(400, str(exc))
+    wanted = filter_values(filter_, FILTERS)
     rule = wanted.pop("rule", None)
     if rule is not None and rule not in RULES:
         fail(400, f"Unknown rule {rule!r}; rules: {', '.join(RULES)}.")

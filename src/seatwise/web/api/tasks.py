@@ -19,11 +19,10 @@ from seatwise.web.api.common import (
     JSONAnswer,
     TenantParam,
     csv_answer,
-    fail,
+    filter_values,
     resolve_tenant,
 )
 from seatwise.web.api.odata import FilterKind, Page, PageParams, collection, page_params
-from seatwise.web.api.odata import parse_filter_values as parse
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -101,10 +100,7 @@ def task_runs(
     """The tenant's task runs, newest first."""
     from seatwise.sync import TASK_TITLES
 
-    try:
-        wanted = parse(filter_, FILTERS)
-    except ValueError as exc:
-        fail(400, str(exc))
+    wanted = filter_values(filter_, FILTERS)
     with web_state(request).session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
         stmt = select(TaskRun).where(TaskRun.tenant_pk == tenant_pk)

@@ -22,6 +22,7 @@ from seatwise.web.api.common import (
     TenantParam,
     csv_answer,
     fail,
+    filter_values,
     resolve_tenant,
 )
 from seatwise.web.api.odata import (
@@ -30,7 +31,6 @@ from seatwise.web.api.odata import (
     PageParams,
     collection,
     page_params,
-    parse_filter_values,
 )
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
@@ -123,10 +123,7 @@ ORDER_DOC = (
 
 
 def _query(filter_: str | None, orderby: str | None) -> inputs.UserQuery:
-    try:
-        found = parse_filter_values(filter_, FILTERS)
-    except ValueError as exc:
-        fail(400, str(exc))
+    found = filter_values(filter_, FILTERS)
     sort, descending = "upn", False
     if orderby and orderby.strip():
         parts = orderby.split()
