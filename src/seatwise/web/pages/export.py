@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from seatwise.analytics import licenses as view
 from seatwise.analytics.inputs import licenses as inputs
+from seatwise.cells import FORMULA_START
 from seatwise.store.schema import Tenant
 from seatwise.web.security import User
 from seatwise.web.state import web_state
@@ -51,7 +52,6 @@ ITAM_KEYS = (
     "status",
 )
 # A spreadsheet would run a text cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def itam_records(tenant: Tenant, positions: Iterable[view.LicensePosition]) -> list[dict[str, Any]]:
@@ -104,7 +104,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
+    if isinstance(value, str) and text.startswith(FORMULA_START):
         return "'" + text
     return text
 
