@@ -431,3 +431,23 @@ def test_replace_children_in_bulk(engine: Engine, tenant: int) -> None:
     assert changes == (0, 300, 500)
     assert count(engine, "license_assignment") == 1000
     assert count(engine, "license_assignment", "state = 'Error'") == 300
+
+
+def test_the_sync_stamp_moves_with_succeeded_runs_alone(engine: Engine, tenant: int) -> None:
+    def stamp() -> tuple[int, str | None]:
+        with session_scope(engine) as session:
+            return reads.sync_stamp(session, tenant)
+
+    first = stamp()
+    assert first == (0, None)
+    for status in ("failed", "succeeded", "succeeded"):
+        with session_scope(engine) as session:
+            run = writes.start_run(session, tenant, "roster", NOW)
+        assert stamp() == first  # a running task has committed no data yet
+        with session_scope(engine) as session:
+            writes.finish_run(session, run, status, {}, [], None, NOW)
+        if status == "failed":
+            assert stamp() == first  # a failed task committed no data
+        else:
+            assert stamp() != first  # the same finishing time still moves the count
+            first = stamp()

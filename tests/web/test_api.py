@@ -137,6 +137,37 @@ def test_reads_agree_with_the_cli(web: Web, seatwise: Seatwise, tmp_path: Path) 
             assert _csv_lines(answer.text) == _csv_lines(_cli_csv(seatwise, *args)), path
 
 
+def test_kept_answers_end_with_the_next_sync(
+    web: Web, seatwise: Seatwise, tmp_path: Path
+) -> None:
+    """Users and activity pages are kept until the tenant's data changes: asked twice they come
+    from the kept answers; after a sync that changed a user they are the CLI's new records."""
+    answers = web.app.state.web.answers
+    with serve(tmp_path / "sim", users=60) as sim, web.client(headers=_bearer(web)) as client:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        pages = {
+            "users": ("/api/v1/users", {"$top": 20, "$skip": 20}),
+            "activity": ("/api/v1/activity", {"$top": 20}),
+        }
+        before = {name: _get(client, path, **params) for name, (path, params) in pages.items()}
+        hits = answers.hits
+        again = {name: _get(client, path, **params) for name, (path, params) in pages.items()}
+        assert again == before and answers.hits == hits + 2
+
+        # The first user of the users page signs in now; a sync brings it in.
+        signed = before["users"]["value"][0]
+        moment = sim.control(f"users/{signed['id']}/signin")["lastSignInDateTime"]
+        assert seatwise("sync").code == 0
+        after = _get(client, pages["users"][0], **pages["users"][1])
+        assert after != before["users"]
+        assert after["value"][0]["last_sign_in"][:19] == moment[:19]
+        cli = _cli_json(seatwise, "users")
+        assert after["value"] == cli[20:40]
+        activity = _get(client, pages["activity"][0], **pages["activity"][1])
+        assert activity["value"] == _cli_json(seatwise, "activity")[:20]
+
+
 def test_contract_changes_and_plans(web: Web, seatwise: Seatwise, tmp_path: Path) -> None:
     _synced(seatwise, tmp_path)
     before = {p["sku_id"]: p for p in _cli_json(seatwise, "licenses", "--all")}

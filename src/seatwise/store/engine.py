@@ -144,7 +144,9 @@ def make_engine(url: str) -> Engine:
                     f"Cannot open the database at {path}: cannot create its directory "
                     f"{path.parent} ({exc.strerror or exc})."
                 ) from exc
-        engine = create_engine(parsed)
+        # Few pooled connections, each keeping its own warm page cache; bursts (the web app's
+        # thread pool) open overflow connections, which close when they come back.
+        engine = create_engine(parsed, pool_size=8, max_overflow=32)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine

@@ -1,6 +1,7 @@
-"""The few reads the CLI and the sync need now: tenants by name, recent task runs.
+"""The few reads the CLI, the sync and the web app share: tenants by name, recent task runs,
+and the stamp that changes whenever a sync changes a tenant's data.
 
-The query layer for the users, licences and activity views lives elsewhere (a later issue).
+The query layer for the users, licences and activity views lives in `seatwise.analytics`.
 Imports only `store.schema`.
 """
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from seatwise.store.schema import TaskRun, Tenant
 
-__all__ = ["only_tenant", "recent_runs", "tenant_by_name"]
+__all__ = ["only_tenant", "recent_runs", "sync_stamp", "tenant_by_name"]
 
 
 def tenant_by_name(session: Session, name: str) -> Tenant | None:
@@ -37,3 +38,15 @@ def recent_runs(session: Session, tenant_pk: int, limit: int = 20) -> Sequence[T
         .limit(limit)
     )
     return session.scalars(query).all()
+
+
+def sync_stamp(session: Session, tenant_pk: int) -> tuple[int, str | None]:
+    """What changes whenever a sync changes the tenant's data: the number of its succeeded task
+    runs and the latest one's end. A task commits its data and its `succeeded` together, and a
+    failed task commits no data, so two equal stamps mean the same synced data."""
+    count, latest = session.execute(
+        select(func.count(), func.max(TaskRun.finished_at)).where(
+            TaskRun.tenant_pk == tenant_pk, TaskRun.status == "succeeded"
+        )
+    ).one()
+    return int(count), None if latest is None else str(latest)

@@ -1,12 +1,13 @@
-"""What every request of the web app shares: settings, the database engine, the secret box and
-the templates; built once in `create_app` and reached through `web_state(request)`.
+"""What every request of the web app shares: settings, the database engine, the secret box, the
+templates and the API's kept answers; built once in `create_app` and reached through
+`web_state(request)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from seatwise.config import Settings
 from seatwise.secrets import SecretBox
 from seatwise.store import session_scope
+from seatwise.web.api.answers import AnswerCache
 
 __all__ = ["TEMPLATES_DIR", "WebState", "web_state"]
 
@@ -31,6 +33,7 @@ class WebState:
     engine: Engine
     secrets: SecretBox
     templates: Jinja2Templates
+    answers: AnswerCache = field(default_factory=AnswerCache)
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

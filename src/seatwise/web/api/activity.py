@@ -24,6 +24,7 @@ from seatwise.web.api.common import (
     csv_answer,
     fail,
     resolve_tenant,
+    synced_answer,
 )
 from seatwise.web.api.odata import Page, PageParams, collection, page_params
 from seatwise.web.security import ApiPrincipal
@@ -90,22 +91,31 @@ def activity(
     except UsageError as exc:
         fail(400, str(exc))
     keys = view.keys(selected)
-    state = web_state(request)
-    with state.session() as session:
-        tenant_pk = resolve_tenant(session, tenant).pk
+    with web_state(request).session() as session:
+        found = resolve_tenant(session, tenant)
         if format is Format.csv and not params.explicit:
-            return csv_answer(_streamed(request, tenant_pk, selected), keys, "activity")
-        window: list[dict[str, Any]] = []
-        more = False
-        for index, record in enumerate(_per_user(session, tenant_pk, selected)):
-            if index >= params.skip + params.top:
-                more = True
-                break
-            if index >= params.skip:
-                window.append(record)
-    if format is Format.csv:
-        return csv_answer(window, keys, "activity")
-    return JSONAnswer(collection(request, window, params, more=more))
+            return csv_answer(_streamed(request, found.pk, selected), keys, "activity")
+        if format is Format.csv:
+            return csv_answer(_window(session, found.pk, selected, params)[0], keys, "activity")
+
+        def page() -> dict[str, Any]:
+            window, more = _window(session, found.pk, selected, params)
+            return collection(request, window, params, more=more)
+
+        return synced_answer(request, session, found, page)
+
+
+def _window(
+    session: Any, tenant_pk: int, selected: Sequence[str], params: PageParams
+) -> tuple[list[dict[str, Any]], bool]:
+    """The records of one page, and whether more follow."""
+    window: list[dict[str, Any]] = []
+    for index, record in enumerate(_per_user(session, tenant_pk, selected)):
+        if index >= params.skip + params.top:
+            return window, True
+        if index >= params.skip:
+            window.append(record)
+    return window, False
 
 
 def _streamed(

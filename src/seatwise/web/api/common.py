@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import orjson
-from fastapi import HTTPException, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi import HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from seatwise.cells import csv_cell
 from seatwise.store import session_scope
+from seatwise.store.reads import sync_stamp
 from seatwise.store.schema import Tenant
 from seatwise.web.api.odata import FilterKind, parse_filter_values
+from seatwise.web.state import web_state
 
 __all__ = [
     "filter_values",
@@ -35,6 +37,7 @@ __all__ = [
     "csv_answer",
     "fail",
     "resolve_tenant",
+    "synced_answer",
     "write_session",
 ]
 
@@ -126,13 +129,23 @@ def resolve_tenant(session: Session, name: str | None) -> Tenant:
         if tenant is None:
             fail(404, f"There is no tenant called {name!r}.")
         return tenant
-    if session.scalar(select(func.count()).select_from(Tenant)) == 1:
-        only: Tenant | None = session.scalars(select(Tenant)).first()
-        if only is not None:
-            return only
-    if session.scalar(select(Tenant.pk).limit(1)) is None:
+    first_two = session.scalars(select(Tenant).order_by(Tenant.pk).limit(2)).all()
+    if not first_two:
         fail(404, "There is no tenant yet: add one with `seatwise connect NAME`.")
-    fail(400, "There are several tenants: say which with ?tenant=NAME.")
+    if len(first_two) > 1:
+        fail(400, "There are several tenants: say which with ?tenant=NAME.")
+    return first_two[0]
+
+
+def synced_answer(
+    request: Request, session: Session, tenant: Tenant, build: Callable[[], Any]
+) -> Response:
+    """The JSON answer `build()` makes from `tenant`'s synced data alone, kept until the tenant's
+    next successful sync (`web.api.answers`). `build` reads through `session`, the same
+    transaction that read the stamp, so the answer kept under a stamp is that stamp's data."""
+    key = (str(request.url), tenant.pk, tenant.created_at, sync_stamp(session, tenant.pk))
+    body = web_state(request).answers.fetch(key, lambda: orjson.dumps(build()))
+    return Response(body, media_type="application/json")
 
 
 def csv_rows(records: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> Iterator[str]:

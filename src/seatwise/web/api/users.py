@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from seatwise.analytics.inputs import users as inputs
 from seatwise.analytics.users import KEYS, build
@@ -24,6 +25,7 @@ from seatwise.web.api.common import (
     fail,
     filter_values,
     resolve_tenant,
+    synced_answer,
 )
 from seatwise.web.api.odata import (
     FilterKind,
@@ -176,19 +178,28 @@ def users(
     """Every user with licences, sign-in, activity, storage and platforms: the records of
     `seatwise users --format json`, in the same order."""
     query = _query(filter_, orderby)
-    state = web_state(request)
-    with state.session() as session:
-        tenant_pk = resolve_tenant(session, tenant).pk
+    with web_state(request).session() as session:
+        found = resolve_tenant(session, tenant)
         if format is Format.csv and not params.explicit:
-            return csv_answer(_every(request, tenant_pk, query), KEYS, "users")
-        names = inputs.sku_names(session, tenant_pk)
-        ids = inputs.query_ids(session, tenant_pk, query, params.top + 1, params.skip)
-        records = [
-            build(f, names) for f in inputs.user_facts(session, tenant_pk, ids[: params.top])
-        ]
-    if format is Format.csv:
-        return csv_answer(records, KEYS, "users")
-    return JSONAnswer(collection(request, records, params, more=len(ids) > params.top))
+            return csv_answer(_every(request, found.pk, query), KEYS, "users")
+        if format is Format.csv:
+            return csv_answer(_page(session, found.pk, query, params)[0], KEYS, "users")
+
+        def page() -> dict[str, Any]:
+            records, more = _page(session, found.pk, query, params)
+            return collection(request, records, params, more=more)
+
+        return synced_answer(request, session, found, page)
+
+
+def _page(
+    session: Session, tenant_pk: int, query: inputs.UserQuery, params: PageParams
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of records, and whether more follow."""
+    names = inputs.sku_names(session, tenant_pk)
+    ids = inputs.query_ids(session, tenant_pk, query, params.top + 1, params.skip)
+    facts = inputs.user_facts(session, tenant_pk, ids[: params.top])
+    return [build(f, names) for f in facts], len(ids) > params.top
 
 
 def _every(request: Request, tenant_pk: int, query: inputs.UserQuery) -> Iterator[dict[str, Any]]:
