@@ -626,3 +626,31 @@ class ApiToken(Base):
     created_by: Mapped[str] = mapped_column(String)
     last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class PendingSignIn(Base):
+    """A browser sign-in to a tenant in progress, shared by every web process: the MSAL flow
+    (with its PKCE verifier) and a new tenant's client secret, encrypted; found by the SHA-256
+    of the id the user's session holds, or of the OAuth `state` the identity platform echoes."""
+
+    __tablename__ = "pending_sign_in"
+
+    key_hash: Mapped[str] = mapped_column(String, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String, index=True)
+    payload_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    answer_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    started_by: Mapped[str] = mapped_column(String)
+    started_at: Mapped[datetime]
+
+
+class SyncLease(Base):
+    """Who is syncing a tenant now, across processes and machines: one row per tenant while a
+    sync runs, renewed by its holder; a lease past `expires_at` belongs to nobody (a crash)."""
+
+    __tablename__ = "sync_lease"
+
+    tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), primary_key=True)
+    holder: Mapped[str] = mapped_column(String)
+    purpose: Mapped[str] = mapped_column(String)
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
