@@ -18,6 +18,7 @@ module each; everything else raises them with one clear sentence as the message.
     │   └── GraphRequestError    4  502   Graph refused a request (another 4xx) with a message
     ├── DataError                5  422   data that cannot be parsed or does not add up
     ├── StoreError               5  500   the database failed or is at the wrong schema
+    ├── SyncBusy                 5  409   another process is syncing the tenant now
     └── PlanError                5  409   a reclamation plan cannot be acted on
         ├── PlanNotApproved      5  409   apply was asked for a plan nobody approved
         └── PlanStale            5  409   the tenant changed since the plan was made
@@ -51,6 +52,7 @@ __all__ = [
     "PlanNotApproved",
     "PlanStale",
     "StoreError",
+    "SyncBusy",
     "UsageError",
     "exit_code_for",
 ]
@@ -163,6 +165,13 @@ class StoreError(AppError):
 
     exit_code = ExitCode.DATA
     http_status = 500
+
+
+class SyncBusy(AppError):
+    """Another process (the web app, a scheduler, `seatwise sync`) is syncing the tenant now."""
+
+    exit_code = ExitCode.DATA
+    http_status = 409
 
 
 class PlanError(AppError):

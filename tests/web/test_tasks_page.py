@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASKS
+from seatwise.sync.lease import Lease
 from seatwise.web.app import create_app
 from seatwise.web.runner import runner_for
 from seatwise.web.scheduler import Scheduler, due_tasks, install, intervals
@@ -111,6 +112,29 @@ def test_a_second_run_now_is_refused_while_one_runs(sim: Sim, web: Web) -> None:
         assert runner_for(web.app).wait(60)
         done = client.get("/tasks")
         assert 'http-equiv="refresh"' not in done.text
+    assert _runs(web) == [("roster", "succeeded")]
+
+
+def test_run_now_is_refused_while_another_process_syncs(sim: Sim, web: Web) -> None:
+    state = web.app.state.web
+    with state.session() as session:
+        tenant_pk = session.scalars(select(Tenant.pk)).one()
+    with web.client() as client:
+        web.login(client, "admin")
+        token = _csrf(client.get("/tasks").text)
+        with Lease.take(state.engine, tenant_pk, "seatwise sync"):
+            refused = client.post(
+                "/tasks/run", data={"tenant": "sim", "task": "roster", "csrf_token": token}
+            )
+            assert refused.status_code == 409
+            assert "Tenant sim is already being synced (seatwise sync, since" in refused.text
+            assert Scheduler(state.engine, runner_for(web.app)).run_due() == {}
+        assert runner_for(web.app).running(tenant_pk) is None
+        started = client.post(
+            "/tasks/run", data={"tenant": "sim", "task": "roster", "csrf_token": token}
+        )
+        assert started.status_code == 303
+        assert runner_for(web.app).wait(60)
     assert _runs(web) == [("roster", "succeeded")]
 
 

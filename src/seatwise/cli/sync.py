@@ -50,6 +50,7 @@ def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> Non
 
     from seatwise.errors import AppError
     from seatwise.sync import TASK_TITLES, RunResult, run_task
+    from seatwise.sync.lease import Lease
 
     console = Console(stderr=True, soft_wrap=True)
     with ctx.session() as session:
@@ -64,6 +65,7 @@ def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> Non
     results: list[RunResult] = []
     failure: AppError | None = None
     with (
+        Lease.take(ctx.engine, tenant_pk, "seatwise sync"),
         client,
         Progress(
             SpinnerColumn(),

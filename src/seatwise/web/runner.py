@@ -1,6 +1,7 @@
 """Integration tasks started from the web process ("Run now" and the in-process scheduler): a
 background thread per tenant running `seatwise.sync.run_task` as `seatwise sync` does, one sync
-per tenant at a time. Imports `sync`, `graph`, `store`; renders nothing.
+per tenant at a time across every process (`seatwise.sync.lease`). Imports `sync`, `graph`,
+`store`; renders nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from seatwise.secrets import SecretBox
 from seatwise.store import session_scope
 from seatwise.store.schema import Tenant
 from seatwise.sync import TASKS, run_task
+from seatwise.sync.lease import Lease
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -74,7 +76,7 @@ class SyncRunner:
 
     def start(self, tenant_pk: int, tasks: Sequence[str], started_by: str) -> Job | None:
         """Start `tasks` (in dependency order) for the tenant in the background; None when a
-        sync of that tenant is already running."""
+        sync of that tenant is already running here, `SyncBusy` when elsewhere."""
         unknown = [t for t in tasks if t not in TASKS]
         if unknown or not tasks:
             raise ValueError(f"Unknown tasks {unknown or tasks!r}; choose from {list(TASKS)}.")
@@ -83,13 +85,17 @@ class SyncRunner:
             if row is None:
                 raise AppError(f"There is no tenant {tenant_pk} in the database.")
             name = row.name
+        if self.running(tenant_pk) is not None:
+            return None
+        lease = Lease.take(self.engine, tenant_pk, f"started by {started_by} in the web app")
         with self._lock:
-            if tenant_pk in self._jobs:
+            if tenant_pk in self._jobs:  # started here meanwhile, under a lease given back since
+                lease.release()
                 return None
             job = Job(tenant_pk, name, [t for t in TASKS if t in tasks], started_by)
             self._jobs[tenant_pk] = job
             thread = threading.Thread(
-                target=self._run, args=(job,), name=f"seatwise-sync-{name}", daemon=True
+                target=self._run, args=(job, lease), name=f"seatwise-sync-{name}", daemon=True
             )
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
@@ -104,7 +110,7 @@ class SyncRunner:
             thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
         return not any(t.is_alive() for t in threads)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, lease: Lease) -> None:
         try:
             with session_scope(self.engine) as session:
                 row = session.get(Tenant, job.tenant_pk)
@@ -131,6 +137,7 @@ class SyncRunner:
             job.error = f"Internal error: {exc!r}"
             log.exception("Sync of %s failed", job.tenant)
         finally:
+            lease.release()
             with self._lock:
                 self._jobs.pop(job.tenant_pk, None)
                 self._last[job.tenant_pk] = job

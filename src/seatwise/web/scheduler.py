@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from seatwise.errors import SyncBusy
 from seatwise.store import session_scope
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASKS
@@ -131,11 +132,18 @@ class Scheduler:
                 if pk == tenant_pk and (task not in seen or seen[task] < at):
                     seen[task] = at
             due = due_tasks(seen, self.every, now)
-            if due and self.runner.start(tenant_pk, due, "scheduler") is not None:
+            if due and self._start(tenant_pk, due):
                 self._attempted.update({(tenant_pk, task): now for task in due})
                 log.info("Scheduled sync of %s: %s", name, ", ".join(due))
                 started[name] = due
         return started
+
+    def _start(self, tenant_pk: int, due: list[str]) -> bool:
+        try:
+            return self.runner.start(tenant_pk, due, "scheduler") is not None
+        except SyncBusy as exc:  # another process syncs it: its runs will show in task_run
+            log.info("Not starting a scheduled sync: %s", exc)
+            return False
 
 
 def install(app: FastAPI, **options: Any) -> Scheduler:

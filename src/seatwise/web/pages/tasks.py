@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from seatwise.errors import SyncBusy
 from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASK_TITLES, TASKS
@@ -146,10 +147,14 @@ def run_now(
             raise HTTPException(404, f"There is no tenant called {tenant!r}.")
         tenant_pk, name = row.pk, row.name
     chosen = list(TASKS) if task == "all" else [task]
-    job = runner_for(request.app).start(tenant_pk, chosen, user.name)
     what = "all tasks" if task == "all" else TASK_TITLES[task]
+    try:
+        job = runner_for(request.app).start(tenant_pk, chosen, user.name)
+        busy = None
+    except SyncBusy as exc:  # another process (or machine) is syncing it
+        job, busy = None, str(exc)
     if job is None:
-        message = (
+        message = busy or (
             f"A sync of {name} is already running; wait for it to finish before starting {what}."
         )
         with web_state(request).session() as session:
