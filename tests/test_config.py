@@ -34,6 +34,7 @@ def test_defaults(home: Path) -> None:
     assert settings.authority_host == "https://login.microsoftonline.com"
     assert settings.ca_bundle is None
     assert settings.secret_key is None
+    assert settings.secure_cookies is False
 
 
 def test_xdg_data_home(home: Path) -> None:
@@ -58,6 +59,7 @@ def test_environment_overrides(home: Path, tmp_path: Path) -> None:
         "SEATWISE_AUTHORITY_HOST": "https://127.0.0.1:8443",
         "SEATWISE_CA_BUNDLE": str(ca),
         "SEATWISE_SECRET_KEY": "s3cret",
+        "SEATWISE_SECURE_COOKIES": "true",
         "SEATWISE_TEST_DATABASE_URL": "ignored: not a setting",
     }
     settings = load_settings(env=env)
@@ -69,6 +71,7 @@ def test_environment_overrides(home: Path, tmp_path: Path) -> None:
     assert settings.secret_key is not None
     assert settings.secret_key.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
+    assert settings.secure_cookies is True
 
 
 def test_empty_variable_means_default(home: Path) -> None:

@@ -163,6 +163,13 @@ class Settings(BaseSettings):
         default=None,
         description="Fernet key that encrypts refresh tokens at rest.",
     )
+    secure_cookies: bool = Field(
+        default=False,
+        description=(
+            "Send the web UI's session cookie over HTTPS only: turn on when seatwise is served "
+            "behind a TLS-terminating proxy."
+        ),
+    )
     recommendations: RecommendationSettings = Field(
         default_factory=RecommendationSettings,
         description="Thresholds and exclusions of the recommendation rules (a TOML table).",

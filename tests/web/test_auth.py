@@ -4,7 +4,34 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from tests.sync.conftest import Seatwise
 from tests.web.conftest import Web, screenshot, sign_in
+
+
+@pytest.fixture
+def secure_cookies(seatwise: Seatwise, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`secure_cookies = true` for the web app (requested before `web`)."""
+    del seatwise  # its environment first, then this setting over it
+    monkeypatch.setenv("SEATWISE_SECURE_COOKIES", "true")
+
+
+def _session_cookie(web: Web) -> str:
+    with web.client() as client:
+        cookie = client.get("/login").headers["set-cookie"]
+    assert cookie.startswith("seatwise_session=")
+    return cookie.lower()
+
+
+def test_the_session_cookie_is_https_only_when_set(secure_cookies: None, web: Web) -> None:
+    cookie = _session_cookie(web)
+    assert "; secure" in cookie and "; httponly" in cookie and "samesite=lax" in cookie
+
+
+def test_the_session_cookie_works_over_plain_http_by_default(web: Web) -> None:
+    cookie = _session_cookie(web)
+    assert "; secure" not in cookie and "; httponly" in cookie
 
 
 def test_pages_need_a_login(web: Web) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,7 +11,12 @@ from rich.console import Console
 from seatwise.cli.context import Context
 from seatwise.errors import UsageError
 
-__all__ = ["serve", "token_app", "user_app"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from seatwise.config import Settings
+
+__all__ = ["serve", "served_app", "token_app", "user_app"]
 
 user_app = typer.Typer(help="Local accounts of the web UI.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for the reporting API.", no_args_is_help=True)
@@ -23,19 +28,47 @@ RoleOption = Annotated[str, typer.Option("--role", help="admin or viewer.")]
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Web processes sharing the port (about one per CPU core answers the most).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web UI and the reporting API, and run the integration tasks on schedule
     (License Information every 24 hours) for every active tenant."""
     import uvicorn
 
+    ctx = Context()
+    ctx.engine.dispose()  # the database is reachable and migrated before any worker starts
+    where = f"http://{host}:{port}/"
+    many = f", {workers} worker processes" if workers > 1 else ""
+    err.print(f"seatwise on {where} (API docs at /api/docs{many}). Ctrl-C stops it.")
+    if workers == 1:
+        uvicorn.run(served_app(ctx.settings), host=host, port=port, log_level="warning")
+        return
+    # Each worker builds its app from the same settings (environment and seatwise.toml).
+    uvicorn.run(
+        "seatwise.cli.web:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+    )
+
+
+def served_app(settings: Settings | None = None) -> FastAPI:
+    """The web app with its scheduler, as `seatwise serve` runs it in each process. Several
+    processes may all schedule: the sync lease lets one sync of a tenant run at a time."""
     from seatwise.web.app import create_app
     from seatwise.web.scheduler import install
 
-    ctx = Context()
-    app = create_app(ctx.settings)
+    app = create_app(settings)
     install(app)  # the integration tasks on their schedules, for every active tenant
-    err.print(f"seatwise on http://{host}:{port}/ (API docs at /api/docs). Ctrl-C stops it.")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return app
 
 
 @user_app.command("create")

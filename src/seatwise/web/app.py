@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session_cookie="seatwise_session",
         max_age=SESSION_HOURS * 3600,
         same_site="lax",
-        https_only=False,  # served on loopback or behind a TLS-terminating proxy
+        https_only=settings.secure_cookies,  # on behind a TLS-terminating proxy
     )
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     pages.include(app)
