@@ -137,9 +137,7 @@ def test_reads_agree_with_the_cli(web: Web, seatwise: Seatwise, tmp_path: Path) 
             assert _csv_lines(answer.text) == _csv_lines(_cli_csv(seatwise, *args)), path
 
 
-def test_kept_answers_end_with_the_next_sync(
-    web: Web, seatwise: Seatwise, tmp_path: Path
-) -> None:
+def test_kept_answers_end_with_the_next_sync(web: Web, seatwise: Seatwise, tmp_path: Path) -> None:
     """Users and activity pages are kept until the tenant's data changes: asked twice they come
     from the kept answers; after a sync that changed a user they are the CLI's new records."""
     answers = web.app.state.web.answers
