@@ -22,12 +22,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from seatwise.errors import StoreError, SyncBusy
 from seatwise.store import session_scope
 from seatwise.store.schema import SyncLease, Tenant
 
-__all__ = ["LEASE_S", "RENEW_S", "Lease"]
+__all__ = ["LEASE_S", "RENEW_S", "Lease", "current_lease"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,14 @@ def _gone(holder: str) -> bool:
     except PermissionError:  # alive, someone else's
         return False
     return False
+
+
+def current_lease(session: Session, tenant_pk: int) -> SyncLease | None:
+    """The tenant's lease while somebody holds it (a sync runs somewhere), else None."""
+    row = session.get(SyncLease, tenant_pk)
+    if row is None or row.expires_at <= _now() or _gone(row.holder):
+        return None
+    return row
 
 
 class Lease:

@@ -18,6 +18,7 @@ from seatwise.errors import SyncBusy
 from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASK_TITLES, TASKS
+from seatwise.sync.lease import current_lease
 from seatwise.web.accounts import Principal
 from seatwise.web.render import page
 from seatwise.web.runner import runner_for
@@ -95,14 +96,19 @@ def _render(
             ]
         latest = _latest(session, tenant.pk)
         runs = [_run_view(r, now) for r in reads.recent_runs(session, tenant.pk, RECENT)]
+        # A sync run by another process (another web worker, `seatwise sync`, a scheduler).
+        elsewhere = current_lease(session, tenant.pk) if job is None else None
         context.update(
             job=job,
+            elsewhere=elsewhere,
             job_task=TASK_TITLES.get(job.current or "", "") if job else "",
             latest=[
                 (TASK_TITLES[t], _run_view(latest[t], now) if t in latest else None) for t in TASKS
             ],
             runs=runs,
-            refresh=job is not None or any(r["status"] == "running" for r in runs),
+            refresh=job is not None
+            or elsewhere is not None
+            or any(r["status"] == "running" for r in runs),
             refresh_seconds=REFRESH_SECONDS,
         )
     return page(
