@@ -21,12 +21,10 @@ from seatwise.web.api.common import (
     FormatParam,
     JSONAnswer,
     TenantParam,
-    csv_answer,
     fail,
-    resolve_tenant,
-    synced_answer,
+    synced_collection,
 )
-from seatwise.web.api.odata import Page, PageParams, collection, page_params
+from seatwise.web.api.odata import Page, PageParams, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -90,19 +88,15 @@ def activity(
         selected = view.resolve_services(service)
     except UsageError as exc:
         fail(400, str(exc))
-    keys = view.keys(selected)
-    with web_state(request).session() as session:
-        found = resolve_tenant(session, tenant)
-        if format is Format.csv and not params.explicit:
-            return csv_answer(_streamed(request, found.pk, selected), keys, "activity")
-        if format is Format.csv:
-            return csv_answer(_window(session, found.pk, selected, params)[0], keys, "activity")
-
-        def page() -> dict[str, Any]:
-            window, more = _window(session, found.pk, selected, params)
-            return collection(request, window, params, more=more)
-
-        return synced_answer(request, session, found, page)
+    return synced_collection(
+        request,
+        tenant,
+        params,
+        format,
+        (view.keys(selected), "activity"),
+        lambda tenant_pk: _streamed(request, tenant_pk, selected),
+        lambda session, tenant_pk: _window(session, tenant_pk, selected, params),
+    )
 
 
 def _window(

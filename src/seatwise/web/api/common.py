@@ -23,7 +23,7 @@ from seatwise.cells import csv_cell
 from seatwise.store import session_scope
 from seatwise.store.reads import sync_stamp
 from seatwise.store.schema import Tenant
-from seatwise.web.api.odata import FilterKind, parse_filter_values
+from seatwise.web.api.odata import FilterKind, PageParams, collection, parse_filter_values
 from seatwise.web.state import web_state
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "csv_answer",
     "fail",
     "resolve_tenant",
-    "synced_answer",
+    "synced_collection",
     "write_session",
 ]
 
@@ -137,14 +137,33 @@ def resolve_tenant(session: Session, name: str | None) -> Tenant:
     return first_two[0]
 
 
-def synced_answer(
-    request: Request, session: Session, tenant: Tenant, build: Callable[[], Any]
+def synced_collection(
+    request: Request,
+    tenant: str | None,
+    params: PageParams,
+    format: Format,  # noqa: A002
+    csv: tuple[Sequence[str], str],
+    every: Callable[[int], Iterable[Mapping[str, Any]]],
+    window: Callable[[Session, int], tuple[list[dict[str, Any]], bool]],
 ) -> Response:
-    """The JSON answer `build()` makes from `tenant`'s synced data alone, kept until the tenant's
-    next successful sync (`web.api.answers`). `build` reads through `session`, the same
-    transaction that read the stamp, so the answer kept under a stamp is that stamp's data."""
-    key = (str(request.url), tenant.pk, tenant.created_at, sync_stamp(session, tenant.pk))
-    body = web_state(request).answers.fetch(key, lambda: orjson.dumps(build()))
+    """A collection built from a tenant's synced data alone: CSV of `every(tenant_pk)` record
+    (lazy, reading in its own unit of work while streaming) or of one `window`, or a JSON page
+    of `window(session, tenant_pk)` (records, whether more follow) kept until the tenant's next
+    successful sync (`web.api.answers`). `csv` is the CSV's keys and file name."""
+    with web_state(request).session() as session:
+        found = resolve_tenant(session, tenant)
+        if format is Format.csv:
+            records = every(found.pk) if not params.explicit else window(session, found.pk)[0]
+            return csv_answer(records, *csv)
+        # The stamp and the page are read in one transaction: a page kept under a stamp is
+        # that stamp's data.
+        key = (str(request.url), found.pk, found.created_at, sync_stamp(session, found.pk))
+
+        def page() -> bytes:
+            records, more = window(session, found.pk)
+            return orjson.dumps(collection(request, records, params, more=more))
+
+        body = web_state(request).answers.fetch(key, page)
     return Response(body, media_type="application/json")
 
 

@@ -21,17 +21,15 @@ from seatwise.web.api.common import (
     FormatParam,
     JSONAnswer,
     TenantParam,
-    csv_answer,
     fail,
     filter_values,
     resolve_tenant,
-    synced_answer,
+    synced_collection,
 )
 from seatwise.web.api.odata import (
     FilterKind,
     Page,
     PageParams,
-    collection,
     page_params,
 )
 from seatwise.web.security import ApiPrincipal
@@ -178,18 +176,15 @@ def users(
     """Every user with licences, sign-in, activity, storage and platforms: the records of
     `seatwise users --format json`, in the same order."""
     query = _query(filter_, orderby)
-    with web_state(request).session() as session:
-        found = resolve_tenant(session, tenant)
-        if format is Format.csv and not params.explicit:
-            return csv_answer(_every(request, found.pk, query), KEYS, "users")
-        if format is Format.csv:
-            return csv_answer(_page(session, found.pk, query, params)[0], KEYS, "users")
-
-        def page() -> dict[str, Any]:
-            records, more = _page(session, found.pk, query, params)
-            return collection(request, records, params, more=more)
-
-        return synced_answer(request, session, found, page)
+    return synced_collection(
+        request,
+        tenant,
+        params,
+        format,
+        (KEYS, "users"),
+        lambda tenant_pk: _every(request, tenant_pk, query),
+        lambda session, tenant_pk: _page(session, tenant_pk, query, params),
+    )
 
 
 def _page(
