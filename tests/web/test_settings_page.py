@@ -1,19 +1,29 @@
 """The Settings page: authorizing a tenant from Chromium through the simulator's real sign-in and
 consent page, adding one for app-only access, the reauthorize hint, deactivating and
-reactivating, viewers kept read-only, and no secret or token in the database in plain text.
+reactivating, viewers kept read-only, and no secret or token in the database in plain text. A
+sign-in started by one web process is finished by another (they share it through the database).
 """
 
 from __future__ import annotations
 
+import contextlib
+import html
+import os
 import re
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from seatwise.store.schema import Tenant
+from seatwise.store.schema import PendingSignIn, Tenant
 from tests.sync.conftest import Seatwise, Sim, serve
 
 from .conftest import Web, screenshot, sign_in
@@ -245,23 +255,102 @@ def test_signed_out_user_is_sent_to_login(web: Web) -> None:
     assert answer.headers["location"].startswith("/login")
 
 
-def test_sign_ins_in_progress_match_by_state_once_and_expire() -> None:
-    from seatwise.web.oauth import PENDING_TTL_S, PendingSignIn, PendingSignIns
+@contextlib.contextmanager
+def _another_process() -> Iterator[str]:
+    """The web app served by a uvicorn process of its own, over the same data directory and
+    database (from the environment the `seatwise` fixture set); its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    command = [sys.executable, "-m", "uvicorn", "--factory", "seatwise.web.app:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen(command, env=dict(os.environ))
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, "the second web process ended"
+            assert time.monotonic() < deadline, "the second web process did not start"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base_url}/login", trust_env=False).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
-    now = [1000.0]
-    signins = PendingSignIns(clock=lambda: now[0])
 
-    def item(state: str) -> PendingSignIn:
-        return PendingSignIn("t", "tid", "cid", "secret", {"state": state}, "admin", now[0])
+def _pending_count(web: Web) -> int:
+    with web.app.state.web.session() as session:
+        return session.scalar(select(func.count()).select_from(PendingSignIn)) or 0
 
-    first, second = signins.add(item("s1")), signins.add(item("s2"))
-    assert "secret" not in repr(item("s1"))
-    assert not signins.answer({"code": "c"})  # no state: no sign-in
-    assert not signins.answer({"code": "c", "state": "other"})
-    assert signins.answer({"code": "c1", "state": "s1"})
-    assert not signins.answer({"code": "again", "state": "s1"})  # answered once only
-    taken = signins.take(first)
-    assert taken is not None and taken.answer == {"code": "c1", "state": "s1"}
-    assert signins.take(first) is None
-    now[0] += PENDING_TTL_S + 1
-    assert signins.take(second) is None  # too old
+
+def test_sign_in_started_in_one_process_is_finished_in_another(
+    seatwise: Seatwise, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    with serve(tmp_path / "sim") as sim:
+        seatwise.point_at(sim)
+        web: Web = request.getfixturevalue("web")
+        verify = ssl.create_default_context(cafile=str(sim.server.ca_bundle))
+        with (
+            _another_process() as other,
+            web.client() as browser,
+            httpx.Client(verify=verify, trust_env=False) as idp,
+        ):
+            web.login(browser, "admin")
+            started = browser.post(
+                "/settings/authorize",
+                data={
+                    "csrf_token": _csrf(browser),
+                    "name": "contoso",
+                    "tenant_id": sim.tenant.tenant_id,
+                    "client_id": sim.tenant.app.client_id,
+                    "client_secret": sim.tenant.app.client_secret,
+                },
+            )
+            assert started.status_code == 303, started.text
+            assert _pending_count(web) == 1
+
+            # The admin signs in and consents at the identity platform, which answers with a
+            # form that the browser posts back (form_post): here, to the other process.
+            consent = idp.post(
+                started.headers["location"],
+                data={
+                    "loginfmt": sim.tenant.admin.upn,
+                    "passwd": sim.tenant.admin.password,
+                    "decision": "accept",
+                },
+            )
+            assert consent.status_code == 200, consent.text
+            action = html.unescape(
+                re.findall(r'<form method="post" [^>]*action="([^"]+)"', consent.text)[0]
+            )
+            assert action == f"{web.base_url}/settings/authorize/callback"
+            fields = {
+                html.unescape(name): html.unescape(value)
+                for name, value in re.findall(
+                    r'<input type="hidden" name="([^"]*)" value="([^"]*)">', consent.text
+                )
+            }
+            assert {"code", "state"} <= fields.keys()
+            with httpx.Client(trust_env=False) as cross_site:  # no session cookie
+                parked = cross_site.post(f"{other}/settings/authorize/callback", data=fields)
+            assert parked.status_code == 303, parked.text
+            assert parked.headers["location"] == "/settings/authorize/complete"
+
+            done = browser.get(f"{other}/settings/authorize/complete")
+            assert done.status_code == 303, done.text
+            page = browser.get(f"{other}/settings").text
+            assert "Tenant contoso is authorized" in page, page
+            assert _pending_count(web) == 0
+            replayed = browser.post(f"{web.base_url}/settings/authorize/callback", data=fields)
+            assert replayed.status_code == 400
+        listed = seatwise("tenant", "list")
+        assert re.search(r"^contoso\t\S+\tdelegated\tactive$", listed.out, re.M), listed.out
+        assert seatwise("sync", "--tenant", "contoso", "--task", "license-info").code == 0
+    assert sim.tenant.app.client_secret.encode() not in _stored(seatwise, web)

@@ -1,34 +1,49 @@
 """Authorizing a tenant from the browser: sign-ins in progress (the MSAL flow with its PKCE
-verifier, and the client secret of a new tenant) kept in this process's memory, never in the
-cookie. Credentials are stored by `seatwise.store.tenants.store_tenant`, as the CLI does.
+verifier, and the client secret of a new tenant) kept in the database, encrypted, never in the
+cookie, so every web process shares them. Credentials are stored by
+`seatwise.store.tenants.store_tenant`, as the CLI does.
 
 The identity platform answers with form_post: a cross-site POST that carries no SameSite=Lax
 session cookie. So the callback only parks the answer with the sign-in whose OAuth `state` it
 names, and redirects the browser to a same-site GET, where the session identifies the sign-in
 and the answer is redeemed (MSAL checks `state` again, and PKCE binds the code to our verifier).
+Either request may reach any process.
+
+A row of `pending_sign_in` holds the SHA-256 of the random id the user's signed session holds
+and of the OAuth `state`, never either itself; the sign-in and the parked answer are sealed with
+the installation's `SecretBox`. The functions here never commit: call them inside
+`WebState.session(write=True)`, which on SQLite takes the write lock up front.
 """
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import secrets
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["PENDING_TTL_S", "PendingSignIn", "PendingSignIns", "pending_sign_ins"]
+import orjson
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from seatwise.secrets import SecretBox
+from seatwise.store.schema import PendingSignIn as SignInRow
+
+__all__ = ["PENDING_MAX", "PENDING_TTL_S", "PendingSignIn", "add", "answer", "take"]
 
 # A sign-in left unfinished this long is forgotten (the authorization code lives ~10 minutes).
 PENDING_TTL_S = 15 * 60
 # At most this many sign-ins in progress at once: the oldest are dropped first.
 PENDING_MAX = 64
 
+_TTL = timedelta(seconds=PENDING_TTL_S)
+
 
 @dataclass
 class PendingSignIn:
-    """One sign-in in progress. The secret and the flow stay in memory; `repr` leaves them out."""
+    """One sign-in in progress. `repr` leaves out the secret, the flow and the answer."""
 
     name: str
     tenant_id: str
@@ -36,7 +51,7 @@ class PendingSignIn:
     secret: str = field(repr=False)
     flow: dict[str, Any] = field(repr=False)
     started_by: str
-    started_at: float
+    started_at: datetime
     answer: dict[str, str] | None = field(default=None, repr=False)
 
     @property
@@ -45,69 +60,76 @@ class PendingSignIn:
         return str(self.flow.get("state") or "")
 
 
-class PendingSignIns:
-    """Sign-ins in progress, keyed by a random id that the user's signed session holds."""
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._items: dict[str, PendingSignIn] = {}
-        self._lock = threading.Lock()
-        self._clock = clock
 
-    def now(self) -> float:
-        """The clock sign-ins are timed with."""
-        return self._clock()
+def add(session: Session, box: SecretBox, item: PendingSignIn) -> str:
+    """Keep `item`, started at `item.started_at`; its id (for the session). Sign-ins older than
+    `PENDING_TTL_S` then are deleted, and the oldest beyond `PENDING_MAX`."""
+    session.execute(delete(SignInRow).where(SignInRow.started_at < item.started_at - _TTL))
+    kept = session.scalar(select(func.count()).select_from(SignInRow)) or 0
+    if kept >= PENDING_MAX:
+        oldest = select(SignInRow.key_hash).order_by(SignInRow.started_at)
+        dropped = session.scalars(oldest.limit(kept - PENDING_MAX + 1)).all()
+        session.execute(delete(SignInRow).where(SignInRow.key_hash.in_(dropped)))
+    payload = {
+        "name": item.name,
+        "tenant_id": item.tenant_id,
+        "client_id": item.client_id,
+        "secret": item.secret,
+        "flow": item.flow,
+    }
+    key = secrets.token_urlsafe(24)
+    session.add(
+        SignInRow(
+            key_hash=_digest(key),
+            state_hash=_digest(item.state),
+            payload_enc=box.seal(orjson.dumps(payload).decode()),
+            answer_enc=None,
+            started_by=item.started_by,
+            started_at=item.started_at,
+        )
+    )
+    return key
 
-    def _expire(self) -> None:
-        oldest = self._clock() - PENDING_TTL_S
-        for key in [k for k, v in self._items.items() if v.started_at < oldest]:
-            del self._items[key]
-        while len(self._items) >= PENDING_MAX:
-            del self._items[next(iter(self._items))]
 
-    def add(self, item: PendingSignIn) -> str:
-        """Keep `item`; its id (for the session)."""
-        key = secrets.token_urlsafe(24)
-        with self._lock:
-            self._expire()
-            self._items[key] = item
-        return key
-
-    def answer(self, params: Mapping[str, str]) -> bool:
-        """Park the identity platform's answer with the sign-in whose `state` it carries;
-        False when no sign-in in progress has that state."""
-        state = params.get("state") or ""
-        if not state:
-            return False
-        with self._lock:
-            for item in self._items.values():
-                if item.answer is None and hmac.compare_digest(item.state, state):
-                    item.answer = dict(params)
-                    return True
+def answer(session: Session, box: SecretBox, params: Mapping[str, str]) -> bool:
+    """Park the identity platform's answer with the sign-in whose `state` it carries; False
+    when no sign-in in progress has that state, or it was answered already."""
+    state = params.get("state") or ""
+    if not state:
         return False
-
-    def take(self, key: str) -> PendingSignIn | None:
-        """Remove and return the sign-in `key` (None when unknown or expired)."""
-        with self._lock:
-            item = self._items.pop(key, None)
-        if item is None or item.started_at < self._clock() - PENDING_TTL_S:
-            return None
-        return item
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)
-
-
-_INIT_LOCK = threading.Lock()
-
-
-def pending_sign_ins(app: Any) -> PendingSignIns:
-    """The sign-ins in progress of the web app `app` (made on first use)."""
-    found = getattr(app.state, "pending_sign_ins", None)
+    query = (
+        select(SignInRow)
+        .where(SignInRow.state_hash == _digest(state), SignInRow.answer_enc.is_(None))
+        .limit(1)
+        .with_for_update()  # PostgreSQL: a concurrent answer waits, then finds it answered
+    )
+    found = session.scalars(query).first()
     if found is None:
-        with _INIT_LOCK:
-            found = getattr(app.state, "pending_sign_ins", None)
-            if found is None:
-                found = app.state.pending_sign_ins = PendingSignIns()
-    assert isinstance(found, PendingSignIns)
-    return found
+        return False
+    found.answer_enc = box.seal(orjson.dumps(dict(params)).decode())
+    return True
+
+
+def take(session: Session, box: SecretBox, key: str, *, now: datetime) -> PendingSignIn | None:
+    """Remove and return the sign-in `key` (None when unknown, or expired at `now`)."""
+    found = session.get(SignInRow, _digest(key), with_for_update=True)
+    if found is None:
+        return None
+    session.delete(found)
+    if found.started_at < now - _TTL:
+        return None
+    payload = orjson.loads(box.open(found.payload_enc))
+    parked = orjson.loads(box.open(found.answer_enc)) if found.answer_enc is not None else None
+    return PendingSignIn(
+        name=payload["name"],
+        tenant_id=payload["tenant_id"],
+        client_id=payload["client_id"],
+        secret=payload["secret"],
+        flow=payload["flow"],
+        started_by=found.started_by,
+        started_at=found.started_at,
+        answer=parked,
+    )

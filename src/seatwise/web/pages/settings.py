@@ -17,6 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from seatwise.config import RecommendationSettings, Settings
 from seatwise.errors import AppError
@@ -29,8 +30,9 @@ from seatwise.graph.auth import (
 from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.store.tenants import store_tenant
+from seatwise.web import oauth
 from seatwise.web.accounts import Principal, token_rows
-from seatwise.web.oauth import PendingSignIn, pending_sign_ins
+from seatwise.web.oauth import PendingSignIn
 from seatwise.web.render import page
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import web_state
@@ -262,34 +264,31 @@ def authorize(
     new one (name, ids, secret), and send the browser to the identity platform."""
     state = web_state(request)
     try:
-        pending = _pending_for(request, tenant, name, tenant_id, client_id, client_secret)
+        name, tenant_id, client_id, secret = _credentials_for(
+            request, tenant, name, tenant_id, client_id, client_secret
+        )
     except ValueError as exc:
         _flash(request, "error", str(exc))
         return _back()
     try:
-        with AuthCodeLogin(
-            state.settings,
-            pending.tenant_id,
-            pending.client_id,
-            pending.secret,
-            name=pending.name,
-        ) as login:
+        with AuthCodeLogin(state.settings, tenant_id, client_id, secret, name=name) as login:
             url, flow = login.start(_callback_url(request))
     except AppError as exc:
         _flash(request, "error", str(exc))
         return _back()
-    pending.flow = flow
-    pending.started_by = user.name
-    signins = pending_sign_ins(request.app)
-    pending.started_at = signins.now()
-    request.session[SESSION_KEY] = signins.add(pending)
+    pending = PendingSignIn(
+        name, tenant_id, client_id, secret, flow, user.name, started_at=datetime.now(UTC)
+    )
+    with state.session(write=True) as session:
+        request.session[SESSION_KEY] = oauth.add(session, state.secrets, pending)
     return RedirectResponse(url, status_code=303)
 
 
-def _pending_for(
+def _credentials_for(
     request: Request, existing: str, name: str, tenant_id: str, client_id: str, secret: str
-) -> PendingSignIn:
-    """The sign-in to start: an existing tenant's stored ids and secret, or the form's."""
+) -> tuple[str, str, str, str]:
+    """(name, tenant id, client id, secret) of the sign-in to start: an existing tenant's stored
+    ones, or the form's."""
     state = web_state(request)
     with state.session() as session:
         if existing:
@@ -299,7 +298,7 @@ def _pending_for(
             if row.secret_enc is None:
                 raise ValueError(f"Tenant {existing} has no stored client secret.")
             stored = state.secrets.open(row.secret_enc)
-            return PendingSignIn(row.name, row.tenant_id, row.client_id, stored, {}, "", 0.0)
+            return row.name, row.tenant_id, row.client_id, stored
         name, tenant_id, client_id = _clean(name, tenant_id, client_id)
         if not secret:
             raise ValueError("Give the app registration's client secret.")
@@ -307,7 +306,7 @@ def _pending_for(
             raise ValueError(
                 f"There is already a tenant called {name}: use its Reauthorize button."
             )
-    return PendingSignIn(name, tenant_id, client_id, secret, {}, "", 0.0)
+    return name, tenant_id, client_id, secret
 
 
 @router.post("/settings/authorize/callback", name="authorize_callback")
@@ -321,11 +320,17 @@ async def authorize_callback(request: Request) -> Response:
         for key in ANSWER_FIELDS
         if isinstance(value := form.get(key), str) and len(value) <= 16384
     }
-    if not pending_sign_ins(request.app).answer(params):
+    if not await run_in_threadpool(_park_answer, request, params):
         raise HTTPException(
             400, "This sign-in answer matches no sign-in in progress; authorize again."
         )
     return RedirectResponse("/settings/authorize/complete", status_code=303)
+
+
+def _park_answer(request: Request, params: dict[str, str]) -> bool:
+    state = web_state(request)
+    with state.session(write=True) as session:
+        return oauth.answer(session, state.secrets, params)
 
 
 @router.get("/settings/authorize/complete")
@@ -333,7 +338,10 @@ def authorize_complete(request: Request, user: Admin) -> Response:
     """Redeem the parked answer of this session's sign-in and store the refresh token sealed."""
     state = web_state(request)
     key = request.session.pop(SESSION_KEY, None)
-    pending = pending_sign_ins(request.app).take(key) if isinstance(key, str) else None
+    pending = None
+    if isinstance(key, str):
+        with state.session(write=True) as session:
+            pending = oauth.take(session, state.secrets, key, now=datetime.now(UTC))
     if pending is None or pending.answer is None:
         _flash(request, "error", "No sign-in was in progress (or it took too long); try again.")
         return _back()
