@@ -130,7 +130,7 @@ def test_run_now_is_refused_while_another_process_syncs(sim: Sim, web: Web) -> N
             assert "Tenant sim is already being synced (seatwise sync, since" in refused.text
             shown = client.get("/tasks").text
             assert "is running\n  (seatwise sync, since" in shown
-            assert "<button type=\"submit\" disabled>Run now</button>" in shown
+            assert '<button type="submit" disabled>Run now</button>' in shown
             assert 'http-equiv="refresh"' in shown
             assert Scheduler(state.engine, runner_for(web.app)).run_due() == {}
         assert runner_for(web.app).running(tenant_pk) is None
