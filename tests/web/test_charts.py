@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from markupsafe import Markup
 
-from seatwise.web.charts import bar_chart, line_chart, stacked_bar_chart
+from seatwise.web.charts import MAX_DOTS, bar_chart, line_chart, lines_chart, stacked_bar_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -76,14 +76,65 @@ def test_a_single_point_and_no_points() -> None:
     assert "No data yet." in _texts(_parse(stacked_bar_chart([], [], title="t")))
 
 
+def test_lines_chart_draws_one_line_per_series_with_a_legend() -> None:
+    root = _parse(
+        lines_chart(
+            ["2026-11-01", "2026-11-02", "2026-11-03"],
+            [("Assigned", [80, 85, 90]), ("Purchased", [100, 100, 120])],
+            title="Licences",
+        )
+    )
+    lines = list(root.iter(f"{SVG}polyline"))
+    assert [line.attrib["stroke"] for line in lines] == ["#2456c9", "#9bb4ea"]
+    tips = [c.find(f"{SVG}title").text for c in root.iter(f"{SVG}circle")]  # type: ignore[union-attr]
+    assert tips == [
+        "2026-11-01 · Assigned: 80",
+        "2026-11-02 · Assigned: 85",
+        "2026-11-03 · Assigned: 90",
+        "2026-11-01 · Purchased: 100",
+        "2026-11-02 · Purchased: 100",
+        "2026-11-03 · Purchased: 120",
+    ]
+    texts = _texts(root)
+    assert {"Assigned", "Purchased", "2026-11-01", "2026-11-03"} <= set(texts)
+    dots = {c.find(f"{SVG}title").text: c for c in root.iter(f"{SVG}circle")}  # type: ignore[union-attr]
+    # One y scale and one x position per label for both lines.
+    assigned = float(dots["2026-11-03 · Assigned: 90"].attrib["cy"])
+    purchased = float(dots["2026-11-01 · Purchased: 100"].attrib["cy"])
+    same_x = dots["2026-11-01 · Assigned: 80"].attrib["cx"]
+    assert purchased < assigned and dots["2026-11-01 · Purchased: 100"].attrib["cx"] == same_x
+
+
+def test_lines_chart_wants_enough_points_and_matching_series() -> None:
+    short = lines_chart(["2026-11-01"], [("a", [1])], title="t", min_points=2, empty="Too few")
+    assert _texts(_parse(short)) == ["Too few"]
+    assert "No history yet." in _texts(_parse(lines_chart([], [("a", [])], title="t")))
+    with pytest.raises(ValueError, match="has 1 values for 2"):
+        lines_chart(["a", "b"], [("s", [1])], title="t")
+
+
+def test_a_single_line_has_no_legend_and_long_histories_no_dots() -> None:
+    one = _parse(line_chart([("d1", 1), ("d2", 2)], title="t"))
+    assert [c.find(f"{SVG}title").text for c in one.iter(f"{SVG}circle")] == ["d1: 1", "d2: 2"]  # type: ignore[union-attr]
+    assert not list(one.iter(f"{SVG}rect"))
+    days = [f"day {i}" for i in range(MAX_DOTS + 1)]
+    long = _parse(
+        lines_chart(days, [("a", [1.0] * len(days)), ("b", [2.0] * len(days))], title="t")
+    )
+    assert len(list(long.iter(f"{SVG}polyline"))) == 2
+    assert not list(long.iter(f"{SVG}circle"))
+    assert {"day 0", f"day {MAX_DOTS}"} <= set(_texts(long))
+
+
 @pytest.mark.parametrize(
     "chart",
     [
         lambda: bar_chart([(EVIL, 1)], title=EVIL),
         lambda: stacked_bar_chart([EVIL], [(EVIL, [1])], title=EVIL),
         lambda: line_chart([(EVIL, 1), (EVIL, 2)], title=EVIL),
+        lambda: lines_chart([EVIL, EVIL], [(EVIL, [1, 2]), ("b", [3, 4])], title=EVIL),
     ],
-    ids=["bar", "stacked", "line"],
+    ids=["bar", "stacked", "line", "lines"],
 )
 def test_labels_with_markup_are_escaped(chart: object) -> None:
     svg = chart()  # type: ignore[operator]

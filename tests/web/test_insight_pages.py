@@ -8,14 +8,19 @@ import contextlib
 import re
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 from markupsafe import escape as markupsafe_escape
+from sqlalchemy import create_engine, select
 
+from seatwise.analytics.licenses import FREE_SKUS, license_type
+from seatwise.store.schema import Sku, SkuSnapshot
 from tests.sync.conftest import Seatwise, serve
+from tests.sync.test_license_history import license_info_runner
 from tests.web.conftest import Web, screenshot, sign_in
 
 USERS = 120
@@ -110,6 +115,88 @@ def test_overview_shows_the_cli_numbers(seatwise: Seatwise, web: Web, tmp_path: 
         assert re.search(rf"<td>{title}</td>\s*<td>\d{{4}}-\d\d-\d\d \d\d:\d\d UTC</td>", html)
     assert "never run" not in text and ">failed<" not in html
     assert re.search(r"<td>\d{4}-\d\d-\d\d</td>", html)  # a report refresh date
+
+
+def _licence_section(client: httpx.Client) -> str:
+    html = client.get("/").text
+    return html.split('id="licence-trend"', 1)[1].split("</section>", 1)[0]
+
+
+def _stored_licence_days(database_url: str) -> tuple[dict[date, tuple[int, int]], int]:
+    """Per day of stored history, (assigned, purchased) summed over the non-free SKUs; and how
+    many free-SKU rows the history holds (left out of the chart)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    SkuSnapshot.day,
+                    Sku.sku_id,
+                    Sku.part_number,
+                    SkuSnapshot.assigned,
+                    SkuSnapshot.purchased,
+                ).join(
+                    Sku,
+                    (Sku.tenant_pk == SkuSnapshot.tenant_pk) & (Sku.sku_id == SkuSnapshot.sku_id),
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    days: dict[date, tuple[int, int]] = {}
+    free = 0
+    for day, sku_id, part, assigned, purchased in rows:
+        if license_type(sku_id, part) == "free":
+            free += 1
+            continue
+        old = days.get(day, (0, 0))
+        days[day] = (old[0] + assigned, old[1] + purchased)
+    return days, free
+
+
+def test_overview_draws_the_licence_history(seatwise: Seatwise, web: Web, tmp_path: Path) -> None:
+    today = datetime.now(UTC).date()
+    free = set(FREE_SKUS.values())
+    with serve(tmp_path / "sim", users=USERS) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        with _signed_in(web) as client:
+            assert "No licence history yet: run a sync." in _licence_section(client)
+            with license_info_runner(seatwise) as run_at:
+                run_at(datetime.combine(today - timedelta(days=2), datetime.min.time(), UTC))
+                one = _licence_section(client)
+                first = (today - timedelta(days=2)).isoformat()
+                assert f"One day of licence history so far ({first})" in one
+                assert "<circle" not in one
+                # The tenant buys units and loses a licensed user between the days.
+                paid = [h for h in sim.tenant.holdings.values() if h.sku_id not in free]
+                paid[0].enabled += 9
+                run_at(datetime.combine(today - timedelta(days=1), datetime.min.time(), UTC))
+                leaver = next(u for u in sim.tenant.users if set(u.sku_ids()) - free)
+                sim.control(f"users/{leaver.id}/delete")
+            synced = seatwise("sync", "--task", "license-info")  # today, on the real clock
+            assert synced.code == 0, synced.err
+            section = _licence_section(client)
+    stored, free_rows = _stored_licence_days(seatwise.database_url)
+    assert len(stored) == 3 and free_rows > 0  # the simulated tenant has free SKUs
+    assert len(set(stored.values())) == 3  # three different days
+    assert "Licences assigned and purchased per day" in section
+    drawn: dict[str, dict[str, int]] = defaultdict(dict)
+    for day, series, value in re.findall(
+        r"<title>(\d{4}-\d\d-\d\d) · (Assigned|Purchased): ([\d,]+)</title>", section
+    ):
+        drawn[day][series] = int(value.replace(",", ""))
+    assert drawn == {
+        day.isoformat(): {"Assigned": assigned, "Purchased": purchased}
+        for day, (assigned, purchased) in stored.items()
+    }
+    # The latest day is what `seatwise licenses` says now (paid and trial SKUs).
+    latest = max(stored)
+    licences = [p for p in _json(seatwise, "licenses", "--all") if p["license_type"] != "free"]
+    assert stored[latest] == (
+        sum(p["assigned"] for p in licences),
+        sum(p["purchased"] for p in licences),
+    )
+    assigned, purchased = stored[latest]
+    assert f"On {latest.isoformat()}: {assigned:,} assigned of {purchased:,} purchased." in section
 
 
 def _rows(html: str) -> dict[str, dict[str, str]]:

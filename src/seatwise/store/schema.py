@@ -654,3 +654,21 @@ class SyncLease(Base):
     purpose: Mapped[str] = mapped_column(String)
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class SkuSnapshot(Base):
+    """One day of a SKU's unit counts, written by License Information for each subscribed
+    (non-retired) SKU: the licence history the Overview's trend is drawn from. A later run on
+    the same (UTC) day replaces that day's row; days past the history window are pruned."""
+
+    __tablename__ = "sku_snapshot"
+    __table_args__ = (Index(None, "tenant_pk", "day"),)
+
+    tenant_pk: Mapped[int] = mapped_column(_tenant_fk(), primary_key=True)
+    sku_id: Mapped[str] = mapped_column(String, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    purchased: Mapped[int] = mapped_column(Integer)
+    assigned: Mapped[int] = mapped_column(Integer)
+    suspended: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    warning: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_out: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

@@ -573,14 +573,24 @@ def mark_missing_users_deleted(
     return len(missing)
 
 
-def prune_snapshots(session: Session, tenant_pk: int, keep_days: int, today: date) -> int:
-    """Delete usage snapshots older than the `keep_days` days ending `today`; return how many.
+def prune_snapshots(
+    session: Session,
+    tenant_pk: int,
+    keep_days: int,
+    today: date,
+    table: TableLike = UsageSnapshot,
+) -> int:
+    """Delete a tenant's daily snapshots older than the `keep_days` days ending `today`; return
+    how many. `table` is any table with a `day` column: usage snapshots by default, or the
+    licence history (`SkuSnapshot`).
 
     With `keep_days=90`, days `today - 89` through `today` are kept.
     """
     if keep_days < 1:
         raise ValueError(f"keep_days must be at least 1, not {keep_days}")
-    snapshots = _table(UsageSnapshot)
+    snapshots = _table(table)
+    if "day" not in snapshots.c:
+        raise ValueError(f"{snapshots.name} has no day column to prune by")
     cutoff = today - timedelta(days=keep_days - 1)
     result = session.execute(
         delete(snapshots).where(snapshots.c.tenant_pk == tenant_pk, snapshots.c.day < cutoff)

@@ -1,16 +1,18 @@
 """License Information: the tenant's SKUs with purchased, assigned, suspended and warning units
-and their service plans. SKUs that vanish are kept and marked retired, never deleted.
+and their service plans. SKUs that vanish are kept and marked retired, never deleted. Each run
+also records the day's unit counts of every subscribed SKU (`sku_snapshot`): the licence history.
 """
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, delete, update
 
 from seatwise.graph import endpoints
 from seatwise.store import writes
-from seatwise.store.schema import Sku, SkuPlan
+from seatwise.store.schema import Sku, SkuPlan, SkuSnapshot
 from seatwise.sync import normalize
 from seatwise.sync.context import TaskContext
 
@@ -28,6 +30,9 @@ SKU_FACTS = (
     "fingerprint",
     "updated_at",
 )
+# Days of licence history kept (two years), or the usage-snapshot retention when that is longer:
+# it is one small row per SKU per day, and licence trends are read over contract years.
+HISTORY_DAYS = 730
 
 
 def run(ctx: TaskContext) -> None:
@@ -60,12 +65,53 @@ def run(ctx: TaskContext) -> None:
         ),
     ).rowcount
     changes = writes.replace_rows(ctx.session, SkuPlan, ctx.tenant.pk, plans)
+    history, pruned = _history(ctx, skus)
     ctx.counts.update(
         {
             "skus": len(skus),
             "skus written": written,
             "skus retired": retired or 0,
             "plans written": changes.total,
+            "sku history written": history,
+            "sku history pruned": pruned,
         }
     )
     ctx.progress(ctx.task, "subscribed SKUs", len(skus), len(skus))
+
+
+def _history(ctx: TaskContext, skus: list[dict[str, Any]]) -> tuple[int, int]:
+    """Make today's (UTC) licence history exactly the subscribed SKUs' counts, and drop days
+    past the history window; return (rows written, rows pruned).
+
+    A second run on the same day replaces that day's numbers: rows that changed are rewritten,
+    and a SKU that left subscribedSkus since the earlier run leaves the day too. Unchanged
+    numbers write nothing.
+    """
+    day = ctx.now.astimezone(UTC).date()
+    rows = [
+        {
+            "tenant_pk": ctx.tenant.pk,
+            "sku_id": sku["sku_id"],
+            "day": day,
+            "purchased": sku["enabled"],
+            "assigned": sku["consumed"],
+            "suspended": sku["suspended"],
+            "warning": sku["warning"],
+            "locked_out": sku["locked_out"],
+        }
+        for sku in skus
+    ]
+    written = writes.upsert_rows(ctx.session, SkuSnapshot, rows, key=("tenant_pk", "sku_id", "day"))
+    gone = cast(
+        CursorResult[Any],
+        ctx.session.execute(
+            delete(SkuSnapshot).where(
+                SkuSnapshot.tenant_pk == ctx.tenant.pk,
+                SkuSnapshot.day == day,
+                SkuSnapshot.sku_id.not_in({row["sku_id"] for row in rows}),
+            )
+        ),
+    ).rowcount
+    keep = max(HISTORY_DAYS, ctx.options.retention_days)
+    pruned = writes.prune_snapshots(ctx.session, ctx.tenant.pk, keep, day, table=SkuSnapshot)
+    return written + (gone or 0), pruned

@@ -1,6 +1,6 @@
 """Server-side SVG charts for the UI pages: small pure functions returning `Markup` (bar chart,
-stacked bar chart, line chart). Every label is escaped here, so callers may pass user data.
-Imports nothing from the product.
+stacked bar chart, line chart with one or several lines). Every label is escaped here, so
+callers may pass user data. Imports nothing from the product.
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["PALETTE", "bar_chart", "line_chart", "stacked_bar_chart"]
+__all__ = ["MAX_DOTS", "PALETTE", "bar_chart", "line_chart", "lines_chart", "stacked_bar_chart"]
 
 # Colours of the series, in order (readable on white, distinguishable in greyscale).
 PALETTE = ("#2456c9", "#9bb4ea", "#1f7a4d", "#a05a00", "#b42318", "#6b4fbb", "#5b6577")
+# Past this many points a line chart draws its lines without a dot (and tooltip) per point:
+# two years of days would be thousands of elements for dots too close to point at.
+MAX_DOTS = 200
 _INK = "#1d2433"
 _MUTED = "#5b6577"
 _GRID = "#dfe3ea"
@@ -159,35 +162,72 @@ def line_chart(
 ) -> Markup:
     """A line over (x label, value) points in order, with a y axis from 0 and dots; the first
     and last x labels are written under the axis (every label is in the dot's tooltip)."""
-    if not points:
+    return lines_chart(
+        [label for label, _ in points],
+        [("", [value for _, value in points])],
+        title=title,
+        width=width,
+        height=height,
+        empty=empty,
+    )
+
+
+def lines_chart(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float]]],
+    *,
+    title: str,
+    width: int = 640,
+    height: int = 220,
+    empty: str = "No history yet.",
+    min_points: int = 1,
+) -> Markup:
+    """Lines over shared x labels, one per (series name, values), on one y axis from 0, with a
+    legend when there are several series. Each point has a dot whose tooltip names its label
+    (and series); past `MAX_DOTS` points the lines go without dots. The first and last x labels
+    are written under the axis. Fewer than `min_points` labels draw `empty` instead."""
+    if not labels or not series or len(labels) < min_points:
         return _empty(title, width, empty)
+    for name, values in series:
+        if len(values) != len(labels):
+            raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)}")
+    named = len(series) > 1
     left, right, top_pad, bottom = 56, 16, 14, 30
+    if named:
+        top_pad += 22  # room for the legend
     plot_w = width - left - right
     plot_h = height - top_pad - bottom
-    top = _ceiling(max(value for _, value in points))
-    step = plot_w / (len(points) - 1) if len(points) > 1 else 0.0
+    top = _ceiling(max(max(values) for _, values in series))
+    count = len(labels)
+    step = plot_w / (count - 1) if count > 1 else 0.0
 
     def at(i: int, value: float) -> tuple[float, float]:
-        x = left + (i * step if len(points) > 1 else plot_w / 2)
+        x = left + (i * step if count > 1 else plot_w / 2)
         return x, top_pad + plot_h - max(value, 0) / top * plot_h
 
-    body: list[str] = []
+    body: list[str] = _legend([name for name, _ in series], left, 16) if named else []
     for tick in (0.0, top / 2, top):
         y = top_pad + plot_h - tick / top * plot_h
         body.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{_GRID}"/>'
         )
         body.append(_text(left - 6, y + 4, _number(tick), "end", 11))
-    coords = [at(i, value) for i, (_, value) in enumerate(points)]
-    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
-    body.append(f'<polyline points="{path}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
-    for (x, y), (label, value) in zip(coords, points, strict=True):
-        body.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PALETTE[0]}">'
-            f"<title>{escape(label)}: {escape(_number(value))}</title></circle>"
-        )
+    coords: list[tuple[float, float]] = []
+    for s, (name, values) in enumerate(series):
+        colour = PALETTE[s % len(PALETTE)]
+        coords = [at(i, value) for i, value in enumerate(values)]
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+        body.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        if count > MAX_DOTS:
+            continue
+        for (x, y), label, value in zip(coords, labels, values, strict=True):
+            tip = f"{escape(label)} · {escape(name)}" if named else escape(label)
+            body.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
+                f"<title>{tip}: {escape(_number(value))}</title></circle>"
+            )
     base = height - 10
-    body.append(_text(coords[0][0], base, points[0][0], "start", 11))
-    if len(points) > 1:
-        body.append(_text(coords[-1][0], base, points[-1][0], "end", 11))
+    body.append(_text(coords[0][0], base, labels[0], "start", 11))
+    if count > 1:
+        body.append(_text(coords[-1][0], base, labels[-1], "end", 11))
     return _svg(width, height, title, body)

@@ -1,11 +1,13 @@
 """Overview: per tenant, users and licensed users, seats per SKU, annual and unused cost and the
 recommendations' savings per currency, data freshness (report refresh dates, last task runs)
-and trends over the stored daily snapshots. Reads through analytics; renders with web.charts.
+and trends over the stored daily snapshots and licence history. Reads through analytics;
+renders with web.charts.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,6 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from markupsafe import Markup
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -21,7 +24,14 @@ from seatwise.analytics.inputs import licenses as licence_inputs
 from seatwise.analytics.inputs import recommendations as recommendation_inputs
 from seatwise.analytics.recommendations import Policy, evaluate
 from seatwise.config import Settings
-from seatwise.store.schema import LicenseAssignment, ReportRefresh, TaskRun, Tenant, UsageSnapshot
+from seatwise.store.schema import (
+    LicenseAssignment,
+    ReportRefresh,
+    SkuSnapshot,
+    TaskRun,
+    Tenant,
+    UsageSnapshot,
+)
 from seatwise.store.schema import User as UserRow
 from seatwise.sync import TASK_TITLES
 from seatwise.web import charts
@@ -151,6 +161,56 @@ def storage_trend(session: Session, tenant_pk: int) -> list[tuple[str, float]]:
     return [(day.isoformat(), round(float(mb or 0) / 1024, 1)) for day, mb in rows]
 
 
+@dataclass(frozen=True)
+class LicenceDay:
+    """The licences of one day of history, summed over the SKUs counted."""
+
+    day: date
+    assigned: int
+    purchased: int
+
+
+def licence_trend(
+    session: Session, tenant_pk: int, leave_out: Collection[str] = ()
+) -> list[LicenceDay]:
+    """Per day of licence history (one row per SKU the License Information task saw subscribed
+    that UTC day), the units assigned and purchased in all, but for the SKUs in `leave_out`."""
+    query = (
+        select(SkuSnapshot.day, func.sum(SkuSnapshot.assigned), func.sum(SkuSnapshot.purchased))
+        .where(SkuSnapshot.tenant_pk == tenant_pk)
+        .group_by(SkuSnapshot.day)
+        .order_by(SkuSnapshot.day)
+    )
+    if leave_out:
+        query = query.where(SkuSnapshot.sku_id.not_in(leave_out))
+    return [
+        LicenceDay(day, int(assigned or 0), int(purchased or 0))
+        for day, assigned, purchased in session.execute(query)
+    ]
+
+
+def licence_chart(days: list[LicenceDay]) -> Markup:
+    """The line chart of licences assigned and purchased per day; it needs two days at least,
+    and says how much history there is until then."""
+    if not days:
+        empty = "No licence history yet: run a sync."
+    else:
+        empty = (
+            f"One day of licence history so far ({days[0].day.isoformat()}): the trend starts "
+            "after the next day's sync."
+        )
+    return charts.lines_chart(
+        [d.day.isoformat() for d in days],
+        [
+            ("Assigned", [float(d.assigned) for d in days]),
+            ("Purchased", [float(d.purchased) for d in days]),
+        ],
+        title="Licences assigned and purchased per day",
+        empty=empty,
+        min_points=2,
+    )
+
+
 def _summary(session: Session, tenant: Tenant, settings: Settings) -> dict[str, Any]:
     found = positions.build(
         licence_inputs.sku_rows(session, tenant.pk),
@@ -158,6 +218,9 @@ def _summary(session: Session, tenant: Tenant, settings: Settings) -> dict[str, 
     )
     users, licensed = user_counts(session, tenant.pk)
     paid = [p for p in found if p.license_type != "free"]  # free SKUs come in 10,000s
+    history = licence_trend(
+        session, tenant.pk, {p.sku_id for p in found if p.license_type == "free"}
+    )
     seats = charts.stacked_bar_chart(
         [p.name for p in paid],
         [
@@ -181,6 +244,8 @@ def _summary(session: Session, tenant: Tenant, settings: Settings) -> dict[str, 
         "storage_chart": charts.line_chart(
             storage_trend(session, tenant.pk), title="Mailbox and OneDrive storage (GB) per day"
         ),
+        "licence_chart": licence_chart(history),
+        "licence_latest": history[-1] if history else None,
         "money": positions.money,
     }
 
