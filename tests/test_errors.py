@@ -27,6 +27,7 @@ EXPECTED = {
     "GraphRequestError": (4, 502),
     "DataError": (5, 422),
     "StoreError": (5, 500),
+    "SyncBusy": (5, 409),
     "PlanError": (5, 409),
     "PlanNotApproved": (5, 409),
     "PlanStale": (5, 409),

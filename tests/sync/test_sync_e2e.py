@@ -71,13 +71,18 @@ def test_rerun_on_unchanged_tenant_writes_nothing(seatwise: Seatwise, tmp_path: 
     assert first == second
     engine = create_engine(seatwise.database_url)
     with engine.connect() as conn:
-        runs = conn.execute(select(TaskRun.task, TaskRun.counts).order_by(TaskRun.pk)).all()
+        runs = conn.execute(
+            select(TaskRun.task, TaskRun.counts, TaskRun.started_at).order_by(TaskRun.pk)
+        ).all()
     engine.dispose()
     assert len(runs) == 8
-    for task, counts in runs[4:]:
+    first_day = {task: started.date() for task, _, started in runs[:4]}
+    for task, counts, started in runs[4:]:
         written = {
             k: v for k, v in counts.items() if "written" in k or "retired" in k or "pruned" in k
         }
+        if started.date() != first_day[task]:  # the runs straddled midnight (UTC): a new day
+            written.pop("sku history written", None)
         assert not any(written.values()), (task, written)
 
 
