@@ -17,7 +17,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -136,13 +136,19 @@ def in_background(engine: Engine, write: Callable[..., None], *args: Any) -> Non
     threading.Thread(target=run, name="seatwise-bookkeeping", daemon=True).start()
 
 
+# Built once, run with Core on every request: the API token and the signed-in account are
+# checked each time, and building the statement would cost more than running it.
+_TOKEN_BY_HASH = select(
+    ApiToken.pk, ApiToken.name, ApiToken.role, ApiToken.revoked, ApiToken.last_used_at
+).where(ApiToken.token_hash == bindparam("digest"))
+_ACCOUNT_STATE = select(AppUser.role, AppUser.active, AppUser.session_epoch).where(
+    AppUser.username == bindparam("username")
+)
+
+
 def session_state(session: Session, username: str) -> tuple[str, bool, int] | None:
     """(role, active, session epoch) of an account, or None."""
-    row = session.execute(
-        select(AppUser.role, AppUser.active, AppUser.session_epoch).where(
-            AppUser.username == username
-        )
-    ).first()
+    row = session.connection().execute(_ACCOUNT_STATE, {"username": username}).first()
     return None if row is None else (row.role, bool(row.active), int(row.session_epoch))
 
 
@@ -189,11 +195,7 @@ def create_token(session: Session, name: str, role: str, created_by: str) -> str
 def principal_for_token(session: Session, token: str) -> tuple[Principal, int, bool] | None:
     """The principal of a valid, unrevoked token, its key, and whether its `last_used_at` is
     stale (over `USE_STAMP_S` old: stamping every request would make every read a write)."""
-    row = session.execute(
-        select(
-            ApiToken.pk, ApiToken.name, ApiToken.role, ApiToken.revoked, ApiToken.last_used_at
-        ).where(ApiToken.token_hash == _digest(token))
-    ).first()
+    row = session.connection().execute(_TOKEN_BY_HASH, {"digest": _digest(token)}).first()
     if row is None or row.revoked:
         return None
     now = datetime.now(UTC)

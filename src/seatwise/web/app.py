@@ -4,9 +4,12 @@ reporting API under `/api/v1`, static files bundled in the package. `create_app`
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -28,6 +31,17 @@ __all__ = ["create_app"]
 
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_HOURS = 8
+# Threads that run the synchronous endpoints (FastAPI's default is 40). Requests are short and
+# hold the GIL for most of their time, so more threads only make them take turns: with 50
+# clients, 8 answered about twice as fast at p95 as 40 (BENCHMARKS.md). More processes
+# (`seatwise serve --workers`) are what use more cores.
+WORKER_THREADS = 8
+
+
+@asynccontextmanager
+async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = WORKER_THREADS
+    yield
 
 
 def _wants_json(request: Request) -> bool:
@@ -67,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.web = WebState(settings, engine, box, _templates())

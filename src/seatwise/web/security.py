@@ -99,7 +99,7 @@ def current_user(request: Request) -> Principal:
     return principal
 
 
-def require_admin(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+async def require_admin(user: Annotated[Principal, Depends(current_user)]) -> Principal:
     """The signed-in user when an admin, else 403."""
     if not user.is_admin:
         raise HTTPException(403, "Only an admin may do this.")
@@ -139,7 +139,7 @@ def api_principal(request: Request) -> Principal:
     )
 
 
-def api_admin(principal: Annotated[Principal, Depends(api_principal)]) -> Principal:
+async def api_admin(principal: Annotated[Principal, Depends(api_principal)]) -> Principal:
     """The API caller when it may write: an admin token (a browser session cannot write through
     the API, so no cross-site request can either), else 403."""
     if principal.kind != "token":

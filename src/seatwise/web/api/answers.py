@@ -28,22 +28,51 @@ class AnswerCache:
         self._answers: OrderedDict[Hashable, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Event] = {}
         self.hits = 0
         self.misses = 0
 
     def fetch(self, key: Hashable, make: Callable[[], bytes]) -> bytes:
-        """The answer kept for `key`, or `make()`'s, kept for next time. `make` runs outside
-        the lock: two requests missing the same key at once both build it, one answer stays."""
+        """The answer kept for `key`, or `make()`'s, kept for next time. While one request
+        builds an answer, others asking for the same key wait for it instead of building it
+        again (a report refresh asks for the same pages in parallel)."""
         with self._lock:
-            body = self._answers.get(key)
+            body = self._hit(key)
             if body is not None:
-                self._answers.move_to_end(key)
-                self.hits += 1
                 return body
             self.misses += 1
-        body = make()
+            building = self._building.get(key)
+            if building is None:
+                building = self._building[key] = threading.Event()
+                owner = True
+            else:
+                owner = False
+        if not owner:
+            building.wait()
+            with self._lock:
+                body = self._hit(key)
+            if body is not None:
+                return body
+            return make()  # the first builder failed (its request got the error)
+        try:
+            body = make()
+            self._keep(key, body)
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+            building.set()
+        return body
+
+    def _hit(self, key: Hashable) -> bytes | None:
+        body = self._answers.get(key)
+        if body is not None:
+            self._answers.move_to_end(key)
+            self.hits += 1
+        return body
+
+    def _keep(self, key: Hashable, body: bytes) -> None:
         if len(body) > self.max_bytes:
-            return body
+            return
         with self._lock:
             old = self._answers.pop(key, None)
             self._size -= len(old) if old is not None else 0
@@ -52,7 +81,6 @@ class AnswerCache:
             while self._size > self.max_bytes:
                 _, dropped = self._answers.popitem(last=False)
                 self._size -= len(dropped)
-        return body
 
     def __len__(self) -> int:
         return len(self._answers)

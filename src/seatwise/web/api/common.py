@@ -15,13 +15,13 @@ import orjson
 from fastapi import HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from seatwise.cells import csv_cell
 from seatwise.store import session_scope
-from seatwise.store.reads import sync_stamp
+from seatwise.store.reads import stamp_columns
 from seatwise.store.schema import Tenant
 from seatwise.web.api.odata import FilterKind, PageParams, collection, parse_filter_values
 from seatwise.web.state import web_state
@@ -137,6 +137,12 @@ def resolve_tenant(session: Session, name: str | None) -> Tenant:
     return first_two[0]
 
 
+# The tenant of a request with its sync stamp, built once (they are read on every request).
+_TENANT_STAMP = select(Tenant.pk, Tenant.created_at, *stamp_columns(Tenant.pk))
+_ONLY_TENANT = _TENANT_STAMP.order_by(Tenant.pk).limit(2)
+_NAMED_TENANT = _TENANT_STAMP.where(Tenant.name == bindparam("name"))
+
+
 def synced_collection(
     request: Request,
     tenant: str | None,
@@ -151,16 +157,20 @@ def synced_collection(
     of `window(session, tenant_pk)` (records, whether more follow) kept until the tenant's next
     successful sync (`web.api.answers`). `csv` is the CSV's keys and file name."""
     with web_state(request).session() as session:
-        found = resolve_tenant(session, tenant)
+        # The tenant and its stamp in one statement (this runs on every request); the stamp and
+        # the page are read in one transaction, so a page kept under a stamp is its data.
+        query, values = (_ONLY_TENANT, {}) if tenant is None else (_NAMED_TENANT, {"name": tenant})
+        rows = session.connection().execute(query, values).all()
+        if len(rows) != 1:
+            resolve_tenant(session, tenant)  # says why: no such tenant, or which one
+        tenant_pk, created, *stamp = rows[0]
         if format is Format.csv:
-            records = every(found.pk) if not params.explicit else window(session, found.pk)[0]
+            records = every(tenant_pk) if not params.explicit else window(session, tenant_pk)[0]
             return csv_answer(records, *csv)
-        # The stamp and the page are read in one transaction: a page kept under a stamp is
-        # that stamp's data.
-        key = (str(request.url), found.pk, found.created_at, sync_stamp(session, found.pk))
+        key = (str(request.url), tenant_pk, created, *stamp)
 
         def page() -> bytes:
-            records, more = window(session, found.pk)
+            records, more = window(session, tenant_pk)
             return orjson.dumps(collection(request, records, params, more=more))
 
         body = web_state(request).answers.fetch(key, page)
