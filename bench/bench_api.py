@@ -142,8 +142,10 @@ async def _round(base: str, headers: dict[str, str], seed: int) -> Round:
     errors: list[str] = []
     connector = aiohttp.TCPConnector(limit=CLIENTS)
     timeout = aiohttp.ClientTimeout(total=120)
+    # The session cookie travels as a plain header: no cookie jar parsing every Set-Cookie.
+    jar = aiohttp.DummyCookieJar()
     async with aiohttp.ClientSession(
-        base, headers=headers, connector=connector, timeout=timeout
+        base, headers=headers, connector=connector, timeout=timeout, cookie_jar=jar
     ) as session:
         start = time.perf_counter()
         await asyncio.gather(
