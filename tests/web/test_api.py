@@ -166,6 +166,42 @@ def test_kept_answers_end_with_the_next_sync(web: Web, seatwise: Seatwise, tmp_p
         assert activity["value"] == _cli_json(seatwise, "activity")[:20]
 
 
+def test_recommendations_are_evaluated_again_only_when_their_inputs_change(
+    web: Web, seatwise: Seatwise, tmp_path: Path
+) -> None:
+    """The API, the Recommendations page and the Overview share one evaluation per tenant, kept
+    until a sync or a contract change; what they show is always the CLI's."""
+    kept = web.app.state.web.findings
+    with serve(tmp_path / "sim", users=60) as sim, web.client(headers=_bearer(web)) as admin:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        first = _all(admin, "/api/v1/recommendations")
+        assert first == _cli_json(seatwise, "recommendations") and kept.evaluations == 1
+        inactive = _all(admin, "/api/v1/recommendations", **{"$filter": "rule eq 'inactive'"})
+        assert inactive == [r for r in first if r["rule"] == "inactive"]
+        with web.client() as browser:
+            web.login(browser)
+            assert browser.get("/").status_code == 200
+            assert browser.get("/recommendations").status_code == 200
+        assert kept.evaluations == 1
+
+        priced = admin.patch(
+            "/api/v1/licenses/enterprisepack",
+            json={"cost": "31.00", "currency": "EUR", "payment_frequency": "monthly"},
+        )
+        assert priced.status_code == 200, priced.text
+        repriced = _all(admin, "/api/v1/recommendations")
+        assert kept.evaluations == 2 and repriced != first
+        assert repriced == _cli_json(seatwise, "recommendations")
+
+        gone = next(r for r in repriced if r["rule"] in ("inactive", "never-used"))
+        sim.control(f"users/{gone['upn']}/delete")
+        assert seatwise("sync").code == 0
+        resynced = _all(admin, "/api/v1/recommendations")
+        assert kept.evaluations == 3
+        assert resynced == _cli_json(seatwise, "recommendations") and resynced != repriced
+
+
 def test_contract_changes_and_plans(web: Web, seatwise: Seatwise, tmp_path: Path) -> None:
     _synced(seatwise, tmp_path)
     before = {p["sku_id"]: p for p in _cli_json(seatwise, "licenses", "--all")}

@@ -1,6 +1,6 @@
 """What every request of the web app shares: settings, the database engine, the secret box, the
-templates and the API's kept answers; built once in `create_app` and reached through
-`web_state(request)`.
+templates, the API's kept answers and the kept recommendations; built once in `create_app` and
+reached through `web_state(request)`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from seatwise.config import Settings
 from seatwise.secrets import SecretBox
 from seatwise.store import session_scope
 from seatwise.web.api.answers import AnswerCache
+from seatwise.web.findings import KeptFindings
 
 __all__ = ["TEMPLATES_DIR", "WebState", "web_state"]
 
@@ -34,6 +35,7 @@ class WebState:
     secrets: SecretBox
     templates: Jinja2Templates
     answers: AnswerCache = field(default_factory=AnswerCache)
+    findings: KeptFindings = field(default_factory=KeptFindings)
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from seatwise.analytics.inputs import recommendations as inputs
-from seatwise.analytics.recommendations import KEYS, RULES, Policy, evaluate
+from seatwise.analytics.recommendations import KEYS, RULES, Policy
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
@@ -95,13 +94,13 @@ def recommendations(
     as_of = datetime.now(UTC).date()
     with state.session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
-        facts = inputs.tenant_facts(session, tenant_pk)
-        users = (u for batch in inputs.iter_user_facts(session, tenant_pk) for u in batch)
-        found = evaluate(users, facts, policy, as_of, rules=[str(rule)] if rule else None)
+        found = state.findings.of(session, tenant_pk, policy, as_of)
     records = [
         r.record()
         for r in found
-        if upn in r.upn.lower() and all(getattr(r, k) == v for k, v in wanted.items())
+        if (rule is None or r.rule == rule)
+        and upn in r.upn.lower()
+        and all(getattr(r, k) == v for k, v in wanted.items())
     ]
     if format is Format.csv and not params.explicit:
         return csv_answer(records, KEYS, "recommendations")

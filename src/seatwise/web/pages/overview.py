@@ -7,7 +7,7 @@ renders with web.charts.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,9 +21,7 @@ from sqlalchemy.orm import Session
 
 from seatwise.analytics import licenses as positions
 from seatwise.analytics.inputs import licenses as licence_inputs
-from seatwise.analytics.inputs import recommendations as recommendation_inputs
-from seatwise.analytics.recommendations import Policy, evaluate
-from seatwise.config import Settings
+from seatwise.analytics.recommendations import Policy, Recommendation
 from seatwise.store.schema import (
     LicenseAssignment,
     ReportRefresh,
@@ -69,18 +67,13 @@ def user_counts(session: Session, tenant_pk: int) -> tuple[int, int]:
     return int(users), int(licensed or 0)
 
 
-def savings(session: Session, tenant_pk: int, settings: Settings, as_of: date) -> dict[str, Any]:
+def savings(recommended: Iterable[Recommendation]) -> dict[str, Any]:
     """The recommendations (as `seatwise recommendations` makes them): how many per action, and
     the annual savings per currency (never added across currencies)."""
-    policy = Policy.from_mapping(settings.recommendations.model_dump())
-    facts = recommendation_inputs.tenant_facts(session, tenant_pk)
-    users = (
-        u for batch in recommendation_inputs.iter_user_facts(session, tenant_pk) for u in batch
-    )
     per_action: dict[str, int] = defaultdict(int)
     sums: dict[str, tuple[Decimal, int]] = {}
     total = 0
-    for found in evaluate(users, facts, policy, as_of):
+    for found in recommended:
         total += 1
         per_action[found.action] += 1
         if found.annual_savings is not None and found.currency is not None:
@@ -211,7 +204,7 @@ def licence_chart(days: list[LicenceDay]) -> Markup:
     )
 
 
-def _summary(session: Session, tenant: Tenant, settings: Settings) -> dict[str, Any]:
+def _summary(session: Session, tenant: Tenant, recommended: list[Recommendation]) -> dict[str, Any]:
     found = positions.build(
         licence_inputs.sku_rows(session, tenant.pk),
         licence_inputs.contract_rows(session, tenant.pk),
@@ -236,7 +229,7 @@ def _summary(session: Session, tenant: Tenant, settings: Settings) -> dict[str, 
         "positions": found,
         "seats_chart": seats,
         "totals": positions.totals(found),
-        "savings": savings(session, tenant.pk, settings, datetime.now(UTC).date()),
+        "savings": savings(recommended),
         "freshness": freshness(session, tenant.pk),
         "active_chart": charts.line_chart(
             active_trend(session, tenant.pk), title="Users of Microsoft 365 apps per report day"
@@ -257,7 +250,11 @@ def overview(request: Request, user: User) -> Response:
     with state.session() as session:
         tenants = all_tenants(session)
         tenant = pick_tenant(request, session)
-        context = _summary(session, tenant, state.settings) if tenant is not None else {}
+        context: dict[str, Any] = {}
+        if tenant is not None:
+            policy = Policy.from_mapping(state.settings.recommendations.model_dump())
+            found = state.findings.of(session, tenant.pk, policy, datetime.now(UTC).date())
+            context = _summary(session, tenant, found)
         return page(
             request,
             "overview.html",

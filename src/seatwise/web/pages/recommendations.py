@@ -11,8 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse, Response
 
-from seatwise.analytics.inputs import recommendations as inputs
-from seatwise.analytics.recommendations import RULES, Policy, Recommendation, evaluate
+from seatwise.analytics.recommendations import RULES, Policy, Recommendation
 from seatwise.analytics.recommendations.savings import money
 from seatwise.reclaim import make_plan
 from seatwise.web.render import page
@@ -43,11 +42,8 @@ def recommendations(request: Request, user: User, rule: str | None = None) -> Re
         tenant = pick_tenant(request, session)
         found: list[Recommendation] = []
         if tenant is not None:
-            facts = inputs.tenant_facts(session, tenant.pk)
-            users = (u for batch in inputs.iter_user_facts(session, tenant.pk) for u in batch)
-            found = evaluate(
-                users, facts, policy, datetime.now(UTC).date(), rules=[rule] if rule else None
-            )
+            every = state.findings.of(session, tenant.pk, policy, datetime.now(UTC).date())
+            found = [r for r in every if rule is None or r.rule == rule]
         groups: dict[str, list[Recommendation]] = defaultdict(list)
         for result in found:
             groups[result.rule].append(result)
