@@ -448,3 +448,34 @@ def test_an_unknown_service_is_a_clear_error(web: Web) -> None:
     with _signed_in(web) as client:
         answer = client.get("/activity?service=Fax")
     assert answer.status_code == 400 and "Unknown service &#39;Fax&#39;" in answer.text
+
+
+def _section(html: str, rule: str) -> str:
+    start = html.index(f'id="rule-{rule}"')
+    return html[start : html.index("</section>", start)]
+
+
+def test_recommendations_show_the_first_results_of_each_rule_and_count_them_all(
+    seatwise: Seatwise, web: Web, tmp_path: Path
+) -> None:
+    _synced(seatwise, tmp_path)
+    found = _json(seatwise, "recommendations")
+    by_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for item in found:
+        by_rule[item["rule"]].append(item)
+    rule, items = max(by_rule.items(), key=lambda pair: len(pair[1]))
+    assert len(items) >= 3, "the simulated tenant should give one rule several results"
+    with _signed_in(web) as client:
+        capped = client.get("/recommendations", params={"per_rule": 2}).text
+        section = _section(capped, rule)
+        assert f'<span class="badge">{len(items)}</span>' in section
+        shown = [i["upn"] for i in items if f"<td>{i['upn']}</td>" in section]
+        assert shown == [i["upn"] for i in items[:2]]
+        assert f"Showing the first 2 of {len(items)}." in _text(section)
+        link = re.search(r'href="(/recommendations\?[^"]+)">Show all', section)
+        assert link is not None
+        everything = _section(client.get(link.group(1).replace("&amp;", "&")).text, rule)
+        assert all(f"<td>{i['upn']}</td>" in everything for i in items)
+        assert "Showing the first" not in everything
+        refused = client.get("/recommendations", params={"per_rule": 0})
+        assert refused.status_code == 422

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from seatwise.analytics.recommendations import RULES, Policy, Recommendation
@@ -21,6 +21,10 @@ from seatwise.web.tenancy import all_tenants, pick_tenant
 
 router = APIRouter(include_in_schema=False)
 
+# Rows shown per rule unless asked for more: a large tenant has thousands of results, which
+# take seconds to render and to scroll; counts and savings always cover every result.
+PER_RULE = 200
+
 
 def _totals(found: list[Recommendation]) -> dict[str, str]:
     totals: dict[str, Decimal] = defaultdict(Decimal)
@@ -31,8 +35,13 @@ def _totals(found: list[Recommendation]) -> dict[str, str]:
 
 
 @router.get("/recommendations")
-def recommendations(request: Request, user: User, rule: str | None = None) -> Response:
-    """Every recommendation of the tenant, by rule."""
+def recommendations(
+    request: Request,
+    user: User,
+    rule: str | None = None,
+    shown: Annotated[int, Query(alias="per_rule", ge=1, le=1_000_000)] = PER_RULE,
+) -> Response:
+    """Every recommendation of the tenant, by rule: the first `per_rule` of each shown."""
     if rule is not None and rule not in RULES:
         raise HTTPException(404, f"There is no rule {rule!r}.")
     state = web_state(request)
@@ -48,7 +57,12 @@ def recommendations(request: Request, user: User, rule: str | None = None) -> Re
         for result in found:
             groups[result.rule].append(result)
         sections: list[dict[str, Any]] = [
-            {"rule": name, "results": items, "totals": _totals(items)}
+            {
+                "rule": name,
+                "results": items[:shown],
+                "total": len(items),
+                "totals": _totals(items),
+            }
             for name, items in sorted(groups.items())
         ]
         return page(
