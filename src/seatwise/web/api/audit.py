@@ -17,11 +17,11 @@ from seatwise.web.api.common import (
     FormatParam,
     JSONAnswer,
     TenantParam,
-    csv_answer,
     filter_values,
+    records_answer,
     resolve_tenant,
 )
-from seatwise.web.api.odata import FilterKind, Page, PageParams, collection, page_params
+from seatwise.web.api.odata import FilterKind, Page, PageParams, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -85,10 +85,4 @@ def audit(
                 flat=format is Format.csv,
             )
         )
-    if whole_csv:
-        return csv_answer(records, KEYS, "audit")
-    window = records[params.skip : params.skip + params.top]
-    if format is Format.csv:
-        return csv_answer(window, KEYS, "audit")
-    more = len(records) > params.skip + params.top
-    return JSONAnswer(collection(request, window, params, more=more))
+    return records_answer(request, records, params, format, KEYS, "audit")

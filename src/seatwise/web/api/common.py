@@ -36,6 +36,8 @@ __all__ = [
     "TenantParam",
     "csv_answer",
     "fail",
+    "page_answer",
+    "records_answer",
     "resolve_tenant",
     "synced_collection",
     "write_session",
@@ -175,6 +177,33 @@ def synced_collection(
 
         body = web_state(request).answers.fetch(key, page)
     return Response(body, media_type="application/json")
+
+
+def page_answer(
+    request: Request, records: Sequence[dict[str, Any]], params: PageParams
+) -> Response:
+    """The JSON page `$skip`/`$top` of `records`: every record from the first on, or at least
+    one past the page (so that it is known whether another page follows)."""
+    end = params.skip + params.top
+    window = records[params.skip : end]
+    return JSONAnswer(collection(request, window, params, more=end < len(records)))
+
+
+def records_answer(
+    request: Request,
+    records: Sequence[dict[str, Any]],
+    params: PageParams,
+    format: Format,  # noqa: A002
+    keys: Sequence[str],
+    filename: str,
+) -> Response:
+    """`records` as the request asked: every one as CSV (no `$top`/`$skip` given), one page of
+    them as CSV, or a JSON page (`page_answer`, whose rule on `records` applies to both pages)."""
+    if format is not Format.csv:
+        return page_answer(request, records, params)
+    if params.explicit:
+        records = records[params.skip : params.skip + params.top]
+    return csv_answer(records, keys, filename)
 
 
 def csv_rows(records: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> Iterator[str]:

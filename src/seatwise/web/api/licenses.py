@@ -22,12 +22,12 @@ from seatwise.web.api.common import (
     FormatParam,
     JSONAnswer,
     TenantParam,
-    csv_answer,
     fail,
+    records_answer,
     resolve_tenant,
     write_session,
 )
-from seatwise.web.api.odata import Page, PageParams, collection, page_params
+from seatwise.web.api.odata import Page, PageParams, page_params
 from seatwise.web.security import ApiAdmin, ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -104,13 +104,7 @@ def licenses(
             inputs.sku_rows(session, tenant_pk), inputs.contract_rows(session, tenant_pk), all_
         )
     records = [p.record() for p in found]
-    if format is Format.csv and not params.explicit:
-        return csv_answer(records, view.KEYS, "licenses")
-    window = records[params.skip : params.skip + params.top]
-    if format is Format.csv:
-        return csv_answer(window, view.KEYS, "licenses")
-    more = params.skip + params.top < len(records)
-    return JSONAnswer(collection(request, window, params, more=more))
+    return records_answer(request, records, params, format, view.KEYS, "licenses")
 
 
 # The CLI's messages name its options; the API's name the body's fields.

@@ -26,8 +26,8 @@ from seatwise.web.api.common import (
     FormatParam,
     JSONAnswer,
     TenantParam,
-    csv_answer,
     fail,
+    records_answer,
     resolve_tenant,
     write_session,
 )
@@ -192,13 +192,7 @@ def plan_items(
         found = _plan(session, resolve_tenant(session, tenant).pk, plan_id)
         records = list(plan_records(session, found))
     keys = (*SHOW_KEYS, "user_id", "via")
-    if format is Format.csv and not params.explicit:
-        return csv_answer(records, keys, f"plan-{plan_id}")
-    window = records[params.skip : params.skip + params.top]
-    if format is Format.csv:
-        return csv_answer(window, keys, f"plan-{plan_id}")
-    more = params.skip + params.top < len(records)
-    return JSONAnswer(collection(request, window, params, more=more))
+    return records_answer(request, records, params, format, keys, f"plan-{plan_id}")
 
 
 @router.post(

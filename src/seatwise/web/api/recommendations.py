@@ -18,12 +18,12 @@ from seatwise.web.api.common import (
     FormatParam,
     JSONAnswer,
     TenantParam,
-    csv_answer,
     fail,
     filter_values,
+    records_answer,
     resolve_tenant,
 )
-from seatwise.web.api.odata import FilterKind, Page, PageParams, collection, page_params
+from seatwise.web.api.odata import FilterKind, Page, PageParams, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -102,10 +102,4 @@ def recommendations(
         and upn in r.upn.lower()
         and all(getattr(r, k) == v for k, v in wanted.items())
     ]
-    if format is Format.csv and not params.explicit:
-        return csv_answer(records, KEYS, "recommendations")
-    window = records[params.skip : params.skip + params.top]
-    if format is Format.csv:
-        return csv_answer(window, KEYS, "recommendations")
-    more = params.skip + params.top < len(records)
-    return JSONAnswer(collection(request, window, params, more=more))
+    return records_answer(request, records, params, format, KEYS, "recommendations")

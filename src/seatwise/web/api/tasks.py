@@ -18,11 +18,11 @@ from seatwise.web.api.common import (
     FormatParam,
     JSONAnswer,
     TenantParam,
-    csv_answer,
     filter_values,
+    records_answer,
     resolve_tenant,
 )
-from seatwise.web.api.odata import FilterKind, Page, PageParams, collection, page_params
+from seatwise.web.api.odata import FilterKind, Page, PageParams, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -108,11 +108,8 @@ def task_runs(
             stmt = stmt.where(TaskRun.task == wanted["task"])
         if "status" in wanted:
             stmt = stmt.where(TaskRun.status == wanted["status"])
-        stmt = stmt.order_by(TaskRun.started_at.desc(), TaskRun.pk.desc()).offset(params.skip)
+        stmt = stmt.order_by(TaskRun.started_at.desc(), TaskRun.pk.desc())
         if format is not Format.csv or params.explicit:
-            stmt = stmt.limit(params.top + 1)
+            stmt = stmt.limit(params.skip + params.top + 1)
         records = [_record(run, TASK_TITLES) for run in session.scalars(stmt)]
-    if format is Format.csv:
-        return csv_answer(records[: params.top] if params.explicit else records, KEYS, "task-runs")
-    more = len(records) > params.top
-    return JSONAnswer(collection(request, records[: params.top], params, more=more))
+    return records_answer(request, records, params, format, KEYS, "task-runs")

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
-from seatwise.web.api.common import ERRORS, JSONAnswer
-from seatwise.web.api.odata import Page, PageParams, collection, page_params
+from seatwise.web.api.common import ERRORS, JSONAnswer, page_answer
+from seatwise.web.api.odata import Page, PageParams, page_params
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants
@@ -64,6 +64,4 @@ def tenants(
             }
             for t in rows
         ]
-    window = items[params.skip : params.skip + params.top]
-    more = params.skip + params.top < len(items)
-    return JSONAnswer(collection(request, window, params, more=more))
+    return page_answer(request, items, params)
