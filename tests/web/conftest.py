@@ -136,3 +136,15 @@ def sign_in(tab: Any, username: str = "admin") -> None:
     tab.fill("input[name=password]", PASSWORD)
     tab.click("button[type=submit]")
     tab.wait_for_url("**/")
+
+
+def start_authorize(tab: Any, sim: Any, name: str) -> None:
+    """Fill Settings' Authorize form for a new tenant `name` with the simulator's app
+    registration and send it: the browser goes to the identity platform's consent page."""
+    tab.goto("/settings")
+    form = tab.locator("#authorize-form")
+    form.locator("input[name=name]").fill(name)
+    form.locator("input[name=tenant_id]").fill(sim.tenant.tenant_id)
+    form.locator("input[name=client_id]").fill(sim.tenant.app.client_id)
+    form.locator("input[name=client_secret]").fill(sim.tenant.app.client_secret)
+    form.locator("button[type=submit]").click()

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.sync.conftest import Seatwise, serve
-from tests.web.conftest import Web, screenshot, sign_in
+from tests.web.conftest import Web, screenshot, sign_in, start_authorize
 
 
 def test_an_admins_day(
@@ -33,13 +33,7 @@ def test_an_admins_day(
             sign_in(tab, "admin")
 
             # Authorize the tenant through the identity platform's own pages.
-            tab.goto("/settings")
-            form = tab.locator("#authorize-form")
-            form.locator("input[name=name]").fill("contoso")
-            form.locator("input[name=tenant_id]").fill(sim.tenant.tenant_id)
-            form.locator("input[name=client_id]").fill(sim.tenant.app.client_id)
-            form.locator("input[name=client_secret]").fill(sim.tenant.app.client_secret)
-            form.locator("button[type=submit]").click()
+            start_authorize(tab, sim, "contoso")
             tab.wait_for_url(re.compile(r"https://127\.0\.0\.1:\d+/.+/oauth2/v2\.0/authorize\?"))
             screenshot(tab, "journey-consent")
             tab.fill("input[name=loginfmt]", sim.tenant.admin.upn)

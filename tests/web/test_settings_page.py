@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from seatwise.store.schema import PendingSignIn, Tenant
 from tests.sync.conftest import Seatwise, Sim, serve
 
-from .conftest import Web, screenshot, sign_in
+from .conftest import Web, screenshot, sign_in, start_authorize
 
 
 def _csrf(client: httpx.Client, path: str = "/settings") -> str:
@@ -83,13 +83,7 @@ def test_authorize_in_chromium_then_sync_and_reauthorize(
         tab.set_default_timeout(20_000)
         try:
             sign_in(tab, "admin")
-            tab.goto("/settings")
-            form = tab.locator("#authorize-form")
-            form.locator("input[name=name]").fill("contoso")
-            form.locator("input[name=tenant_id]").fill(sim.tenant.tenant_id)
-            form.locator("input[name=client_id]").fill(sim.tenant.app.client_id)
-            form.locator("input[name=client_secret]").fill(sim.tenant.app.client_secret)
-            form.locator("button[type=submit]").click()
+            start_authorize(tab, sim, "contoso")
             _sign_in_at_simulator(tab, sim)
             assert "Tenant contoso is authorized" in tab.locator(".flash.ok").inner_text()
             row = tab.locator("tr[data-tenant=contoso]")
@@ -137,13 +131,7 @@ def test_cancelled_sign_in_is_reported_and_stores_nothing(
         tab.set_default_timeout(20_000)
         try:
             sign_in(tab, "admin")
-            tab.goto("/settings")
-            form = tab.locator("#authorize-form")
-            form.locator("input[name=name]").fill("declined")
-            form.locator("input[name=tenant_id]").fill(sim.tenant.tenant_id)
-            form.locator("input[name=client_id]").fill(sim.tenant.app.client_id)
-            form.locator("input[name=client_secret]").fill(sim.tenant.app.client_secret)
-            form.locator("button[type=submit]").click()
+            start_authorize(tab, sim, "declined")
             tab.wait_for_url(re.compile(r"/oauth2/v2\.0/authorize\?"))
             tab.click("button[name=decision][value=cancel]")
             tab.wait_for_url(re.compile(r"/settings$"))
