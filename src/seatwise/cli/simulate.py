@@ -1,15 +1,20 @@
-"""`seatwise simulate`: serve a simulated Microsoft 365 tenant over HTTPS on 127.0.0.1."""
+"""`seatwise simulate`: serve simulated Microsoft 365 tenants over HTTPS on 127.0.0.1."""
 
 from __future__ import annotations
 
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from seatwise.errors import UsageError
+
+if TYPE_CHECKING:
+    from seatwise.simulator.tenant import Tenant
+
+MAX_TENANTS = 50
 
 
 def _now(value: str | None) -> datetime | None:
@@ -26,6 +31,12 @@ def simulate(
     users: Annotated[
         int, typer.Option(help="Directory users in the tenant (10 to 300,000+).")
     ] = 200,
+    tenants: Annotated[
+        int,
+        typer.Option(
+            help="Tenants served from the one host (1 to 50), from seeds S, S+1, …; --users each."
+        ),
+    ] = 1,
     seed: Annotated[
         int, typer.Option(help="Generator seed: the same seed gives the same tenant.")
     ] = 1,
@@ -79,12 +90,20 @@ def simulate(
     console = Console(stderr=True, soft_wrap=True)
     if users < 10:
         raise UsageError("--users must be at least 10.")
+    if not 1 <= tenants <= MAX_TENANTS:
+        raise UsageError(f"--tenants must be between 1 and {MAX_TENANTS}, not {tenants}.")
     try:
         plan = FaultPlan.parse(faults, seed=seed)
     except FaultSpecError as exc:
         raise UsageError(f"--faults: {exc}.") from None
-    with console.status(f"Generating a tenant of {users:,} users (seed {seed})…"):
-        tenant = Tenant.create(
+    what = (
+        f"a tenant of {users:,} users (seed {seed})"
+        if tenants == 1
+        else f"{tenants} tenants of {users:,} users (seeds {seed} to {seed + tenants - 1})"
+    )
+    with console.status(f"Generating {what}…"):
+        served = Tenant.create_many(
+            tenants,
             users=users,
             seed=seed,
             now=_now(now),
@@ -92,34 +111,49 @@ def simulate(
             premium=not no_premium,
             token_lifetime_s=token_lifetime,
         )
-    for role in without_role or []:
-        tenant.admin.roles.discard(role)
-    app = create_app(tenant, faults=plan)
+    for tenant in served:
+        for role in without_role or []:
+            tenant.admin.roles.discard(role)
+    app = create_app(served, faults=plan)
     workdir = cert_dir or Path(tempfile.mkdtemp(prefix="seatwise-sim-"))
 
     def ready(actual_port: int) -> None:
         ca_bundle = workdir / CERT_FILE
         base = f"https://127.0.0.1:{actual_port}"
+        entries = [_entry(tenant) for tenant in served]
         info = {
             "graph_url": base,
             "authority_host": base,
             "ca_bundle": str(ca_bundle),
-            "tenant_id": tenant.tenant_id,
-            "client_id": tenant.app.client_id,
-            "client_secret": tenant.app.client_secret,
-            "admin_upn": tenant.admin.upn,
-            "admin_password": tenant.admin.password,
+            **{k: v for k, v in entries[0].items() if k != "users"},
+            "tenants": entries,
         }
         if info_file is not None:
             write_info_file(info_file, info)
-        console.print(f"Simulated tenant [bold]{tenant.domain}[/] ({users:,} users) at {base}")
-        console.print(f"  tenant id {tenant.tenant_id} · client id {tenant.app.client_id}")
-        console.print(f"  admin {tenant.admin.upn} · CA bundle {ca_bundle}")
+        for tenant in served:
+            console.print(
+                f"Simulated tenant [bold]{tenant.domain}[/] ({len(tenant.users):,} users) at {base}"
+            )
+            console.print(f"  tenant id {tenant.tenant_id} · client id {tenant.app.client_id}")
+            console.print(f"  admin {tenant.admin.upn}")
+        console.print(f"CA bundle {ca_bundle}")
         if info_file is not None:
-            console.print(f"  connection details (with secrets) in {info_file}")
+            console.print(f"Connection details (with secrets) in {info_file}")
         console.print("Press Ctrl-C to stop.")
 
     try:
         serve(app, port=port, cert_dir=workdir, on_ready=ready)
     except KeyboardInterrupt:
         console.print("Stopped.")
+
+
+def _entry(tenant: Tenant) -> dict[str, object]:
+    """One tenant's connection details in the info file."""
+    return {
+        "tenant_id": tenant.tenant_id,
+        "client_id": tenant.app.client_id,
+        "client_secret": tenant.app.client_secret,
+        "admin_upn": tenant.admin.upn,
+        "admin_password": tenant.admin.password,
+        "users": len(tenant.users),
+    }

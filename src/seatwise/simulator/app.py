@@ -1,10 +1,12 @@
 """The simulator as one Starlette ASGI app: identity platform, Graph (directory, reports, audit
-logs, batching), report downloads and control endpoints, with fault injection in front.
+logs, batching), report downloads and control endpoints, with fault injection in front. One app
+serves one tenant or several, each under its own tenant id, as Microsoft's hosts do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -13,7 +15,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seatwise.simulator import auditlogs, batch, control, directory, identity, reports
-from seatwise.simulator.context import Sim
+from seatwise.simulator.context import Host
 from seatwise.simulator.faults import FaultMiddleware, FaultPlan
 from seatwise.simulator.odata import GraphError, error_response, new_request_id
 from seatwise.simulator.tenant import Tenant
@@ -63,15 +65,29 @@ class RequestIdMiddleware:
 
 
 def create_app(
-    tenant: Tenant,
+    tenant: Tenant | Sequence[Tenant],
     faults: FaultPlan | None = None,
     tokens: TokenStore | None = None,
 ) -> Starlette:
-    """Build the simulator app around `tenant`."""
-    store = tokens or TokenStore(lifetime_s=tenant.options.token_lifetime_s)
-    sim = Sim(tenant=tenant, tokens=store, faults=faults or FaultPlan())
+    """Build the simulator app around one tenant, or several served from the one host.
+
+    Each tenant has a token store of its own; `tokens`, if given, is the first tenant's (the
+    others share its clock). The identity routes of a tenant answer under its id or domain;
+    Graph requests reach the tenant their access token was issued for. `app.state.sim` is the
+    first tenant's state, `app.state.host` all of them.
+    """
+    tenants = [tenant] if isinstance(tenant, Tenant) else list(tenant)
+    if not tenants:
+        raise ValueError("the simulator needs at least one tenant")
+    clock = tokens.clock if tokens is not None else time.time
+    host = Host(faults=faults or FaultPlan())
+    for index, one in enumerate(tenants):
+        store = tokens if index == 0 and tokens is not None else None
+        host.add(one, store or TokenStore(lifetime_s=one.options.token_lifetime_s, clock=clock))
     routes = [
-        *identity.routes(tenant, store, authority_base=_authority_base),
+        *identity.tenant_routes(
+            [(sim.tenant, sim.tokens) for sim in host.sims], authority_base=_authority_base
+        ),
         *directory.routes(),
         *auditlogs.routes(),
         *reports.routes(),
@@ -81,8 +97,9 @@ def create_app(
         Route("/beta/{rest:path}", _unknown_segment, methods=["GET", "POST", "PATCH", "DELETE"]),
     ]
     app = Starlette(routes=routes, exception_handlers={GraphError: _graph_error})
-    app.state.sim = sim
-    getter: Callable[[], FaultPlan] = lambda: sim.faults  # noqa: E731
+    app.state.host = host
+    app.state.sim = host.default
+    getter: Callable[[], FaultPlan] = lambda: host.faults  # noqa: E731
     app.add_middleware(FaultMiddleware, plan_getter=getter)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -1,7 +1,9 @@
 """Control endpoints under `/_control` that tests and `seatwise simulate` use to change the tenant
 from outside Graph: faults, token expiry, the admin's roles and password, tenant switches, time.
 
-Not part of Graph. Served only on the loopback simulator; they need no token.
+Not part of Graph. Served only on the loopback simulator; they need no token. When the simulator
+serves several tenants, each endpoint acts on the tenant named by `?tenant=<id or domain>`, else
+on the tenant of a bearer token if one is sent, else on the first; the fault plan is shared.
 """
 
 from __future__ import annotations
@@ -135,6 +137,7 @@ async def stats(request: Request) -> Response:
     tenant = sim.tenant
     return json_response(
         {
+            "tenant_id": tenant.tenant_id,
             "calls": sim.calls,
             "assign_license_calls": tenant.assign_calls,
             "assign_license_calls_by_user": tenant.assign_calls_by_user,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
@@ -154,8 +155,11 @@ def _weighted(rng: random.Random, items: tuple[tuple[object, int], ...]) -> obje
 
 
 class _Generator:
-    def __init__(self, users: int, seed: int, now: datetime) -> None:
+    def __init__(
+        self, users: int, seed: int, now: datetime, avoid_domains: Collection[str] = ()
+    ) -> None:
         self.size = users
+        self.avoid_domains = {d.lower() for d in avoid_domains}
         self.rng = random.Random(seed)
         self.seed = seed
         self.now = now.astimezone(UTC).replace(microsecond=0)
@@ -169,7 +173,12 @@ class _Generator:
         rng = self.rng
         tenant_id = _uuid(rng)
         org = rng.choice(("contoso", "fabrikamtech", "northwind", "tailspin", "wingtip", "adatum"))
-        domain = f"{org}{rng.randrange(100, 999)}.onmicrosoft.com"
+        name = f"{org}{rng.randrange(100, 999)}"
+        domain = f"{name}.onmicrosoft.com"
+        suffix = 1
+        while domain in self.avoid_domains:  # another tenant of the same host has it
+            suffix += 1
+            domain = f"{name}{suffix}.onmicrosoft.com"
         self.domain = domain
         app = AppRegistration(
             client_id=_uuid(rng),
@@ -432,12 +441,21 @@ class _Generator:
         return holdings
 
 
-def generate(users: int = 200, seed: int = 1, now: datetime | None = None) -> GeneratedTenant:
-    """Make a tenant of `users` directory users (at least 10) from `seed`, as of `now`."""
+def generate(
+    users: int = 200,
+    seed: int = 1,
+    now: datetime | None = None,
+    avoid_domains: Collection[str] = (),
+) -> GeneratedTenant:
+    """Make a tenant of `users` directory users (at least 10) from `seed`, as of `now`.
+
+    If the seed's initial domain is in `avoid_domains` (tenants served by the same host), a digit
+    is appended to it; nothing else changes.
+    """
     if users < 10:
         raise ValueError("a simulated tenant has at least 10 users")
     moment = now or datetime.now(UTC)
-    return _Generator(users, seed, moment).run()
+    return _Generator(users, seed, moment, avoid_domains).run()
 
 
 def today(now: datetime) -> date:

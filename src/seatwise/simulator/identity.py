@@ -1,6 +1,7 @@
 """The simulated Microsoft identity platform (Entra ID v2.0 endpoints) as Starlette routes.
 
-`{tenant}` is the tenant id, its domain, `organizations` or `common`. Served: OIDC discovery and
+`{tenant}` is the tenant id, its domain, `organizations` or `common`; one host may serve several
+directories (`tenant_routes`), each under its own id and domain. Served: OIDC discovery and
 JWKS, the authorize endpoint with a small sign-in and consent page, the token endpoint
 (authorization code with PKCE, refresh token with rotation, client credentials), admin consent
 (v1 and v2 forms) and sign-out. Errors look like Entra's: JSON with `error`, an AADSTS
@@ -21,7 +22,7 @@ import base64
 import hmac
 import html
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -178,7 +179,96 @@ def routes(
     `redirect_uris` are the app's registered non-loopback redirect URIs; any `http://localhost`
     or `http://127.0.0.1` URI (any port) is always accepted, as Entra does for loopback.
     """
-    return _Identity(directory, tokens, authority_base, frozenset(redirect_uris)).routes()
+    return tenant_routes(
+        [(directory, tokens)], authority_base=authority_base, redirect_uris=redirect_uris
+    )
+
+
+def tenant_routes(
+    tenants: Sequence[tuple[Directory, TokenStore]],
+    *,
+    authority_base: Callable[[Request], str],
+    redirect_uris: Collection[str] = (),
+) -> list[Route]:
+    """The identity platform's routes for several directories, each issuing through its store.
+
+    `/{tenant}/...` is answered by the directory with that id or domain, so its tokens carry its
+    `tid` and only its app registration and admin sign in there; an unknown tenant gets Entra's
+    AADSTS90002. With several directories, `organizations` and `common` go to the directory
+    whose app is the request's `client_id`. Other arguments as for `routes`.
+    """
+    if not tenants:
+        raise ValueError("the identity platform needs at least one directory")
+    uris = frozenset(redirect_uris)
+    return _Router([_Identity(d, t, authority_base, uris) for d, t in tenants]).routes()
+
+
+_Endpoint = Callable[["_Identity", Request], Awaitable[Response]]
+
+
+class _Router:
+    """Sends each request to the `_Identity` of the tenant in its path."""
+
+    def __init__(self, identities: list[_Identity]) -> None:
+        self.identities = identities
+        self.by_tenant: dict[str, _Identity] = {}
+        self.by_client: dict[str, _Identity] = {}
+        for ident in identities:
+            directory = ident.directory
+            self.by_tenant.setdefault(directory.tenant_id.lower(), ident)
+            self.by_tenant.setdefault(directory.domain.lower(), ident)
+            self.by_client.setdefault(directory.app.client_id.lower(), ident)
+
+    def routes(self) -> list[Route]:
+        serve = self._serve
+        first = self.identities[0]
+        get_post = ["GET", "POST"]
+        return [
+            Route(
+                "/{tenant}/v2.0/.well-known/openid-configuration",
+                serve(_Identity.openid_configuration),
+            ),
+            Route(
+                "/{tenant}/.well-known/openid-configuration", serve(_Identity.openid_configuration)
+            ),
+            Route("/{tenant}/discovery/v2.0/keys", serve(_Identity.keys)),
+            Route("/{tenant}/discovery/keys", serve(_Identity.keys)),
+            Route("/{tenant}/oauth2/v2.0/authorize", serve(_Identity.authorize), methods=get_post),
+            Route(
+                "/{tenant}/oauth2/v2.0/token", serve(_Identity.token, form=True), methods=["POST"]
+            ),
+            Route("/{tenant}/oauth2/v2.0/logout", serve(_Identity.logout), methods=get_post),
+            Route("/{tenant}/adminconsent", serve(_Identity.admin_consent), methods=get_post),
+            Route("/{tenant}/v2.0/adminconsent", serve(_Identity.admin_consent), methods=get_post),
+            Route("/error", first.error_page),
+        ]
+
+    def _serve(
+        self, endpoint: _Endpoint, *, form: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            return await endpoint(await self._pick(request, form), request)
+
+        return handle
+
+    async def _pick(self, request: Request, form: bool) -> _Identity:
+        """The tenant named in the path; for an alias, the one whose app is asking. Anything
+        else goes to the first tenant, which answers as Entra does for an unknown tenant."""
+        if len(self.identities) == 1:
+            return self.identities[0]
+        segment = request.path_params["tenant"].lower()
+        found = self.by_tenant.get(segment)
+        if found is not None:
+            return found
+        if segment in _TENANT_ALIASES:
+            client_id = request.query_params.get("client_id")
+            if not client_id and form:
+                client_id = (
+                    str((await request.form()).get("client_id") or "")
+                    or (_basic_credentials(request.headers.get("authorization"))[0])
+                )
+            found = self.by_client.get((client_id or "").lower())
+        return found or self.identities[0]
 
 
 @dataclass(slots=True)
@@ -208,20 +298,6 @@ class _Identity:
         self.tokens = tokens
         self.base = authority_base
         self.redirect_uris = redirect_uris
-
-    def routes(self) -> list[Route]:
-        return [
-            Route("/{tenant}/v2.0/.well-known/openid-configuration", self.openid_configuration),
-            Route("/{tenant}/.well-known/openid-configuration", self.openid_configuration),
-            Route("/{tenant}/discovery/v2.0/keys", self.keys),
-            Route("/{tenant}/discovery/keys", self.keys),
-            Route("/{tenant}/oauth2/v2.0/authorize", self.authorize, methods=["GET", "POST"]),
-            Route("/{tenant}/oauth2/v2.0/token", self.token, methods=["POST"]),
-            Route("/{tenant}/oauth2/v2.0/logout", self.logout, methods=["GET", "POST"]),
-            Route("/{tenant}/adminconsent", self.admin_consent, methods=["GET", "POST"]),
-            Route("/{tenant}/v2.0/adminconsent", self.admin_consent, methods=["GET", "POST"]),
-            Route("/error", self.error_page),
-        ]
 
     # -- tenant and app ------------------------------------------------------------------------
 

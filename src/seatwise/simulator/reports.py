@@ -28,7 +28,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seatwise.simulator import query
-from seatwise.simulator.context import Sim, sim_of
+from seatwise.simulator.context import Sim, host_of, sim_of
 from seatwise.simulator.odata import GraphError, json_response
 from seatwise.simulator.report_rows import (
     PERIODS,
@@ -69,7 +69,7 @@ def _no_segment(segment: str) -> GraphError:
     return _bad(f"Resource not found for the segment '{segment}'.")
 
 
-# -- state kept per app -------------------------------------------------------------------------
+# -- state kept per tenant ----------------------------------------------------------------------
 
 
 class Limiter:
@@ -101,7 +101,7 @@ class Rendered:
 
 @dataclass
 class ReportState:
-    """Throttle log and report caches of one simulator app."""
+    """Throttle log and report caches of one tenant."""
 
     limiter: Limiter = field(default_factory=Limiter)
     stamp: tuple[Any, ...] = ()
@@ -145,12 +145,10 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _state(request: Request) -> ReportState:
-    state: ReportState | None = getattr(request.app.state, "seatwise_reports", None)
-    if state is None:
-        state = ReportState()
-        request.app.state.seatwise_reports = state
-    return state
+def _state(sim: Sim) -> ReportState:
+    if sim.reports is None:
+        sim.reports = ReportState()
+    return sim.reports
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +242,7 @@ def _param(request: Request, name: str) -> str | None:
 # -- responses ----------------------------------------------------------------------------------
 
 
-def _throttle(sim: Sim, request: Request, client_id: str, spec: ReportSpec, json: bool) -> None:
+def _throttle(sim: Sim, client_id: str, spec: ReportSpec, json: bool) -> None:
     options = sim.tenant.options
     if not getattr(options, "report_throttle", True):
         return
@@ -254,7 +252,7 @@ def _throttle(sim: Sim, request: Request, client_id: str, spec: ReportSpec, json
         limit = int(getattr(options, "report_csv_limit", REPORT_CSV_LIMIT))
     window_s = float(getattr(options, "report_throttle_window_s", REPORT_THROTTLE_WINDOW_S))
     key = (client_id, spec.name, "json" if json else "csv")
-    wait = _state(request).limiter.admit(key, limit, window_s, time.monotonic())
+    wait = _state(sim).limiter.admit(key, limit, window_s, time.monotonic())
     if wait is not None:
         text = f"{wait:.3f}".rstrip("0").rstrip(".")
         raise GraphError(429, "TooManyRequests", _THROTTLE_MESSAGE, {"Retry-After": text})
@@ -382,9 +380,9 @@ async def report(request: Request) -> Response:
     sim.count(f"report:{spec.name}")
     version = request.url.path.split("/")[1]
     wants_json = _wants_json(request, spec, version)
-    _throttle(sim, request, grant.client_id, spec, wants_json)
+    _throttle(sim, grant.client_id, spec, wants_json)
     window = parse_window(sim.tenant, args)
-    rendered = _state(request).rendered(sim.tenant, spec, window)
+    rendered = _state(sim).rendered(sim.tenant, spec, window)
     if wants_json:
         return _json_response(request, rendered, spec, call)
     return _csv_response(sim, request, rendered, spec)
@@ -401,7 +399,9 @@ def _storage_error(status: int, code: str, message: str) -> Response:
 
 async def download(request: Request) -> Response:
     """`GET /data/download/{token}`: the CSV, only without an `Authorization` header."""
-    sim = sim_of(request)
+    host = host_of(request)
+    token = request.path_params["token"]
+    sim = next((s for s in host.sims if token in s.downloads), host.default)
     sim.count("report:download")
     if "authorization" in request.headers:
         return _storage_error(
@@ -410,7 +410,7 @@ async def download(request: Request) -> Response:
             "Server failed to authenticate the request. The pre-authenticated URL must be "
             "requested without an Authorization header.",
         )
-    item = sim.downloads.get(request.path_params["token"])
+    item = sim.downloads.get(token)
     if not isinstance(item, Download):
         return _storage_error(404, "ResourceNotFound", "The specified resource does not exist.")
     if time.monotonic() >= item.expires:

@@ -115,6 +115,31 @@ class Tenant:
         """Generate a tenant and wrap it; `options` are `Options` fields."""
         return cls(generate(users, seed, now), Options(**options))  # type: ignore[arg-type]
 
+    @classmethod
+    def create_many(
+        cls,
+        count: int,
+        users: int = 200,
+        seed: int = 1,
+        now: datetime | None = None,
+        **options: object,
+    ) -> list[Tenant]:
+        """`count` tenants for one host, from seeds `seed`, `seed + 1`, …, each of `users` users,
+        all as of the same `now` and each with its own `Options(**options)`.
+
+        Ids, app registrations and admins differ by seed; a domain an earlier tenant already has
+        gets a digit appended, so every tenant's domain is its own.
+        """
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        moment = now or datetime.now(UTC)
+        tenants: list[Tenant] = []
+        for offset in range(count):
+            taken = [t.domain for t in tenants]
+            data = generate(users, seed + offset, moment, avoid_domains=taken)
+            tenants.append(cls(data, Options(**options)))  # type: ignore[arg-type]
+        return tenants
+
     # -- identity ---------------------------------------------------------------------------
 
     @property

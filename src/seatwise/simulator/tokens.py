@@ -200,7 +200,8 @@ class _Code:
 
 
 class TokenStore:
-    """Issues, redeems, revokes and checks every token of one simulated tenant.
+    """Issues, redeems, revokes and checks every token of one simulated tenant (a simulator
+    serving several tenants has one store per tenant).
 
     Thread-safe: the server answers on its own thread while tests call the control hooks.
     """
@@ -288,8 +289,21 @@ class TokenStore:
                     del self._access[old]
         return token, max(int(expires_at) - math.ceil(now), 0)
 
-    def check(self, authorization_header: str | None) -> Grant:
-        """The grant behind `Authorization: Bearer …`, else a 401 InvalidAuthenticationToken."""
+    def issued(self, authorization_header: str | None) -> bool:
+        """Whether this store issued the access token in `Authorization: Bearer …` (valid or not).
+
+        A simulator serving several tenants asks each tenant's store in turn: the one that
+        issued a token is the only one that can accept it.
+        """
+        token = _bearer(authorization_header)
+        with self._lock:
+            return token in self._access
+
+    def check(self, authorization_header: str | None, tenant_id: str | None = None) -> Grant:
+        """The grant behind `Authorization: Bearer …`, else a 401 InvalidAuthenticationToken.
+
+        With `tenant_id`, a token issued for another tenant is refused like an unknown one.
+        """
         token = _bearer(authorization_header)
         if not token:
             raise _unauthorized(MSG_EMPTY)
@@ -297,7 +311,7 @@ class TokenStore:
             raise _unauthorized(MSG_NOT_WELL_FORMED)
         with self._lock:
             record = self._access.get(token)
-        if record is None:
+        if record is None or (tenant_id is not None and record.grant.tenant_id != tenant_id):
             raise _unauthorized(MSG_VALIDATION_FAILURE)
         if record.revoked:
             grant = record.grant
