@@ -31,7 +31,7 @@ import orjson
 from bench.bench_users_view import _fill
 from bench.record import record
 from seatwise.store import make_engine, session_scope
-from seatwise.web.accounts import create_token, create_user
+from seatwise.workspace.accounts import create_token, create_user
 
 USERS = int(os.environ.get("BENCH_API_USERS", "100000"))
 CLIENTS = int(os.environ.get("BENCH_API_CLIENTS", "50"))

@@ -1,8 +1,9 @@
 """Architecture rules checked by parsing every module under src/seatwise with `ast`.
 
 Only seatwise/config.py reads the environment; the simulator imports nothing from the product;
-every module has a docstring. The rules run over whatever modules exist, so they keep checking
-code written later.
+imports between layers follow `LAYERS` (front ends → application layer → stages → graph/store →
+base); every module has a docstring. The rules run over whatever modules exist, so they keep
+checking code written later.
 """
 
 from __future__ import annotations
@@ -115,6 +116,68 @@ def test_simulator_imports_nothing_from_the_product(path: Path) -> None:
         if name.startswith("seatwise.") and not _inside("seatwise.simulator", name)
     ]
     assert not bad, f"{module.path} imports product code {bad}; the simulator must stand alone"
+
+
+# Which layers each layer may import (besides itself), DESIGN §1 and §9: the front ends (cli,
+# web, worker) parse, call the application layer (workspace) and render; none imports another.
+# The stages (sync, analytics, reclaim) sit on graph and store; everything may use the base
+# modules (config, errors, secrets, cells, services, skus).
+FRONT_ENDS = ("cli", "web", "worker")
+BELOW_WORKSPACE = frozenset({"sync", "analytics", "reclaim", "graph", "store", "base"})
+LAYERS: dict[str, frozenset[str]] = {
+    "cli": frozenset({"workspace"}) | BELOW_WORKSPACE,
+    "web": frozenset({"workspace"}) | BELOW_WORKSPACE,
+    "worker": frozenset({"workspace"}) | BELOW_WORKSPACE,
+    "workspace": BELOW_WORKSPACE,
+    "reclaim": frozenset({"analytics", "sync", "graph", "store", "base"}),
+    "sync": frozenset({"graph", "store", "base"}),
+    "analytics": frozenset({"store", "base"}),
+    "graph": frozenset({"base"}),
+    "store": frozenset({"base"}),
+    "base": frozenset({"base"}),
+    "simulator": frozenset(),
+}
+# Wiring that starts another part, named one by one: `python -m seatwise` runs the CLI; the
+# CLI's `serve` and `demo` start the web server, and `simulate` and `demo` the simulator.
+WIRING = {
+    "seatwise.__main__": ("seatwise.cli",),
+    "seatwise.cli.web": ("seatwise.web.app", "seatwise.web.scheduler"),
+    "seatwise.cli.demo": ("seatwise.web.app", "seatwise.simulator"),
+    "seatwise.cli.simulate": ("seatwise.simulator",),
+}
+
+
+def _layer(name: str) -> str:
+    parts = name.split(".")
+    if len(parts) > 1 and parts[1] in LAYERS:
+        return parts[1]
+    return "base"
+
+
+@pytest.mark.parametrize("path", PATHS, ids=_ids(PATHS))
+def test_imports_follow_the_layers(path: Path) -> None:
+    module = _parse(path)
+    layer = _layer(module.name)
+    allowed = LAYERS[layer] | {layer}
+    bad = [
+        (line, name)
+        for line, name in module.imports()
+        if name.startswith("seatwise.")
+        and _layer(name) not in allowed
+        and not any(_inside(p, name) for p in WIRING.get(module.name, ()))
+    ]
+    assert not bad, (
+        f"{module.path} ({layer}) imports {bad}; {layer} may import only "
+        f"{sorted(LAYERS[layer])} (tests/test_architecture.py LAYERS)"
+    )
+
+
+def test_the_layer_rule_catches_a_wrong_way_import() -> None:
+    """The checker itself: web importing cli, a stage importing the workspace, both refused."""
+    assert "cli" not in LAYERS["web"] and "web" not in LAYERS["worker"]
+    assert "workspace" not in LAYERS["sync"] and "workspace" not in LAYERS["analytics"]
+    assert _layer("seatwise.cli.context") == "cli" and _layer("seatwise.errors") == "base"
+    assert all(layer in LAYERS for layer in FRONT_ENDS)
 
 
 @pytest.mark.parametrize("path", PATHS, ids=_ids(PATHS))

@@ -433,21 +433,28 @@ def test_replace_children_in_bulk(engine: Engine, tenant: int) -> None:
     assert count(engine, "license_assignment", "state = 'Error'") == 300
 
 
-def test_the_sync_stamp_moves_with_succeeded_runs_alone(engine: Engine, tenant: int) -> None:
-    def stamp() -> tuple[int, object]:
+def test_the_sync_stamp_is_the_data_version_moved_by_writes_alone(
+    engine: Engine, tenant: int
+) -> None:
+    def stamp() -> int:
         with session_scope(engine) as session:
             return reads.sync_stamp(session, tenant)
 
     first = stamp()
-    assert first == (0, None)
-    for status in ("failed", "succeeded", "succeeded"):
+    for status in ("failed", "succeeded"):
         with session_scope(engine) as session:
             run = writes.start_run(session, tenant, "roster", NOW)
-        assert stamp() == first  # a running task has committed no data yet
         with session_scope(engine) as session:
             writes.finish_run(session, run, status, {}, [], None, NOW)
-        if status == "failed":
-            assert stamp() == first  # a failed task committed no data
-        else:
-            assert stamp() != first  # the same finishing time still moves the count
-            first = stamp()
+        assert stamp() == first  # bookkeeping alone: the task's data commit moves it
+    with session_scope(engine) as session:
+        writes.bump_data_version(session, tenant)
+        writes.bump_data_version(session, tenant)
+    assert stamp() == first + 2
+    try:
+        with session_scope(engine) as session:
+            writes.bump_data_version(session, tenant)
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert stamp() == first + 2  # a rolled-back transaction moves nothing

@@ -120,8 +120,8 @@ class Seatwise:
         self.monkeypatch.setenv("SEATWISE_CA_BUNDLE", str(sim.server.ca_bundle))
         self.monkeypatch.setenv("SIM_CLIENT_SECRET", sim.tenant.app.client_secret)
 
-    def add_app_only(self, sim: Sim, name: str = "sim") -> Result:
-        """`seatwise tenant add` with the simulator's app registration."""
+    def add_app_only(self, sim: Sim, name: str = "sim", *extra: str) -> Result:
+        """`seatwise tenant add` with the simulator's app registration (and `extra` options)."""
         self.point_at(sim)
         return self(
             "tenant",
@@ -133,6 +133,7 @@ class Seatwise:
             sim.tenant.app.client_id,
             "--client-secret-env",
             "SIM_CLIENT_SECRET",
+            *extra,
         )
 
     def __call__(self, *args: str) -> Result:

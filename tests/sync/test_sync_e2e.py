@@ -93,7 +93,8 @@ def test_faults_give_the_same_result(seatwise: Seatwise, tmp_path: Path) -> None
         clean = seatwise("users", "--tenant", "clean", "--format", "json").json()
     with serve(tmp_path / "faulty") as sim:
         sim.control("faults", {"spec": "throttle=0.2,unavailable=0.05,reset=0.02,retry_after=0.05"})
-        seatwise.add_app_only(sim, "faulty")
+        # The same Microsoft 365 tenant (same seed): registered anew, it supersedes the first.
+        assert seatwise.add_app_only(sim, "faulty", "--supersede", "clean").code == 0
         synced = seatwise("sync", "--tenant", "faulty")
         assert synced.code == 0, synced.err
         faulty = seatwise("users", "--tenant", "faulty", "--format", "json").json()

@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 
 from seatwise.config import Settings, load_settings
-from seatwise.web.accounts import create_token, create_user
 from seatwise.web.app import create_app
+from seatwise.workspace.accounts import create_token, create_user
 from tests.sync.conftest import database_url, seatwise
 
 __all__ = ["Web", "database_url", "seatwise"]

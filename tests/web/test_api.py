@@ -282,7 +282,11 @@ def test_contract_changes_and_plans(web: Web, seatwise: Seatwise, tmp_path: Path
 
         audit = _all(admin, "/api/v1/audit", **{"$top": 1})
         assert audit == _cli_json(seatwise, "audit")
-        assert [e["action"] for e in audit] == ["plan.approve", "plan.create"]
+        assert [e["action"] for e in audit][:2] == ["plan.approve", "plan.create"]
+        # Every contract change above is audited too, with the actor and the terms before/after.
+        changes = [e for e in audit if e["action"] == "contract.set"]
+        assert changes and {e["actor"] for e in changes} == {"api:token:admin token"}
+        assert changes[-1]["after"][0]["cost"] == "20.50"
         only = _all(admin, "/api/v1/audit", **{"$filter": f"plan eq {plan['id']}"})
         assert only == _cli_json(seatwise, "audit", "--plan", str(plan["id"]))
         audit_csv = admin.get("/api/v1/audit", params={"format": "csv"})

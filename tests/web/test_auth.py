@@ -110,7 +110,7 @@ def test_signing_in_does_not_wait_for_a_sync_holding_the_write_lock(web: Web) ->
 
 
 def test_a_browser_session_cannot_write_through_the_api_whatever_its_name(web: Web) -> None:
-    from seatwise.web.accounts import create_user
+    from seatwise.workspace.accounts import create_user
     from tests.web.conftest import PASSWORD
 
     with web.app.state.web.session() as session:

@@ -22,7 +22,8 @@ from seatwise.sync import TASKS
 from seatwise.sync.lease import Lease
 from seatwise.web.app import create_app
 from seatwise.web.runner import runner_for
-from seatwise.web.scheduler import Scheduler, due_tasks, install, intervals
+from seatwise.web.scheduler import Scheduler, install
+from seatwise.workspace.schedules import due_tasks, last_slot
 from tests.sync.conftest import Seatwise, Sim
 from tests.sync.conftest import serve as serve_sim
 from tests.web.conftest import Web, screenshot, sign_in
@@ -155,40 +156,68 @@ def test_an_unknown_task_is_refused(sim: Sim, web: Web) -> None:
 
 def test_due_tasks() -> None:
     now = datetime(2026, 11, 20, 12, tzinfo=UTC)
-    every = intervals(timedelta(hours=24), timedelta(hours=6))
-    assert due_tasks({}, every, now) == list(TASKS)
+    assert due_tasks({}, now) == list(TASKS)
     recent = dict.fromkeys(TASKS, now - timedelta(hours=1))
-    assert due_tasks(recent, every, now) == []
-    later = dict.fromkeys(TASKS, now - timedelta(hours=7))
-    assert due_tasks(later, every, now) == ["roster", "access", "differentiation"]
-    only_access = {**recent, "access": now - timedelta(hours=6)}
-    assert due_tasks(only_access, every, now) == ["access", "differentiation"]
+    assert due_tasks(recent, now) == []
+    # The daily slot was at 02:00 today: tasks last started before it are due again;
+    # License Information only once 24 hours have passed.
+    before_slot = dict.fromkeys(TASKS, now - timedelta(hours=11))
+    assert due_tasks(before_slot, now) == ["roster", "access", "differentiation"]
+    assert due_tasks(before_slot, now, sync_hour=13) == []  # today's 13:00 slot is to come
+    only_access = {**recent, "access": now - timedelta(hours=11)}
+    assert due_tasks(only_access, now) == ["access", "differentiation"]
+    day_old = dict.fromkeys(TASKS, now - timedelta(hours=25))
+    assert due_tasks(day_old, now) == list(TASKS)
+    assert due_tasks(day_old, now, disabled=["license-info"]) == [
+        "roster",
+        "access",
+        "differentiation",
+    ]
+    assert due_tasks(day_old, now, disabled=["roster", "access"]) == [
+        "license-info",
+        "differentiation",
+    ]
+    assert due_tasks({}, now, disabled=["differentiation"]) == ["license-info", "roster", "access"]
+    assert last_slot(now, 2) == datetime(2026, 11, 20, 2, tzinfo=UTC)
+    assert last_slot(now, 12) == now
+    assert last_slot(now, 13) == datetime(2026, 11, 19, 13, tzinfo=UTC)
 
 
 def test_scheduler_runs_due_tasks(sim: Sim, web: Web) -> None:
-    clock = [datetime.now(UTC)]
+    start = datetime.now(UTC)
+    clock = [start]
     runner = runner_for(web.app)
-    scheduler = Scheduler(
-        web.app.state.web.engine,
-        runner,
-        every=intervals(timedelta(hours=24), timedelta(hours=1)),
-        clock=lambda: clock[0],
-    )
+    scheduler = Scheduler(web.app.state.web.engine, runner, clock=lambda: clock[0])
     assert scheduler.run_due() == {"sim": list(TASKS)}
     assert scheduler.run_due() == {}  # that sync still runs: never two at once
     assert runner.wait(60)
     assert sorted(_runs(web)) == sorted((t, "succeeded") for t in TASKS)
     assert scheduler.run_due() == {}  # nothing is due yet
-    clock[0] += timedelta(hours=2)
+    # Past the next daily slot (the tenant's hour, 02:00 UTC by default), within 24 hours.
+    clock[0] = last_slot(start, 2) + timedelta(days=1, minutes=1)
     assert scheduler.run_due() == {"sim": ["roster", "access", "differentiation"]}
     assert runner.wait(60)
     assert [r for r in _runs(web) if r[0] == "license-info"] == [("license-info", "succeeded")]
     assert len(_runs(web)) == 7
 
 
+def test_switched_off_tasks_are_not_scheduled(sim: Sim, web: Web, seatwise: Seatwise) -> None:
+    done = seatwise("tenant", "schedule", "sim", "--hour", "5", "--disable", "license-info")
+    assert done.code == 0, done.err
+    assert "daily at 05:00 UTC" in done.err and "switched off: license-info" in done.err
+    refused = seatwise("tenant", "schedule", "sim", "--hour", "24")
+    assert refused.code == 2 and "0 to 23" in refused.err
+    scheduler = Scheduler(web.app.state.web.engine, runner_for(web.app))
+    assert scheduler.run_due() == {"sim": ["roster", "access", "differentiation"]}
+    assert runner_for(web.app).wait(60)
+    assert sorted(_runs(web)) == sorted(
+        (t, "succeeded") for t in ("roster", "access", "differentiation")
+    )
+
+
 def test_scheduler_runs_with_the_app_lifespan(sim: Sim, web: Web) -> None:
     app = create_app(web.settings)
-    scheduler = install(app, every=intervals(timedelta(hours=1), timedelta(hours=1)), tick=0.1)
+    scheduler = install(app, tick=0.1)
 
     async def serve_a_while() -> None:
         async with app.router.lifespan_context(app):

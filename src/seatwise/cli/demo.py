@@ -27,10 +27,10 @@ def demo(
 
     from seatwise.cli.context import Context
     from seatwise.cli.sync import run_with_progress
-    from seatwise.cli.tenants import save_tenant
     from seatwise.config import Settings, load_settings
     from seatwise.simulator import Tenant, create_app
     from seatwise.simulator.server import running
+    from seatwise.workspace.tenants import register
 
     console = Console(stderr=True, soft_wrap=True)
     base = load_settings()
@@ -47,7 +47,7 @@ def demo(
             secret_key=base.secret_key,
         )
         ctx = Context(settings)
-        save_tenant(
+        register(
             ctx,
             "demo",
             tenant.tenant_id,
@@ -104,8 +104,8 @@ def demo(
 
 def _web_app(settings: Any, password: str) -> Any:
     """The web app over the demo's data, with the `demo` admin account set to `password`."""
-    from seatwise.web.accounts import set_password
     from seatwise.web.app import create_app as create_web_app
+    from seatwise.workspace.accounts import set_password
 
     app = create_web_app(settings)
     with app.state.web.session() as session:

@@ -180,11 +180,15 @@ def set_contract(
 ) -> None:
     """Set the contract terms of a SKU; terms not given are kept, and syncs never change them."""
     from seatwise.analytics.inputs import licenses as inputs
+    from seatwise.reclaim.audit import current_actor
+    from seatwise.workspace.contracts import set_contract as save_contract
 
     changes = _changes(cost, currency, payment_frequency, effective_date, expiration_date, managed)
     ctx = Context()
-    with ctx.session() as session:
+    with ctx.session(write=True) as session:
         row = ctx.tenant(session, tenant)
         found = inputs.find_sku(session, row.pk, sku)
-        terms = inputs.set_contract(session, row.pk, found, changes, datetime.now(UTC))
+        terms = save_contract(
+            session, row.pk, found, changes, actor=current_actor(), now=datetime.now(UTC)
+        )
     err.print(f"Contract saved for {_describe(found['part_number'], terms)}", markup=False)

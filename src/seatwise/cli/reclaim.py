@@ -35,9 +35,9 @@ YesOption = Annotated[
 
 
 def _policy(ctx: Context) -> Any:
-    from seatwise.analytics.recommendations import Policy
+    from seatwise.workspace.plans import policy
 
-    return Policy.from_mapping(ctx.settings.recommendations.model_dump())
+    return policy(ctx)
 
 
 def _money(values: dict[str, str]) -> str:
@@ -195,8 +195,9 @@ def _fail_if_left(outcome: Outcome, verb: str, plan_id: int) -> None:
 def apply(plan_id: PlanId, tenant: TenantOption = None, yes: YesOption = False) -> None:
     """Remove the plan's licences through Graph (re-checking each user first); resumes an
     interrupted apply; does nothing for a plan already applied."""
-    from seatwise.reclaim import apply_plan, get_plan, plan_summary
+    from seatwise.reclaim import get_plan, plan_summary
     from seatwise.reclaim.audit import current_actor
+    from seatwise.workspace import plans as plan_jobs
 
     ctx = Context()
     with ctx.session() as session:
@@ -217,20 +218,12 @@ def apply(plan_id: PlanId, tenant: TenantOption = None, yes: YesOption = False) 
     if pending and not _confirm(yes, question):
         client.close()
         return
-    with client:
-        outcome = _run_with_bar(
-            f"Applying plan {plan_id}",
-            lambda progress: apply_plan(
-                ctx.engine,
-                client,
-                tenant_pk,
-                plan_id,
-                actor=current_actor(),
-                policy=_policy(ctx),
-                progress=progress,
-            ),
-        )
-        ctx.save_rotated_tokens()
+    outcome = _run_with_bar(
+        f"Applying plan {plan_id}",
+        lambda progress: plan_jobs.apply(
+            ctx, tenant_pk, plan_id, actor=current_actor(), progress=progress, client=client
+        ),
+    )
     _report(outcome, f"Plan {plan_id}")
     if outcome.done:
         err.print("Run `seatwise sync` to see the freed units in the licence positions.")
@@ -247,8 +240,9 @@ def undo(
     yes: YesOption = False,
 ) -> None:
     """Give back the licences the plan removed, with the same disabled plans."""
-    from seatwise.reclaim import get_plan, undo_plan
+    from seatwise.reclaim import get_plan
     from seatwise.reclaim.audit import current_actor
+    from seatwise.workspace import plans as plan_jobs
 
     ctx = Context()
     with ctx.session() as session:
@@ -264,20 +258,18 @@ def undo(
     if not _confirm(yes, f"Restore the licences plan {plan_id} removed from {who}?"):
         client.close()
         return
-    with client:
-        outcome = _run_with_bar(
-            f"Undoing plan {plan_id}",
-            lambda progress: undo_plan(
-                ctx.engine,
-                client,
-                tenant_pk,
-                plan_id,
-                actor=current_actor(),
-                upns=user or (),
-                progress=progress,
-            ),
-        )
-        ctx.save_rotated_tokens()
+    outcome = _run_with_bar(
+        f"Undoing plan {plan_id}",
+        lambda progress: plan_jobs.undo(
+            ctx,
+            tenant_pk,
+            plan_id,
+            actor=current_actor(),
+            upns=user or (),
+            progress=progress,
+            client=client,
+        ),
+    )
     _report(outcome, f"Undo of plan {plan_id}")
     _fail_if_left(outcome, "undo", plan_id)
 

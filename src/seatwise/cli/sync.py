@@ -11,7 +11,6 @@ from rich.table import Table
 
 from seatwise.cli.context import Context
 from seatwise.cli.report import TenantOption
-from seatwise.errors import UsageError
 
 
 class TaskChoice(StrEnum):
@@ -48,54 +47,47 @@ def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> Non
         TimeElapsedColumn,
     )
 
-    from seatwise.errors import AppError
-    from seatwise.sync import TASK_TITLES, RunResult, run_task
-    from seatwise.sync.lease import Lease
+    from seatwise.sync import TASK_TITLES
+    from seatwise.workspace.syncing import sync_tenant
 
     console = Console(stderr=True, soft_wrap=True)
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
-        if not row.active:
-            raise UsageError(
-                f"Tenant {row.name} is deactivated; reactivate it in the web UI's Settings to "
-                "sync it again."
-            )
         tenant_pk, name = row.pk, row.name
-        client = ctx.graph_client(row)
-    results: list[RunResult] = []
-    failure: AppError | None = None
-    with (
-        Lease.take(ctx.engine, tenant_pk, "seatwise sync"),
-        client,
-        Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[what]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        ) as progress,
-    ):
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[what]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         bars = {t: progress.add_task(TASK_TITLES[t], total=None, what="waiting") for t in tasks}
+        current: list[str] = []
+
+        def on_task(task_name: str) -> None:
+            if current:  # the previous task ended well
+                done = max(progress.tasks[bars[current[-1]]].completed, 1)
+                progress.update(bars[current[-1]], total=done, completed=done, what="done")
+            current.append(task_name)
+            progress.update(bars[task_name], what="running")
 
         def report(task_name: str, what: str, advance: int, total: int | None) -> None:
             progress.update(bars[task_name], advance=advance, what=what, total=total)
 
-        for name_ in tasks:
-            progress.update(bars[name_], what="running")
-            try:
-                result = run_task(ctx.engine, client, tenant_pk, name_, progress=report)
-            except AppError as exc:
-                progress.update(bars[name_], what="[red]failed")
-                failure = exc
-                break
-            finally:
-                ctx.save_rotated_tokens()
-            done = progress.tasks[bars[name_]].completed
-            progress.update(bars[name_], total=max(done, 1), completed=max(done, 1), what="done")
-            results.append(result)
+        outcome = sync_tenant(
+            ctx, tenant_pk, tasks, started_by="seatwise sync", progress=report, on_task=on_task
+        )
+        if current:
+            last = bars[current[-1]]
+            if outcome.failure is not None:
+                progress.update(last, what="[red]failed")
+            else:
+                done = max(progress.tasks[last].completed, 1)
+                progress.update(last, total=done, completed=done, what="done")
+    results = outcome.results
     summary = Table(title=f"Sync of {name}")
     for column in ("task", "status", "seconds", "items", "rows changed", "notes"):
         summary.add_column(column, overflow="fold")
@@ -119,8 +111,7 @@ def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> Non
             " ".join(result.notes),
         )
     console.print(summary)
-    if failure is not None:
-        raise failure
+    outcome.raise_failure()
 
 
 def tasks(

@@ -82,7 +82,7 @@ def create_user(
 ) -> None:
     """Create a local account (asks for the password unless --password-env is given)."""
     from seatwise.config import secret_from_environment
-    from seatwise.web.accounts import create_user as make
+    from seatwise.workspace.accounts import create_user as make
 
     if password_env:
         password = secret_from_environment(password_env)
@@ -103,7 +103,7 @@ def create_token(
 ) -> None:
     """Create an API token and print it (shown once; only its hash is stored)."""
     from seatwise.reclaim.audit import current_actor
-    from seatwise.web.accounts import create_token as make
+    from seatwise.workspace.accounts import create_token as make
 
     if not name.strip():
         raise UsageError("A token needs a name.")

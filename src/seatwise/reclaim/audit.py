@@ -76,11 +76,15 @@ def record(
 
 
 def _licences(value: list[dict[str, Any]] | None) -> str | None:
-    """`SKU (group G) [n plans off]` per licence, for tables and CSV."""
+    """`SKU (group G) [n plans off]` per licence (other changes as `key value` pairs), for
+    tables and CSV."""
     if value is None:
         return None
     parts = []
     for lic in value:
+        if "part" not in lic and "sku_id" not in lic:  # other changes: terms, settings
+            parts.append(", ".join(f"{k} {v}" for k, v in lic.items() if v is not None))
+            continue
         text = str(lic.get("part") or lic.get("sku_id"))
         if lic.get("via"):
             text += f" (group {lic['via']})"

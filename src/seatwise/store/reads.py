@@ -1,5 +1,5 @@
 """The few reads the CLI, the sync and the web app share: tenants by name, recent task runs,
-and the stamp that changes whenever a sync changes a tenant's data.
+and the stamp that changes whenever a tenant's data changes.
 
 The query layer for the users, licences and activity views lives in `seatwise.analytics`.
 Imports only `store.schema`.
@@ -8,7 +8,6 @@ Imports only `store.schema`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -25,10 +24,12 @@ def tenant_by_name(session: Session, name: str) -> Tenant | None:
 
 
 def only_tenant(session: Session) -> Tenant | None:
-    """The single tenant when exactly one exists (so `--tenant` may be left out), else None."""
-    if session.scalar(select(func.count()).select_from(Tenant)) != 1:
+    """The single tenant when exactly one exists, not counting registrations superseded by a
+    newer one (so `--tenant` may be left out), else None."""
+    current = Tenant.superseded_by.is_(None)
+    if session.scalar(select(func.count()).select_from(Tenant).where(current)) != 1:
         return None
-    return session.scalar(select(Tenant))
+    return session.scalar(select(Tenant).where(current))
 
 
 def recent_runs(session: Session, tenant_pk: int, limit: int = 20) -> Sequence[TaskRun]:
@@ -42,19 +43,14 @@ def recent_runs(session: Session, tenant_pk: int, limit: int = 20) -> Sequence[T
     return session.scalars(query).all()
 
 
-def stamp_columns(tenant_pk: Any) -> tuple[Any, Any]:
-    """The two parts of `sync_stamp` as scalar subqueries over `tenant_pk` (a value or a
-    column), to read them with other columns in one statement."""
-    succeeded = (TaskRun.tenant_pk == tenant_pk) & (TaskRun.status == "succeeded")
-    return (
-        select(func.count()).where(succeeded).scalar_subquery(),
-        select(func.max(TaskRun.finished_at)).where(succeeded).scalar_subquery(),
-    )
+def stamp_columns(tenant_pk: Any) -> tuple[Any]:
+    """`sync_stamp` as a scalar subquery over `tenant_pk` (a value or a column), to read it with
+    other columns in one statement."""
+    return (select(Tenant.data_version).where(Tenant.pk == tenant_pk).scalar_subquery(),)
 
 
-def sync_stamp(session: Session, tenant_pk: int) -> tuple[int, datetime | None]:
-    """What changes whenever a sync changes the tenant's data: the number of its succeeded task
-    runs and the latest one's end. A task commits its data and its `succeeded` together, and a
-    failed task commits no data, so two equal stamps mean the same synced data."""
-    count, latest = session.connection().execute(select(*stamp_columns(tenant_pk))).one()
-    return int(count), latest
+def sync_stamp(session: Session, tenant_pk: int) -> int:
+    """What changes whenever the tenant's data changes: its data version, which every
+    successful task and every contract edit moves on in the transaction that changes the data.
+    Two equal stamps, in any process on any machine, mean the same data."""
+    return int(session.connection().execute(select(*stamp_columns(tenant_pk))).scalar_one())

@@ -200,6 +200,14 @@ class Tenant(Base):
     concealed_names: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Bumped by every successful task and contract edit: caches of every process key on it.
+    data_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # Roster, Access and Differentiation run daily at this hour (UTC); tasks listed here do not
+    # run on schedule (space-separated task names).
+    sync_hour: Mapped[int] = mapped_column(Integer, default=2, server_default=text("2"))
+    disabled_tasks: Mapped[str] = mapped_column(String, default="", server_default=text("''"))
+    # The name of the registration of the same Entra tenant that took over from this one.
+    superseded_by: Mapped[str | None] = mapped_column(String)
 
 
 class User(Base):

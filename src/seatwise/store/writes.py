@@ -44,6 +44,7 @@ from seatwise.store.schema import (
     Base,
     SyncCursor,
     TaskRun,
+    Tenant,
     UsageSnapshot,
     User,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "CHUNK_ROWS",
     "COPY_MIN_ROWS",
     "Changes",
+    "bump_data_version",
     "finish_run",
     "get_cursor",
     "mark_missing_users_deleted",
@@ -636,6 +638,16 @@ def finish_run(
     run.finished_at = now
     run.duration_s = max((now - run.started_at).total_seconds(), 0.0)
     session.flush()
+
+
+def bump_data_version(session: Session, tenant_pk: int) -> None:
+    """Move the tenant's data version on, in the caller's transaction: whatever any process
+    kept from the tenant's data (API pages, recommendations) is stale once it commits."""
+    session.execute(
+        sql_update(Tenant)
+        .where(Tenant.pk == tenant_pk)
+        .values(data_version=Tenant.data_version + 1)
+    )
 
 
 def get_cursor(session: Session, tenant_pk: int, name: str) -> str | None:

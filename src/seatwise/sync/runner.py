@@ -99,6 +99,7 @@ def run_task(
                 progress=progress,
             )
             runner(ctx)
+            writes.bump_data_version(session, tenant_pk)
             writes.finish_run(session, run_pk, "succeeded", ctx.counts, ctx.notes, None, clock())
         return RunResult(
             task, "succeeded", ctx.counts, ctx.notes, None, (clock() - started).total_seconds()

@@ -21,11 +21,10 @@ from starlette.middleware.sessions import SessionMiddleware
 from seatwise import __version__
 from seatwise.config import Settings, load_settings
 from seatwise.errors import AppError
-from seatwise.secrets import SecretBox
-from seatwise.store import ensure_schema, make_engine
 from seatwise.web import pages
 from seatwise.web.security import LoginRequired, csrf_token
 from seatwise.web.state import TEMPLATES_DIR, WebState
+from seatwise.workspace import Workspace
 
 __all__ = ["create_app"]
 
@@ -66,10 +65,9 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The seatwise web app for `settings` (default: loaded from the environment)."""
-    settings = settings or load_settings()
-    engine = make_engine(settings.effective_database_url)
-    ensure_schema(engine)
-    box = SecretBox(settings)
+    workspace = Workspace(settings or load_settings())
+    settings, box = workspace.settings, workspace.secrets
+    workspace.engine  # noqa: B018  (made and migrated now, not on the first request)
     app = FastAPI(
         title="seatwise reporting API",
         version=__version__,
@@ -84,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
         openapi_url="/api/v1/openapi.json",
     )
-    app.state.web = WebState(settings, engine, box, _templates())
+    app.state.web = WebState(workspace, _templates())
     app.add_middleware(
         SessionMiddleware,
         secret_key=box.derive("web session").hex(),

@@ -2,10 +2,11 @@
 
 Evaluating every rule over 100k users takes seconds, and the Overview, the Recommendations page
 and the API's `/recommendations` all need the whole list. The result depends on the synced data
-(the tenant's `sync_stamp`), the contract fields and managed flags (edited in the UI or the
-API), the day it is judged on and the server's policy (fixed for the process). So each process
-keeps the latest list per tenant under a stamp of the first three, read in one query on every
-request, and evaluates again only when it moved. A plan made from recommendations still
+and the contract fields and managed flags (edited in the UI, the API or the CLI), which the
+tenant's data version in the database follows; on the day it is judged on; and on the server's
+policy (fixed for the process). So each process, on any machine, keeps the latest list per tenant
+under the tenant's data version and the day, read in one query on every request, and evaluates
+again only when one moved. A plan made from recommendations still
 evaluates afresh (`seatwise.reclaim.plans`).
 """
 
@@ -13,25 +14,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable
-from datetime import date
+from datetime import UTC, date, datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from seatwise.analytics.inputs import recommendations as inputs
 from seatwise.analytics.recommendations import Policy, Recommendation, evaluate
-from seatwise.store.reads import stamp_columns
-from seatwise.store.schema import LicenseContract, Tenant
+from seatwise.store.schema import Tenant
+from seatwise.workspace.rollup import rollup
 
 __all__ = ["KeptFindings"]
 
-_CONTRACTS = LicenseContract.tenant_pk == Tenant.pk
-_STAMP = select(
-    Tenant.created_at,
-    *stamp_columns(Tenant.pk),
-    select(func.count()).where(_CONTRACTS).scalar_subquery(),
-    select(func.max(LicenseContract.updated_at)).where(_CONTRACTS).scalar_subquery(),
-).where(Tenant.pk == bindparam("tenant_pk"))
+_STAMP = select(Tenant.created_at, Tenant.data_version).where(Tenant.pk == bindparam("tenant_pk"))
 
 
 class KeptFindings:
@@ -64,3 +60,15 @@ class KeptFindings:
                 self._kept[tenant_pk] = (stamp, found)
                 self.evaluations += 1
             return found
+
+    def rollup(
+        self, session: Session, tenants: list[Tenant], policy: Policy
+    ) -> list[dict[str, Any]]:
+        """The roll-up of `tenants` (`seatwise.workspace.rollup`), their savings from the
+        recommendations kept here."""
+        now = datetime.now(UTC)
+
+        def findings(session: Session, tenant: Tenant) -> list[Recommendation]:
+            return self.of(session, tenant.pk, policy, now.date())
+
+        return rollup(session, now, findings, tenants=tenants)

@@ -9,8 +9,8 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from seatwise.store.schema import Tenant
-from seatwise.web.accounts import Principal
 from seatwise.web.state import web_state
+from seatwise.workspace.accounts import Principal
 
 __all__ = ["NAV", "page"]
 

@@ -1,7 +1,6 @@
 """Integration tasks started from the web process ("Run now" and the in-process scheduler): a
-background thread per tenant running `seatwise.sync.run_task` as `seatwise sync` does, one sync
-per tenant at a time across every process (`seatwise.sync.lease`). Imports `sync`, `graph`,
-`store`; renders nothing.
+background thread per tenant running `seatwise.workspace.syncing.sync_tenant`, as `seatwise sync`
+does, one sync per tenant at a time across every process (the sync lease). Renders nothing.
 """
 
 from __future__ import annotations
@@ -14,21 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
-from seatwise.config import Settings
-from seatwise.connections import graph_client, save_refresh_tokens
 from seatwise.errors import AppError
-from seatwise.secrets import SecretBox
-from seatwise.store import session_scope
 from seatwise.store.schema import Tenant
-from seatwise.sync import TASKS, run_task
 from seatwise.sync.lease import Lease
+from seatwise.workspace import Workspace
+from seatwise.workspace.syncing import ordered_tasks, sync_tenant
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-    from seatwise.graph import GraphClient
 
 __all__ = ["Job", "SyncRunner", "runner_for"]
 
@@ -54,15 +46,12 @@ class Job:
 class SyncRunner:
     """Runs tasks for a tenant on a thread; refuses a second sync of a tenant while one runs."""
 
-    def __init__(self, settings: Settings, engine: Engine, secrets: SecretBox) -> None:
-        self.settings = settings
-        self.engine = engine
-        self.secrets = secrets
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._last: dict[int, Job] = {}
         self._threads: list[threading.Thread] = []
-        self._rotated: dict[int, str] = {}
 
     def running(self, tenant_pk: int) -> Job | None:
         """The tenant's running job, or None."""
@@ -77,22 +66,22 @@ class SyncRunner:
     def start(self, tenant_pk: int, tasks: Sequence[str], started_by: str) -> Job | None:
         """Start `tasks` (in dependency order) for the tenant in the background; None when a
         sync of that tenant is already running here, `SyncBusy` when elsewhere."""
-        unknown = [t for t in tasks if t not in TASKS]
-        if unknown or not tasks:
-            raise ValueError(f"Unknown tasks {unknown or tasks!r}; choose from {list(TASKS)}.")
-        with session_scope(self.engine) as session:
+        ordered = ordered_tasks(tasks)
+        with self.workspace.session() as session:
             row = session.get(Tenant, tenant_pk)
             if row is None:
                 raise AppError(f"There is no tenant {tenant_pk} in the database.")
             name = row.name
         if self.running(tenant_pk) is not None:
             return None
-        lease = Lease.take(self.engine, tenant_pk, f"started by {started_by} in the web app")
+        lease = Lease.take(
+            self.workspace.engine, tenant_pk, f"started by {started_by} in the web app"
+        )
         with self._lock:
             if tenant_pk in self._jobs:  # started here meanwhile, under a lease given back since
                 lease.release()
                 return None
-            job = Job(tenant_pk, name, [t for t in TASKS if t in tasks], started_by)
+            job = Job(tenant_pk, name, ordered, started_by)
             self._jobs[tenant_pk] = job
             thread = threading.Thread(
                 target=self._run, args=(job, lease), name=f"seatwise-sync-{name}", daemon=True
@@ -111,55 +100,38 @@ class SyncRunner:
         return not any(t.is_alive() for t in threads)
 
     def _run(self, job: Job, lease: Lease) -> None:
+        def on_task(task: str) -> None:
+            job.current, job.progress = task, ""
+            job.ran.append(task)
+
+        def report(_task: str, what: str, _advance: int, _total: int | None) -> None:
+            job.progress = what
+
         try:
-            with session_scope(self.engine) as session:
-                row = session.get(Tenant, job.tenant_pk)
-                if row is None:
-                    raise AppError(f"Tenant {job.tenant} was removed.")
-                client = self.graph_client(row)
-            with client:
-                for task in job.tasks:
-                    job.current, job.progress = task, ""
-                    job.ran.append(task)
-
-                    def report(_task: str, what: str, _advance: int, _total: int | None) -> None:
-                        job.progress = what
-
-                    try:
-                        # Records the run in task_run (running, then succeeded or failed).
-                        run_task(self.engine, client, job.tenant_pk, task, progress=report)
-                    finally:
-                        self._save_rotated_tokens()
-        except AppError as exc:  # recorded in task_run by run_task, or a credentials problem
+            outcome = sync_tenant(
+                self.workspace,
+                job.tenant_pk,
+                job.tasks,
+                started_by=job.started_by,
+                lease=lease,
+                progress=report,
+                on_task=on_task,
+            )
+            if outcome.failure is not None:  # recorded in task_run
+                job.error = str(outcome.failure)
+                log.warning("Sync of %s stopped: %s", job.tenant, outcome.failure)
+        except AppError as exc:  # a credentials problem, before the first task
             job.error = str(exc)
             log.warning("Sync of %s stopped: %s", job.tenant, exc)
         except Exception as exc:  # run boundary: the thread must end, recorded and logged
             job.error = f"Internal error: {exc!r}"
             log.exception("Sync of %s failed", job.tenant)
         finally:
-            lease.release()
             with self._lock:
                 self._jobs.pop(job.tenant_pk, None)
                 self._last[job.tenant_pk] = job
             job.current = None
             job.done.set()
-
-    def graph_client(self, tenant: Tenant) -> GraphClient:
-        """A Graph client for the tenant's stored credentials (as `seatwise sync` builds one)."""
-        tenant_pk = tenant.pk
-
-        def remember(token: str) -> None:
-            with self._lock:
-                self._rotated[tenant_pk] = token
-
-        return graph_client(self.settings, self.secrets, tenant, remember)
-
-    def _save_rotated_tokens(self) -> None:
-        with self._lock:
-            pending, self._rotated = self._rotated, {}
-        if pending:
-            with session_scope(self.engine) as session:
-                save_refresh_tokens(session, self.secrets, pending)
 
 
 _CREATE = threading.Lock()
@@ -171,6 +143,6 @@ def runner_for(app: FastAPI) -> SyncRunner:
         runner: SyncRunner | None = getattr(app.state, "sync_runner", None)
         if runner is None:
             web = app.state.web
-            runner = SyncRunner(web.settings, web.engine, web.secrets)
+            runner = SyncRunner(web.workspace)
             app.state.sync_runner = runner
         return runner

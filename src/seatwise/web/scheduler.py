@@ -1,7 +1,8 @@
-"""The in-process scheduler of `seatwise serve` (one machine): License Information every 24 h and
-the other integration tasks every `TASK_INTERVAL`, for every active tenant, started through the
-web process's `SyncRunner` (so never two syncs of a tenant at once). Started and stopped with the
-app's lifespan by `install`; past one machine, `seatwise worker` schedules instead.
+"""The in-process scheduler of `seatwise serve` on SQLite (one machine): every `TICK` it starts
+the tasks `seatwise.workspace.schedules` finds due (License Information every 24 h, the others
+daily at each tenant's hour), through the web process's `SyncRunner` (so never two syncs of a
+tenant at once). Started and stopped with the app's lifespan by `install`; on PostgreSQL,
+`seatwise worker` schedules the same way instead.
 """
 
 from __future__ import annotations
@@ -9,55 +10,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from seatwise.errors import SyncBusy
 from seatwise.store import session_scope
-from seatwise.store.schema import TaskRun, Tenant
-from seatwise.sync import TASKS
 from seatwise.web.runner import SyncRunner, runner_for
+from seatwise.workspace.schedules import due_tenants
 
-__all__ = ["LICENSE_INFO_INTERVAL", "TASK_INTERVAL", "TICK", "Scheduler", "install"]
+__all__ = ["TICK", "Scheduler", "install"]
 
 log = logging.getLogger(__name__)
 
-LICENSE_INFO_INTERVAL = timedelta(hours=24)
-TASK_INTERVAL = timedelta(hours=24)  # roster, access, differentiation (DESIGN §3: daily)
 TICK = 60.0  # seconds between looks at what is due
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def intervals(
-    license_info: timedelta = LICENSE_INFO_INTERVAL, others: timedelta = TASK_INTERVAL
-) -> dict[str, timedelta]:
-    """How often each task runs."""
-    return {task: license_info if task == "license-info" else others for task in TASKS}
-
-
-def due_tasks(
-    last_started: Mapping[str, datetime], every: Mapping[str, timedelta], now: datetime
-) -> list[str]:
-    """The tasks due at `now`, in dependency order, given when each last started (any outcome,
-    so a failing task is retried once per interval, not every tick). Differentiation follows
-    whenever the roster or access task runs, since it is derived from them."""
-    due = [
-        task
-        for task in TASKS
-        if task not in last_started or now - last_started[task] >= every[task]
-    ]
-    if ("roster" in due or "access" in due) and "differentiation" not in due:
-        due.append("differentiation")
-    return [t for t in TASKS if t in due]
 
 
 class Scheduler:
@@ -68,13 +42,11 @@ class Scheduler:
         engine: Engine,
         runner: SyncRunner,
         *,
-        every: Mapping[str, timedelta] | None = None,
         tick: float = TICK,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self.engine = engine
         self.runner = runner
-        self.every = dict(every or intervals())
         self.tick = tick
         self.clock = clock
         self._stop = threading.Event()
@@ -108,34 +80,19 @@ class Scheduler:
             self._stop.wait(self.tick)
 
     def run_due(self) -> dict[str, list[str]]:
-        """Start the due tasks of every active tenant not already syncing; what was started,
-        by tenant name."""
+        """Start the due tasks (`seatwise.workspace.schedules`) of every active tenant not
+        already syncing; what was started, by tenant name."""
         now = self.clock()
-        started: dict[str, list[str]] = {}
         with session_scope(self.engine) as session:
-            tenants = [
-                (t.pk, t.name)
-                for t in session.scalars(select(Tenant).where(Tenant.active.is_(True)))
-            ]
-            last: dict[int, dict[str, datetime]] = {}
-            for tenant_pk, task, at in session.execute(
-                select(TaskRun.tenant_pk, TaskRun.task, func.max(TaskRun.started_at)).group_by(
-                    TaskRun.tenant_pk, TaskRun.task
-                )
-            ):
-                last.setdefault(tenant_pk, {})[task] = at
-        for tenant_pk, name in tenants:
-            if self._stop.is_set() or self.runner.running(tenant_pk) is not None:
+            due = due_tenants(session, now, attempted=self._attempted)
+        started: dict[str, list[str]] = {}
+        for item in due:
+            if self._stop.is_set() or self.runner.running(item.tenant_pk) is not None:
                 continue
-            seen = dict(last.get(tenant_pk, {}))
-            for (pk, task), at in self._attempted.items():
-                if pk == tenant_pk and (task not in seen or seen[task] < at):
-                    seen[task] = at
-            due = due_tasks(seen, self.every, now)
-            if due and self._start(tenant_pk, due):
-                self._attempted.update({(tenant_pk, task): now for task in due})
-                log.info("Scheduled sync of %s: %s", name, ", ".join(due))
-                started[name] = due
+            if self._start(item.tenant_pk, item.tasks):
+                self._attempted.update({(item.tenant_pk, task): now for task in item.tasks})
+                log.info("Scheduled sync of %s: %s", item.tenant, ", ".join(item.tasks))
+                started[item.tenant] = item.tasks
         return started
 
     def _start(self, tenant_pk: int, due: list[str]) -> bool:

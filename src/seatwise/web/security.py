@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from seatwise.web.accounts import (
+from seatwise.web.state import web_state
+from seatwise.workspace.accounts import (
     Principal,
     end_sessions,
     in_background,
@@ -19,7 +20,6 @@ from seatwise.web.accounts import (
     session_state,
     stamp_token_use,
 )
-from seatwise.web.state import web_state
 
 __all__ = [
     "Admin",

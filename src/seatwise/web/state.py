@@ -1,6 +1,6 @@
-"""What every request of the web app shares: settings, the database engine, the secret box, the
-templates, the API's kept answers and the kept recommendations; built once in `create_app` and
-reached through `web_state(request)`.
+"""What every request of the web app shares: the workspace (settings, the database engine, the
+secret box, Graph clients), the templates, the API's kept answers and the kept
+recommendations; built once in `create_app` and reached through `web_state(request)`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from seatwise.secrets import SecretBox
 from seatwise.store import session_scope
 from seatwise.web.api.answers import AnswerCache
 from seatwise.web.findings import KeptFindings
+from seatwise.workspace import Workspace
 
 __all__ = ["TEMPLATES_DIR", "WebState", "web_state"]
 
@@ -28,14 +29,28 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 @dataclass
 class WebState:
-    """The app's shared objects."""
+    """The app's shared objects: the workspace (settings, database, secrets, Graph clients),
+    the templates and what the process keeps between requests."""
 
-    settings: Settings
-    engine: Engine
-    secrets: SecretBox
+    workspace: Workspace
     templates: Jinja2Templates
     answers: AnswerCache = field(default_factory=AnswerCache)
     findings: KeptFindings = field(default_factory=KeptFindings)
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the app was made with."""
+        return self.workspace.settings
+
+    @property
+    def engine(self) -> Engine:
+        """The database, migrated."""
+        return self.workspace.engine
+
+    @property
+    def secrets(self) -> SecretBox:
+        """Seals and opens stored secrets."""
+        return self.workspace.secrets
 
     @contextmanager
     def session(self, *, write: bool = False) -> Iterator[Session]:

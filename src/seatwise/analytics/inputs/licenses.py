@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from seatwise.analytics.licenses import check_contract
 from seatwise.errors import UsageError
 from seatwise.skus import product_name
+from seatwise.store import writes
 from seatwise.store.schema import LicenseContract, Sku
 
 __all__ = ["CONTRACT_FIELDS", "contract_rows", "find_sku", "set_contract", "sku_rows"]
@@ -102,5 +103,6 @@ def set_contract(
         setattr(row, name, merged[name])
     row.updated_at = now
     row.updated_by = updated_by
+    writes.bump_data_version(session, tenant_pk)
     session.flush()
     return merged

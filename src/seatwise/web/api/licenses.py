@@ -30,6 +30,7 @@ from seatwise.web.api.common import (
 from seatwise.web.api.odata import Page, PageParams, page_params
 from seatwise.web.security import ApiAdmin, ApiPrincipal
 from seatwise.web.state import web_state
+from seatwise.workspace.contracts import set_contract
 
 router = APIRouter(prefix="/api/v1", tags=["licenses"])
 
@@ -178,8 +179,13 @@ def change_contract(
         except UsageError as exc:
             fail(404, str(exc))
         try:
-            inputs.set_contract(
-                session, tenant_pk, found, changes, datetime.now(UTC), f"api:{principal.name}"
+            set_contract(
+                session,
+                tenant_pk,
+                found,
+                changes,
+                actor=f"api:{principal.name}",
+                now=datetime.now(UTC),
             )
         except UsageError as exc:
             fail(422, _api_wording(str(exc)))

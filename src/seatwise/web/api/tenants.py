@@ -1,4 +1,5 @@
-"""`GET /api/v1/tenants`: the connected tenants."""
+"""`GET /api/v1/tenants`: the connected tenants, each with the roll-up an MSP watches (users,
+paid licences, costs and potential savings per currency, the last sync)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
+from seatwise.analytics.recommendations import Policy
 from seatwise.web.api.common import ERRORS, JSONAnswer, page_answer
 from seatwise.web.api.odata import Page, PageParams, page_params
 from seatwise.web.security import ApiPrincipal
@@ -30,6 +32,19 @@ class TenantRecord(BaseModel):
     premium: bool | None
     concealed_names: bool | None
     created_at: str
+    status: str
+    superseded_by: str | None
+    users: int
+    licensed_users: int
+    paid_purchased: int
+    paid_assigned: int
+    paid_unused: int
+    annual_cost: dict[str, str | None]
+    unused_annual_cost: dict[str, str | None]
+    potential_savings: dict[str, str]
+    last_sync_status: str | None
+    last_sync_at: str | None
+    last_sync_age_hours: float | None
 
 
 class TenantPage(Page[TenantRecord]):
@@ -48,11 +63,18 @@ def tenants(
     _principal: ApiPrincipal,
     params: Annotated[PageParams, Depends(page_params)],
 ) -> Response:
-    """Every tenant: name, ids, how it is connected, whether it is active."""
-    with web_state(request).session() as session:
+    """Every tenant: name, ids, how it is connected, its status (active, inactive or
+    superseded), users and licensed users, paid licences purchased, assigned and unused, annual
+    and unused annual cost and the recommendations' potential savings (per currency code, as
+    decimal strings), and its last sync's status, end and age in hours."""
+    state = web_state(request)
+    with state.session() as session:
         rows = all_tenants(session)
+        policy = Policy.from_mapping(state.settings.recommendations.model_dump())
+        rolled = {r["name"]: r for r in state.findings.rollup(session, rows, policy)}
         items = [
             {
+                **rolled[t.name],
                 "name": t.name,
                 "tenant_id": t.tenant_id,
                 "client_id": t.client_id,
@@ -61,6 +83,7 @@ def tenants(
                 "premium": t.premium,
                 "concealed_names": t.concealed_names,
                 "created_at": t.created_at.isoformat(),
+                "superseded_by": t.superseded_by,
             }
             for t in rows
         ]

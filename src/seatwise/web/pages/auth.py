@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from seatwise.web.accounts import authenticate, in_background, session_state, stamp_login
 from seatwise.web.security import Csrf, csrf_token, sign_in, sign_out
 from seatwise.web.state import web_state
+from seatwise.workspace.accounts import authenticate, in_background, session_state, stamp_login
 
 router = APIRouter(include_in_schema=False)
 

@@ -19,11 +19,12 @@ from seatwise.analytics.inputs import licenses as inputs
 from seatwise.errors import UsageError
 from seatwise.store.schema import Tenant
 from seatwise.web import charts
-from seatwise.web.accounts import Principal
 from seatwise.web.render import page
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
+from seatwise.workspace.accounts import Principal
+from seatwise.workspace.contracts import set_contract
 
 router = APIRouter(include_in_schema=False)
 
@@ -208,8 +209,13 @@ async def save_contract(request: Request, user: Admin, sku_id: str) -> Response:
         sku = _sku(session, tenant, sku_id)
         if not errors:
             try:
-                inputs.set_contract(
-                    session, tenant.pk, sku, changes, datetime.now(UTC), f"web:{user.name}"
+                set_contract(
+                    session,
+                    tenant.pk,
+                    sku,
+                    changes,
+                    actor=f"web:{user.name}",
+                    now=datetime.now(UTC),
                 )
             except UsageError as exc:  # raised before anything is written
                 errors["form"] = _worded(str(exc))
@@ -228,12 +234,12 @@ def set_managed(
     with web_state(request).session(write=True) as session:
         tenant = _tenant(request, session)
         sku = _sku(session, tenant, sku_id)
-        inputs.set_contract(
+        set_contract(
             session,
             tenant.pk,
             sku,
             {"managed": managed == "yes"},
-            datetime.now(UTC),
-            f"web:{user.name}",
+            actor=f"web:{user.name}",
+            now=datetime.now(UTC),
         )
         return _back(tenant, saved=sku["part_number"])

@@ -23,20 +23,19 @@ from seatwise.analytics import licenses as positions
 from seatwise.analytics.inputs import licenses as licence_inputs
 from seatwise.analytics.recommendations import Policy, Recommendation
 from seatwise.store.schema import (
-    LicenseAssignment,
     ReportRefresh,
     SkuSnapshot,
     TaskRun,
     Tenant,
     UsageSnapshot,
 )
-from seatwise.store.schema import User as UserRow
 from seatwise.sync import TASK_TITLES
 from seatwise.web import charts
 from seatwise.web.render import page
 from seatwise.web.security import User
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
+from seatwise.workspace.rollup import user_counts
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,23 +47,6 @@ class Savings:
     currency: str
     annual_savings: Decimal
     recommendations: int
-
-
-def user_counts(session: Session, tenant_pk: int) -> tuple[int, int]:
-    """Live (not deleted) users, and those of them holding at least one licence."""
-    live = (UserRow.tenant_pk == tenant_pk) & UserRow.deleted_at.is_(None)
-    users = session.scalar(select(func.count()).select_from(UserRow).where(live)) or 0
-    licensed = session.scalar(
-        select(func.count(func.distinct(LicenseAssignment.user_id)))
-        .select_from(LicenseAssignment)
-        .join(
-            UserRow,
-            (UserRow.tenant_pk == LicenseAssignment.tenant_pk)
-            & (UserRow.id == LicenseAssignment.user_id),
-        )
-        .where(LicenseAssignment.tenant_pk == tenant_pk, live)
-    )
-    return int(users), int(licensed or 0)
 
 
 def savings(recommended: Iterable[Recommendation]) -> dict[str, Any]:
@@ -245,16 +227,19 @@ def _summary(session: Session, tenant: Tenant, recommended: list[Recommendation]
 
 @router.get("/")
 def overview(request: Request, user: User) -> Response:
-    """The overview page."""
+    """The overview page: the roll-up across tenants when there are several, then the chosen
+    tenant's summary."""
     state = web_state(request)
     with state.session() as session:
         tenants = all_tenants(session)
         tenant = pick_tenant(request, session)
-        context: dict[str, Any] = {}
+        context: dict[str, Any] = {"rollup": []}
         if tenant is not None:
             policy = Policy.from_mapping(state.settings.recommendations.model_dump())
             found = state.findings.of(session, tenant.pk, policy, datetime.now(UTC).date())
             context = _summary(session, tenant, found)
+            if len(tenants) > 1:
+                context["rollup"] = state.findings.rollup(session, tenants, policy)
         return page(
             request,
             "overview.html",

@@ -17,23 +17,15 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from seatwise.analytics.recommendations import Policy
 from seatwise.errors import AppError
-from seatwise.reclaim import (
-    Outcome,
-    apply_plan,
-    approve,
-    get_plan,
-    plan_records,
-    plan_summary,
-    undo_plan,
-)
+from seatwise.reclaim import Outcome, approve, get_plan, plan_records, plan_summary
 from seatwise.reclaim.audit import events
 from seatwise.store.schema import ReclaimPlan, Tenant
 from seatwise.web.render import page
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import WebState, web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
+from seatwise.workspace import plans as plan_jobs
 
 router = APIRouter(include_in_schema=False)
 PlanPk = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -68,21 +60,12 @@ def job_of(tenant_pk: int, plan_pk: int) -> Job | None:
 
 
 def _start(state: WebState, tenant: Tenant, plan_pk: int, kind: str, actor: str) -> None:
-    from seatwise.cli.context import Context
-
     key = (tenant.pk, plan_pk)
-    ctx = Context(state.settings)
-    try:
-        client = ctx.graph_client(tenant)  # AuthError when the tenant cannot sign in
-    except BaseException:
-        ctx.close()
-        raise
-    policy = Policy.from_mapping(state.settings.recommendations.model_dump())
+    client = state.workspace.graph_client(tenant)  # AuthError when the tenant cannot sign in
     with _LOCK:
         running = _JOBS.get(key)
         if running is not None and not running.finished:
             client.close()
-            ctx.close()
             raise HTTPException(409, f"Plan {plan_pk} is already being {running.verb}.")
         job = _JOBS[key] = Job(kind)
     tenant_pk = tenant.pk
@@ -91,25 +74,17 @@ def _start(state: WebState, tenant: Tenant, plan_pk: int, kind: str, actor: str)
         job.done, job.total = done, total
 
     def work() -> None:
+        run = plan_jobs.apply if kind == "apply" else plan_jobs.undo
         try:
-            with client:
-                if kind == "apply":
-                    job.outcome = apply_plan(
-                        state.engine, client, tenant_pk, plan_pk, actor=actor, policy=policy,
-                        progress=progress,
-                    )  # fmt: skip
-                else:
-                    job.outcome = undo_plan(
-                        state.engine, client, tenant_pk, plan_pk, actor=actor, progress=progress
-                    )
-            ctx.save_rotated_tokens()
+            job.outcome = run(
+                state.workspace, tenant_pk, plan_pk, actor=actor, progress=progress, client=client
+            )
         except AppError as exc:
             job.error = str(exc)
         except Exception as exc:  # a bug: keep the page usable and say so  # noqa: BLE001
             job.error = f"Unexpected error: {exc!r}"
         finally:
             job.finished = True
-            ctx.close()
 
     job.thread = threading.Thread(target=work, name=f"reclaim-{kind}-{plan_pk}", daemon=True)
     job.thread.start()

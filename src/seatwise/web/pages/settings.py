@@ -9,7 +9,6 @@ session cookie.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from seatwise.config import RecommendationSettings, Settings
-from seatwise.errors import AppError
+from seatwise.errors import AppError, UsageError
 from seatwise.graph.auth import (
     DELEGATED_PERMISSIONS,
     GRAPH_RESOURCE,
@@ -29,18 +28,19 @@ from seatwise.graph.auth import (
 )
 from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
-from seatwise.store.tenants import store_tenant
+from seatwise.sync import TASK_TITLES, TASKS
 from seatwise.web import oauth
-from seatwise.web.accounts import Principal, token_rows
 from seatwise.web.oauth import PendingSignIn
 from seatwise.web.render import page
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
+from seatwise.workspace.accounts import Principal, token_rows
+from seatwise.workspace.schedules import disabled_tasks, set_schedule
+from seatwise.workspace.tenants import check_ids, check_name, check_new, register, set_active
 
 router = APIRouter(include_in_schema=False)
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SESSION_KEY = "authorize"
 FLASH_KEY = "flash"
 # What the identity platform's form_post answer may carry (anything else is dropped).
@@ -133,6 +133,9 @@ def tenant_rows(session: Session) -> list[dict[str, Any]]:
                 "last_sync": synced.get(tenant.pk),
                 "reauthorize": _reauthorize_reason(session, tenant),
                 "signed_in": tenant.refresh_token_enc is not None,
+                "superseded_by": tenant.superseded_by,
+                "sync_hour": tenant.sync_hour,
+                "disabled_tasks": disabled_tasks(tenant),
             }
         )
     return rows
@@ -180,6 +183,7 @@ def render_settings(request: Request, user: Principal, **extra: Any) -> Response
                 "messages": _messages(request),
                 "api_tokens": token_rows(session) if user.is_admin else [],
                 "new_token": None,
+                "task_titles": list(TASK_TITLES.items()),
                 **extra,
             },
             user=user,
@@ -193,15 +197,11 @@ def render_settings(request: Request, user: Principal, **extra: Any) -> Response
 
 
 def _clean(name: str, tenant_id: str, client_id: str) -> tuple[str, str, str]:
-    name, tenant_id, client_id = name.strip(), tenant_id.strip(), client_id.strip()
-    if not NAME_RE.match(name):
-        raise ValueError(
-            "The name must be 1 to 64 letters, digits, dots, dashes or underscores "
-            "(it is what `seatwise sync --tenant NAME` takes)."
-        )
-    if not tenant_id or not client_id or len(tenant_id) > 200 or len(client_id) > 200:
-        raise ValueError("Give the tenant id and the client id of the app registration.")
-    return name, tenant_id, client_id
+    """The form's name and ids checked as the CLI checks them; ValueError says what is wrong."""
+    try:
+        return check_name(name), *check_ids(tenant_id, client_id)
+    except UsageError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @router.post("/settings/tenants", dependencies=[Csrf])
@@ -212,8 +212,10 @@ def add_tenant(
     tenant_id: Text,
     client_id: Text,
     client_secret: Text,
+    supersede: Text = "",
 ) -> Response:
-    """Register a tenant for app-only access, once its credentials earned a token."""
+    """Register a tenant for app-only access, once its credentials earned a token; with
+    `supersede`, retire that older registration of the same Microsoft 365 tenant."""
     state = web_state(request)
     try:
         name, tenant_id, client_id = _clean(name, tenant_id, client_id)
@@ -227,6 +229,11 @@ def add_tenant(
         if reads.tenant_by_name(session, name) is not None:
             _flash(request, "error", f"There is already a tenant called {name}.")
             return _back()
+        try:
+            check_new(session, name, tenant_id, supersede=supersede.strip() or None)
+        except UsageError as exc:
+            _flash(request, "error", _form_wording(str(exc)))
+            return _back()
     try:
         with ClientCredentialsProvider(
             state.settings, tenant_id, client_id, client_secret, name=name
@@ -235,19 +242,29 @@ def add_tenant(
     except AppError as exc:
         _flash(request, "error", f"Tenant {name} was not added: {exc}")
         return _back()
-    with state.session(write=True) as session:
-        store_tenant(
-            session,
-            state.secrets,
+    try:
+        register(
+            state.workspace,
             name,
             tenant_id,
             client_id,
             client_secret,
             auth_mode="app",
             refresh=None,
+            supersede=supersede.strip() or None,
         )
+    except UsageError as exc:
+        _flash(request, "error", _form_wording(str(exc)))
+        return _back()
     _flash(request, "ok", f"Tenant {name} added for app-only access by {user.name}.")
+    if supersede.strip():
+        _flash(request, "ok", f"Tenant {supersede.strip()} is retired: {name} took over.")
     return _back()
+
+
+def _form_wording(message: str) -> str:
+    """A CLI-worded sentence as the Settings form says it."""
+    return message.replace("--supersede", "“Supersede”")
 
 
 @router.post("/settings/authorize", dependencies=[Csrf])
@@ -306,6 +323,12 @@ def _credentials_for(
             raise ValueError(
                 f"There is already a tenant called {name}: use its Reauthorize button."
             )
+        try:
+            check_new(session, name, tenant_id, supersede=None)
+        except UsageError as exc:
+            raise ValueError(
+                str(exc).split("; use that name", 1)[0] + ": use its Reauthorize button."
+            ) from None
     return name, tenant_id, client_id, secret
 
 
@@ -357,10 +380,9 @@ def authorize_complete(request: Request, user: Admin) -> Response:
     except AppError as exc:
         _flash(request, "error", str(exc))
         return _back()
-    with state.session(write=True) as session:
-        store_tenant(
-            session,
-            state.secrets,
+    try:
+        register(
+            state.workspace,
             pending.name,
             pending.tenant_id,
             pending.client_id,
@@ -369,6 +391,9 @@ def authorize_complete(request: Request, user: Admin) -> Response:
             refresh=tokens.refresh_token,
             scopes=" ".join(tokens.scopes),
         )
+    except UsageError as exc:  # registered meanwhile under another name
+        _flash(request, "error", _form_wording(str(exc)))
+        return _back()
     who = tokens.id_token_claims.get("preferred_username") or "an administrator"
     _flash(
         request,
@@ -380,12 +405,15 @@ def authorize_complete(request: Request, user: Admin) -> Response:
 
 
 def _set_active(request: Request, name: str, active: bool) -> Response:
-    with web_state(request).session(write=True) as session:
-        tenant = reads.tenant_by_name(session, name)
-        if tenant is None:
+    state = web_state(request)
+    with state.session() as session:
+        if reads.tenant_by_name(session, name) is None:
             raise HTTPException(404, f"There is no tenant called {name!r}.")
-        tenant.active = active
-        tenant.updated_at = datetime.now(UTC)
+    try:
+        set_active(state.workspace, name, active)
+    except UsageError as exc:
+        _flash(request, "error", str(exc))
+        return _back()
     if active:
         _flash(
             request, "ok", f"Tenant {name} is active again: it is synced and its licences count."
@@ -398,6 +426,37 @@ def _set_active(request: Request, name: str, active: bool) -> Response:
             "in the ITAM export. Its history is kept.",
         )
     return _back()
+
+
+@router.post("/settings/tenants/{name}/schedule", dependencies=[Csrf])
+async def save_schedule(request: Request, user: Admin, name: str) -> Response:
+    """Set the hour of a tenant's daily sync and which tasks run on schedule."""
+    form = await request.form()
+    hour_text = str(form.get("hour") or "")
+    scheduled = {str(v) for v in form.getlist("scheduled")}
+    if not hour_text.isdigit() or len(hour_text) > 2:
+        _flash(request, "error", "Choose the hour of the daily sync, 00 to 23.")
+        return _back()
+    try:
+        await run_in_threadpool(_set_schedule, request, name, int(hour_text), scheduled)
+    except UsageError as exc:
+        _flash(request, "error", str(exc))
+        return _back()
+    _flash(request, "ok", f"Schedule of {name} saved by {user.name}.")
+    return _back()
+
+
+def _set_schedule(request: Request, name: str, hour: int, scheduled: set[str]) -> None:
+    with web_state(request).session(write=True) as session:
+        tenant = reads.tenant_by_name(session, name)
+        if tenant is None:
+            raise HTTPException(404, f"There is no tenant called {name!r}.")
+        set_schedule(
+            tenant,
+            hour=hour,
+            enable=[t for t in TASKS if t in scheduled],
+            disable=[t for t in TASKS if t not in scheduled],
+        )
 
 
 @router.post("/settings/tenants/{name}/deactivate", dependencies=[Csrf])

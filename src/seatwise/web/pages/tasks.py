@@ -19,12 +19,12 @@ from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASK_TITLES, TASKS
 from seatwise.sync.lease import current_lease
-from seatwise.web.accounts import Principal
 from seatwise.web.render import page
 from seatwise.web.runner import runner_for
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
+from seatwise.workspace.accounts import Principal
 
 router = APIRouter(include_in_schema=False)
 

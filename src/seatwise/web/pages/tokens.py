@@ -9,10 +9,10 @@ from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
 from seatwise.store.schema import ROLES
-from seatwise.web.accounts import create_token, revoke_token
 from seatwise.web.pages.settings import render_settings
 from seatwise.web.security import Admin, Csrf
 from seatwise.web.state import web_state
+from seatwise.workspace.accounts import create_token, revoke_token
 
 router = APIRouter(include_in_schema=False)
 
