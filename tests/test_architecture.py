@@ -138,12 +138,14 @@ LAYERS: dict[str, frozenset[str]] = {
     "simulator": frozenset(),
 }
 # Wiring that starts another part, named one by one: `python -m seatwise` runs the CLI; the
-# CLI's `serve` and `demo` start the web server, and `simulate` and `demo` the simulator.
+# CLI's `serve` and `demo` start the web server, `worker` the job worker, and `simulate` and
+# `demo` the simulator.
 WIRING = {
     "seatwise.__main__": ("seatwise.cli",),
     "seatwise.cli.web": ("seatwise.web.app", "seatwise.web.scheduler"),
     "seatwise.cli.demo": ("seatwise.web.app", "seatwise.simulator"),
     "seatwise.cli.simulate": ("seatwise.simulator",),
+    "seatwise.cli.worker": ("seatwise.worker",),
 }
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, select
 
 from seatwise.analytics import licenses as view
 from seatwise.errors import UsageError
+from seatwise.reclaim.audit import current_actor
 from seatwise.simulator import catalog
 from seatwise.store.schema import LicenseContract
 from tests.sync import conftest as e2e
@@ -407,7 +408,7 @@ def test_positions_match_the_tenant_and_contracts_survive_syncs(
         assert e3["annual_cost"] == view.money(Decimal("12.3456") * 12 * purchased)
         assert e3["unused_annual_cost"] == view.money(Decimal("12.3456") * 12 * max(available, 0))
         stored = _contract(cli, e3["sku_id"])
-        assert stored["updated_by"] == "cli" and stored["updated_at"] is not None
+        assert stored["updated_by"] == current_actor() and stored["updated_at"] is not None
 
         # The tenant buys 5 more: the next sync changes the units, never the contract.
         tenant.holdings[e3["sku_id"]].enabled += 5

@@ -179,8 +179,10 @@ def test_app_only_add_then_missing_permission_asks_to_reauthorize(
             page = client.get("/settings").text
             assert "Tenant fabrikam added for app-only access" in page
             assert secret not in page
-            listed = seatwise("tenant", "list")
-            assert re.search(r"^fabrikam\t\S+\tapp\tactive$", listed.out, re.M), listed.out
+            listed = seatwise("tenant", "list", "--format", "json").json()
+            assert [(t["name"], t["auth_mode"], t["status"]) for t in listed] == [
+                ("fabrikam", "app", "active")
+            ]
             assert seatwise("sync", "--tenant", "fabrikam").code == 0
 
             duplicate = client.post("/settings/tenants", data={**fields, "client_secret": secret})
@@ -233,7 +235,7 @@ def test_viewer_reads_but_every_form_is_forbidden(seatwise: Seatwise, web: Web) 
             },
         )
         assert bad_name.status_code == 303
-        assert "The name must be" in client.get("/settings").text
+        assert "A tenant name must be 1 to 64 letters" in client.get("/settings").text
 
 
 def test_signed_out_user_is_sent_to_login(web: Web) -> None:
@@ -338,7 +340,9 @@ def test_sign_in_started_in_one_process_is_finished_in_another(
             assert _pending_count(web) == 0
             replayed = browser.post(f"{web.base_url}/settings/authorize/callback", data=fields)
             assert replayed.status_code == 400
-        listed = seatwise("tenant", "list")
-        assert re.search(r"^contoso\t\S+\tdelegated\tactive$", listed.out, re.M), listed.out
+        listed = seatwise("tenant", "list", "--format", "json").json()
+        assert [(t["name"], t["auth_mode"], t["status"]) for t in listed] == [
+            ("contoso", "delegated", "active")
+        ]
         assert seatwise("sync", "--tenant", "contoso", "--task", "license-info").code == 0
     assert sim.tenant.app.client_secret.encode() not in _stored(seatwise, web)

@@ -21,6 +21,13 @@ def demo(
         bool, typer.Option(help="Serve the web UI and the simulated tenant until Ctrl-C.")
     ] = True,
     port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
+    tenants: Annotated[
+        int,
+        typer.Option(
+            help="Simulated tenants (seeds SEED, SEED+1, ...), registered as demo, demo-2, ...; "
+            "with more than one, the Overview and `seatwise tenant list` show the roll-up."
+        ),
+    ] = 1,
 ) -> None:
     """Simulated tenant + sync + web UI in one command, then print where to look."""
     from rich.console import Console
@@ -28,17 +35,21 @@ def demo(
     from seatwise.cli.context import Context
     from seatwise.cli.sync import run_with_progress
     from seatwise.config import Settings, load_settings
+    from seatwise.errors import UsageError
     from seatwise.simulator import Tenant, create_app
     from seatwise.simulator.server import running
     from seatwise.workspace.tenants import register
 
+    if not 1 <= tenants <= 20:
+        raise UsageError(f"--tenants must be between 1 and 20, not {tenants}.")
     console = Console(stderr=True, soft_wrap=True)
     base = load_settings()
     demo_dir = base.data_dir / "demo"
     demo_dir.mkdir(parents=True, exist_ok=True)
-    with console.status(f"Generating a simulated tenant of {users:,} users…"):
-        tenant = Tenant.create(users=users, seed=seed)
-    with running(create_app(tenant), demo_dir / "tls") as server:
+    what = "a simulated tenant" if tenants == 1 else f"{tenants} simulated tenants"
+    with console.status(f"Generating {what} of {users:,} users…"):
+        simulated = Tenant.create_many(tenants, users=users, seed=seed)
+    with running(create_app(simulated), demo_dir / "tls") as server:
         settings = Settings(
             data_dir=demo_dir,
             graph_url=server.base_url,
@@ -47,17 +58,19 @@ def demo(
             secret_key=base.secret_key,
         )
         ctx = Context(settings)
-        register(
-            ctx,
-            "demo",
-            tenant.tenant_id,
-            tenant.app.client_id,
-            tenant.app.client_secret,
-            auth_mode="app",
-            refresh=None,
-        )
-        console.print(f"Simulated tenant [bold]{tenant.domain}[/] at {server.base_url}")
-        run_with_progress(ctx, "demo", ["license-info", "roster", "access", "differentiation"])
+        for number, tenant in enumerate(simulated, start=1):
+            name = "demo" if number == 1 else f"demo-{number}"
+            register(
+                ctx,
+                name,
+                tenant.tenant_id,
+                tenant.app.client_id,
+                tenant.app.client_secret,
+                auth_mode="app",
+                refresh=None,
+            )
+            console.print(f"Simulated tenant [bold]{tenant.domain}[/] at {server.base_url}")
+            run_with_progress(ctx, name, ["license-info", "roster", "access", "differentiation"])
         env = {
             "SEATWISE_DATA_DIR": str(demo_dir),
             "SEATWISE_GRAPH_URL": server.base_url,
@@ -79,6 +92,11 @@ def demo(
             )
         console.print("\n[bold]Where to look[/] on the command line:")
         console.print(f"  export {exports}")
+        which = " --tenant demo" if tenants > 1 else ""  # the others: demo-2, demo-3, ...
+        if tenants > 1:
+            console.print(
+                f"  {'seatwise tenant list':<58} every tenant: users, paid licences, savings"
+            )
         for command, meaning in (
             ("seatwise users", "every user: licences, activity, storage, MFA"),
             ("seatwise users --inactive-days 90 --sort -mail_usage_mb", "filter and sort"),
@@ -90,7 +108,7 @@ def demo(
             ("seatwise tasks", "the integration tasks' runs"),
             ("seatwise sync", "sync again (nothing changes on an unchanged tenant)"),
         ):
-            console.print(f"  {command:<58} {meaning}")
+            console.print(f"  {command + which:<58} {meaning}")
         if web is not None:
             import uvicorn
 
