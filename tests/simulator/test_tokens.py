@@ -84,7 +84,7 @@ def test_delegated_access_token_looks_like_a_graph_jwt(store: TokenStore, clock:
         app_name="seatwise",
     )
     header, claims = jwt_parts(token)
-    assert header["typ"] == "JWT" and header["alg"] == "HS256"
+    assert header["typ"] == "JWT" and header["alg"] == "RS256"
     assert claims["aud"] == "https://graph.microsoft.com"
     assert claims["iss"] == f"https://sts.windows.net/{TENANT}/"
     assert claims["tid"] == TENANT and claims["oid"] == USER and claims["appid"] == CLIENT
@@ -277,7 +277,7 @@ def test_id_token_is_rs256_and_verifies_with_the_jwks(store: TokenStore, clock: 
     assert header["alg"] == "RS256"
     assert claims["aud"] == CLIENT and "nonce" not in claims
     assert claims["iat"] == int(clock.now) and claims["ver"] == "2.0"
-    (key,) = store.jwks("https://x/t/v2.0")["keys"]
+    key = next(k for k in store.jwks("https://x/t/v2.0")["keys"] if k["kid"] == header["kid"])
     assert (
         key["kid"] == header["kid"] and key["kty"] == "RSA" and key["issuer"] == "https://x/t/v2.0"
     )

@@ -373,8 +373,12 @@ class GraphClient:
         path: str,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
+        links: dict[str, str] | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
         """Each page's `value` of a collection, following the full `@odata.nextLink` as given.
+
+        A delta query's last page carries `@odata.deltaLink` instead: it is put in `links`
+        (under that name) when a dict is given, before the last page is yielded.
 
         `headers` (e.g. `ConsistencyLevel`) are sent again with every page, since Graph does not
         carry them over. Pages are yielded as they arrive and never accumulated; a page may be
@@ -400,6 +404,13 @@ class GraphClient:
                     foreign = bool(next_link) and _origin(str(next_link)) != self._origin
                     if next_link and not foreign:
                         pending = pool.submit(self.get_json, str(next_link), headers=headers)
+                    delta_link = body.get("@odata.deltaLink")
+                    if links is not None and delta_link and not next_link:
+                        if _origin(str(delta_link)) != self._origin:
+                            raise GraphError(
+                                f"Graph's delta link for {_path(path)} points to another host."
+                            )
+                        links["@odata.deltaLink"] = str(delta_link)
                     pages += 1
                     items += len(value)
                     self._progress(Progress("page", _path(path), pages=pages, items=items))

@@ -32,6 +32,7 @@ __all__ = [
     "SIGN_IN_MAX_TOP",
     "SUBSCRIBED_SKUS",
     "USERS",
+    "USERS_DELTA",
     "USERS_MAX_TOP",
     "USER_FIELDS",
     "Period",
@@ -43,8 +44,11 @@ __all__ = [
     "report_path",
     "sign_ins_params",
     "subscribed_skus_params",
+    "users_by_id_params",
+    "users_delta_params",
     "users_params",
     "users_sign_in_params",
+    "users_signed_in_since_params",
 ]
 
 V1: Final = "/v1.0"
@@ -86,6 +90,41 @@ def users_params(top: int = USERS_MAX_TOP) -> dict[str, str]:
 def users_sign_in_params(top: int = SIGN_IN_MAX_TOP) -> dict[str, str]:
     """Query of `GET /v1.0/users` for last sign-ins: id and `signInActivity` only."""
     return {"$select": ",".join(SIGN_IN_ACTIVITY_FIELDS), "$top": str(min(top, SIGN_IN_MAX_TOP))}
+
+
+USERS_DELTA: Final = f"{V1}/users/delta"
+# signInActivity's DateTime properties that `$filter` can compare (graph-facts §1).
+SIGN_IN_FILTERABLE: Final = ("lastSignInDateTime", "lastNonInteractiveSignInDateTime")
+
+
+def users_delta_params() -> dict[str, str]:
+    """Query of the first call of a `GET /v1.0/users/delta` round: every field of
+    `USER_FIELDS` (signInActivity is not available in delta). Later calls follow the links."""
+    return {"$select": ",".join(USER_FIELDS)}
+
+
+def users_signed_in_since_params(
+    since: datetime, field: str, top: int = SIGN_IN_MAX_TOP
+) -> dict[str, str]:
+    """Query of `GET /v1.0/users` for the users whose `signInActivity/{field}` is on or after
+    `since` (a signInActivity filter can't be combined with other properties)."""
+    if field not in SIGN_IN_FILTERABLE:
+        raise ValueError(f"signInActivity/{field} is not filterable")
+    return {
+        "$filter": f"signInActivity/{field} ge {graph_datetime(since)}",
+        **users_sign_in_params(top),
+    }
+
+
+IDS_PER_FILTER: Final = 15  # values of one `id in (...)` clause
+
+
+def users_by_id_params(ids: Iterable[str], top: int = SIGN_IN_MAX_TOP) -> dict[str, str]:
+    """Query of `GET /v1.0/users` for `id` and `signInActivity` of the users `ids`."""
+    listed = ", ".join(f"'{user_id}'" for user_id in ids)
+    if "'" in "".join(ids) or not listed:
+        raise ValueError("ids must be object ids")
+    return {"$filter": f"id in ({listed})", **users_sign_in_params(top)}
 
 
 # -- subscribed SKUs (graph-facts §2) -----------------------------------------------------------

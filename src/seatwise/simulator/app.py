@@ -83,7 +83,10 @@ def create_app(
     host = Host(faults=faults or FaultPlan())
     for index, one in enumerate(tenants):
         store = tokens if index == 0 and tokens is not None else None
-        host.add(one, store or TokenStore(lifetime_s=one.options.token_lifetime_s, clock=clock))
+        store = store or TokenStore(
+            lifetime_s=one.options.token_lifetime_s, clock=clock, tenant_id=one.tenant_id
+        )
+        host.add(one, store)
     routes = [
         *identity.tenant_routes(
             [(sim.tenant, sim.tokens) for sim in host.sims], authority_base=_authority_base

@@ -1,5 +1,6 @@
 """Control endpoints under `/_control` that tests and `seatwise simulate` use to change the tenant
-from outside Graph: faults, token expiry, the admin's roles and password, tenant switches, time.
+from outside Graph: faults, token expiry, the admin's roles and password, tenant switches, time,
+a working day's churn, user deletion and delta-token expiry.
 
 Not part of Graph. Served only on the loopback simulator; they need no token. When the simulator
 serves several tenants, each endpoint acts on the tenant named by `?tenant=<id or domain>`, else
@@ -131,6 +132,41 @@ async def sign_in(request: Request) -> Response:
     return json_response({"id": user.id, "lastSignInDateTime": moment.isoformat()})
 
 
+async def purge_user(request: Request) -> Response:
+    """Permanently delete a user (by id or UPN), live or soft-deleted."""
+    sim = sim_of(request)
+    tenant = sim.tenant
+    key = request.path_params["key"].lower()
+    user = tenant.find_user(key) or next(
+        (u for u in tenant.deleted_users if key in (u.id, u.upn.lower())), None
+    )
+    if user is None:
+        return _problem("No such user.", 404)
+    tenant.purge_user(user)
+    return json_response({"id": user.id, "purged": True})
+
+
+async def churn(request: Request) -> Response:
+    """`POST {"fraction": 0.01}`: a working day's changes to that share of the users."""
+    sim = sim_of(request)
+    body = await _json(request)
+    fraction = body.get("fraction")
+    if (
+        isinstance(fraction, bool)
+        or not isinstance(fraction, int | float)
+        or not 0 <= fraction <= 1
+    ):
+        return _problem("fraction must be a number between 0 and 1.")
+    changed = sim.tenant.churn(float(fraction))
+    return json_response({"changed": changed, "users": len(sim.tenant.users)})
+
+
+async def expire_delta(request: Request) -> Response:
+    """Every `/users/delta` token issued so far is refused from now on (410)."""
+    sim_of(request).tenant.expire_delta_tokens()
+    return Response(status_code=204)
+
+
 async def stats(request: Request) -> Response:
     """Calls per route, faults injected and tenant facts, for tests and benchmarks."""
     sim = sim_of(request)
@@ -161,4 +197,7 @@ def routes() -> list[Route]:
         Route("/_control/stats", stats, methods=["GET"]),
         Route("/_control/users/{key}/delete", delete_user, methods=["POST"]),
         Route("/_control/users/{key}/signin", sign_in, methods=["POST"]),
+        Route("/_control/users/{key}/purge", purge_user, methods=["POST"]),
+        Route("/_control/churn", churn, methods=["POST"]),
+        Route("/_control/delta/expire", expire_delta, methods=["POST"]),
     ]

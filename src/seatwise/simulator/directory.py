@@ -5,6 +5,7 @@ deleted users, under `/v1.0` and `/beta`, with Graph's paging, `$select`, `$filt
 from __future__ import annotations
 
 import base64
+import bisect
 from typing import Any
 
 import orjson
@@ -73,13 +74,16 @@ async def list_users(request: Request) -> Response:
     tenant = sim.tenant
     params = request.query_params
     select = _select(request, collection=True)
+    if "$skip" in params:
+        raise query.bad_request("'$skip' is not supported by the service.")
     filt = query.parse_user_filter(params.get("$filter"))
     _check_sign_in(sim, request, select, filt)
+    search = _search(request)
     top = query.parse_top(params.get("$top"), default=100, maximum=USERS_MAX_TOP)
     if "signInActivity" in select:
         top = min(top, SIGNIN_MAX_TOP)
     count_wanted = params.get("$count", "").lower() == "true"
-    if count_wanted and request.headers.get("consistencylevel", "").lower() != "eventual":
+    if count_wanted and not _eventual(request):
         raise query.bad_request("$count is not currently supported.")
     salt = f"users{tenant.version}"
     start = query.decode_skiptoken(params["$skiptoken"], salt) if "$skiptoken" in params else 0
@@ -91,15 +95,13 @@ async def list_users(request: Request) -> Response:
         position += 1
         if filt.predicates and not filt.matches(userjson.facts(tenant, user, filt.sign_in)):
             continue
+        if search is not None and not search.matches(user):
+            continue
         page.append(userjson.render_bytes(tenant, user, select))
     fragment = "users" if not params.get("$select") else f"users({','.join(select)})"
     body: dict[str, Any] = {"@odata.context": _context(request, fragment)}
     if count_wanted and start == 0:
-        body["@odata.count"] = sum(
-            1
-            for u in users
-            if not filt.predicates or filt.matches(userjson.facts(tenant, u, filt.sign_in))
-        )
+        body["@odata.count"] = _count(tenant, filt, search)
     if position < len(users):
         token = query.encode_skiptoken(position, salt)
         body["@odata.nextLink"] = query.next_link(
@@ -112,6 +114,69 @@ async def list_users(request: Request) -> Response:
     separator = b"," if len(head) > 1 else b""
     payload = head + separator + b'"value":[' + b",".join(page) + b"]}"
     return Response(payload, media_type=JSON_MEDIA_TYPE)
+
+
+def _eventual(request: Request) -> bool:
+    return request.headers.get("consistencylevel", "").lower() == "eventual"
+
+
+def _search(request: Request) -> query.UserSearch | None:
+    """`$search`, which Graph only runs as an advanced query (`ConsistencyLevel: eventual`)."""
+    raw = request.query_params.get("$search")
+    if raw is None:
+        return None
+    if not _eventual(request):
+        raise query.bad_request(
+            "Request with $search query parameter only works through MSGraph with a special "
+            "request header: 'ConsistencyLevel: eventual'",
+            code="Request_UnsupportedQuery",
+        )
+    return query.parse_user_search(raw)
+
+
+def _count(tenant: Tenant, filt: query.UserFilter, search: query.UserSearch | None) -> int:
+    return sum(
+        1
+        for u in tenant.users
+        if (not filt.predicates or filt.matches(userjson.facts(tenant, u, filt.sign_in)))
+        and (search is None or search.matches(u))
+    )
+
+
+async def count_users(request: Request) -> Response:
+    """`GET /users/$count`: the number as text, an advanced query (`ConsistencyLevel`)."""
+    sim = sim_of(request)
+    sim.authorize(request, "users")
+    sim.count("users.count")
+    if not _eventual(request):
+        raise query.bad_request("$count is not currently supported.")
+    filt = query.parse_user_filter(request.query_params.get("$filter"))
+    if filt.sign_in:
+        sim.authorize(request, "signInActivity")
+    count = _count(sim.tenant, filt, _search(request))
+    return Response(str(count), media_type="text/plain")
+
+
+async def me(request: Request) -> Response:
+    """`GET /me`: the signed-in user of a delegated token (app-only tokens have none)."""
+    sim = sim_of(request)
+    grant = sim.tokens.check(request.headers.get("authorization"), sim.tenant.tenant_id)
+    if grant.app_only or grant.user_id is None:
+        raise GraphError(
+            400, "BadRequest", "/me request is only valid with delegated authentication flow."
+        )
+    sim.count("me")
+    user = sim.tenant.find_user(grant.user_id)
+    if user is None:
+        raise _not_found(grant.user_id)
+    select = _select(request, collection=False)
+    if "signInActivity" in select:
+        sim.authorize(request, "signInActivity")
+    body = {
+        "@odata.context": _context(request, "users/$entity"),
+        **userjson.render(sim.tenant, user, select),
+    }
+    return json_response(body)
 
 
 async def get_user(request: Request) -> Response:
@@ -141,22 +206,61 @@ def _delta_token(version: int, salt: str) -> str:
     return base64.urlsafe_b64encode(f"{salt}:{version}".encode()).decode().rstrip("=")
 
 
-def _read_delta_token(token: str, salt: str) -> int:
+def _read_delta_token(tenant: Tenant, token: str, salt: str) -> int:
     try:
         got_salt, version = (
             base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
         )
         if got_salt != salt:
             raise ValueError
-        return int(version)
+        since = int(version)
     except (ValueError, UnicodeDecodeError):
         raise GraphError(
             400, "Request_BadRequest", "Invalid delta token or the token has expired."
         ) from None
+    if since < tenant.delta_valid_from:
+        raise GraphError(
+            410,
+            "resyncRequired",
+            "Resync required. Replace any local cached data with a full synchronization, "
+            "starting from a new delta query without a token.",
+        )
+    return since
+
+
+def _round_token(since: int, upto: int, offset: int, salt: str) -> str:
+    """A `$skiptoken` inside a delta round: changes after `since` up to `upto` (-1: the
+    initial round of every user), the next one at `offset`."""
+    raw = f"RFNwdAIAAQAA:{salt}:{since}:{upto}:{offset}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_round_token(token: str, salt: str) -> tuple[int, int, int]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        prefix, got_salt, since, upto, offset = base64.urlsafe_b64decode(padded).decode().split(":")
+        if prefix != "RFNwdAIAAQAA" or got_salt != salt:
+            raise ValueError
+        return int(since), int(upto), int(offset)
+    except (ValueError, UnicodeDecodeError):
+        raise query.bad_request(
+            "Skip token is null or invalid.", code="Directory_ExpiredPageToken"
+        ) from None
+
+
+def _delta_item(tenant: Tenant, user_id: str, select: tuple[str, ...]) -> bytes:
+    """A changed user as delta shows it: the user, or `@removed` once gone from `/users`
+    (`changed`: soft-deleted, restorable; `deleted`: permanently deleted)."""
+    user = tenant.users_by_id.get(user_id)
+    if user is not None:
+        return userjson.render_bytes(tenant, user, select)
+    reason = "deleted" if user_id in tenant.purged else "changed"
+    return orjson.dumps({"id": user_id, "@removed": {"reason": reason}})
 
 
 async def users_delta(request: Request) -> Response:
-    """`GET /users/delta`: full round in pages, then a `@odata.deltaLink` for changes since."""
+    """`GET /users/delta`: a round of pages (every user at first, then what changed since the
+    token, removals as `@removed`) that ends in a `@odata.deltaLink` for the next round."""
     sim = sim_of(request)
     sim.authorize(request, "users")
     sim.count("users.delta")
@@ -165,36 +269,44 @@ async def users_delta(request: Request) -> Response:
     select = _select(request, collection=True)
     if "signInActivity" in select:
         raise query.bad_request("Property 'signInActivity' is not supported in delta queries.")
+    if "$skip" in params:
+        raise query.bad_request("'$skip' is not supported by the service.")
     salt = tenant.data.salt[:8]
     base = f"{_root(request)}/users/delta"
-    if "$deltatoken" in params:
-        since = _read_delta_token(params["$deltatoken"], salt)
-        changed_ids = [uid for version, uid in tenant.change_log if version > since]
-        changed = [tenant.users_by_id[uid] for uid in dict.fromkeys(changed_ids)]
-        value = [userjson.render(tenant, u, select) for u in changed]
-        keep = {k: v for k, v in params.items() if k.lower() == "$select"}
-        keep["$deltatoken"] = _delta_token(tenant.version, salt)
-        body = {
-            "@odata.context": _context(request, "users"),
-            "@odata.deltaLink": query.next_link(base, keep, "$deltatoken", keep["$deltatoken"]),
-            "value": value,
-        }
-        return json_response(body)
-    start = query.decode_skiptoken(params["$skiptoken"], salt) if "$skiptoken" in params else 0
-    users = tenant.users[start : start + DELTA_PAGE]
-    body = {"@odata.context": _context(request, "users")}
-    end = start + len(users)
-    if end < len(tenant.users):
-        body["@odata.nextLink"] = query.next_link(
-            base, params, "$skiptoken", query.encode_skiptoken(end, salt)
-        )
+    if "$skiptoken" in params:
+        since, upto, offset = _read_round_token(params["$skiptoken"], salt)
+    elif "$deltatoken" in params:
+        since, upto, offset = _read_delta_token(tenant, params["$deltatoken"], salt), -2, 0
     else:
-        keep = {k: v for k, v in params.items() if k.lower() == "$select"}
-        body["@odata.deltaLink"] = query.next_link(
-            base, keep, "$deltatoken", _delta_token(tenant.version, salt)
-        )
-    body["value"] = [userjson.render(tenant, u, select) for u in users]
-    return json_response(body)
+        since, upto, offset = -1, -2, 0
+    if upto == -2:  # a round starts: it covers every change up to now
+        upto = tenant.version
+    if since == -1:  # by user index, so that users leaving mid-round shift nothing
+        users = tenant.users
+        start = bisect.bisect_left(users, offset, key=lambda u: u.index)
+        chunk = [u.id for u in users[start : start + DELTA_PAGE]]
+        more = start + len(chunk) < len(users)
+        end = users[start + len(chunk) - 1].index + 1 if chunk else offset
+    else:
+        log = tenant.change_log
+        first = bisect.bisect_right(log, since, key=lambda entry: entry[0])
+        last = bisect.bisect_right(log, upto, key=lambda entry: entry[0])
+        ids = list(dict.fromkeys(uid for _, uid in log[first:last]))
+        chunk = ids[offset : offset + DELTA_PAGE]
+        end = offset + len(chunk)
+        more = end < len(ids)
+    page = [_delta_item(tenant, uid, select) for uid in chunk]
+    body: dict[str, Any] = {"@odata.context": _context(request, "users")}
+    keep = {k: v for k, v in params.items() if k.lower() == "$select"}
+    if more:
+        token = _round_token(since, upto, end, salt)
+        body["@odata.nextLink"] = query.next_link(base, keep, "$skiptoken", token)
+    else:
+        token = _delta_token(upto, salt)
+        body["@odata.deltaLink"] = query.next_link(base, keep, "$deltatoken", token)
+    head = orjson.dumps(body)[:-1]
+    payload = head + b',"value":[' + b",".join(page) + b"]}"
+    return Response(payload, media_type=JSON_MEDIA_TYPE)
 
 
 async def deleted_users(request: Request) -> Response:
@@ -354,6 +466,8 @@ def routes() -> list[Route]:
             Route(f"{prefix}/users", list_users, methods=["GET"]),
             Route(f"{prefix}/users/delta", users_delta, methods=["GET"]),
             Route(f"{prefix}/users/delta()", users_delta, methods=["GET"]),
+            Route(f"{prefix}/users/$count", count_users, methods=["GET"]),
+            Route(f"{prefix}/me", me, methods=["GET"]),
             Route(f"{prefix}/users/{{key}}", get_user, methods=["GET"]),
             Route(f"{prefix}/users/{{key}}/assignLicense", assign_license, methods=["POST"]),
             Route(

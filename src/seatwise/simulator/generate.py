@@ -458,6 +458,28 @@ def generate(
     return _Generator(users, seed, moment, avoid_domains).run()
 
 
+def joiners(data: GeneratedTenant, count: int, seed: int) -> list[User]:
+    """`count` new users joining `data`'s tenant now (a working day's hires), drawn from
+    `seed` the way the generator draws users, with fresh ids, UPNs and indexes."""
+    if count <= 0:
+        return []
+    maker = _Generator(max(len(data.users), 10), seed, data.now)
+    maker.domain = data.domain
+    maker.upns = {u.upn.lower() for u in (*data.users, *data.deleted_users)}
+    maker.groups = {catalog.skus()[g.sku_ids[0]].part_number: g for g in data.groups}
+    start = 1 + max((u.index for u in (*data.users, *data.deleted_users)), default=0)
+    made = []
+    for index in range(start, start + count):
+        user = maker._random_user(index)
+        user.created = maker.now - timedelta(seconds=maker.rng.randrange(1, 8 * 3600))
+        for state in user.licenses:
+            state.last_updated = max(state.last_updated, user.created)
+        user.active_from = user.created.date()
+        user.active_until = None
+        made.append(user)
+    return made
+
+
 def today(now: datetime) -> date:
     """The UTC calendar day of `now`."""
     return now.astimezone(UTC).date()

@@ -142,63 +142,200 @@ def _equals(row: dict[str, object], prop: str, value: object, negate: bool) -> b
 
 @dataclass(frozen=True, slots=True)
 class UserFilter:
-    """A parsed users `$filter`: row predicates plus what they need to look at."""
+    """A parsed users `$filter`: alternatives (joined by `or`), each a conjunction of row
+    predicates (joined by `and`), plus what they need to look at."""
 
-    predicates: tuple[Predicate, ...]
+    alternatives: tuple[tuple[Predicate, ...], ...]
     sign_in: bool = False  # filters on signInActivity (needs AuditLog.Read.All + P1)
 
+    @property
+    def predicates(self) -> tuple[Predicate, ...]:
+        """Every predicate of every alternative (empty: no filter)."""
+        return tuple(p for group in self.alternatives for p in group)
+
     def matches(self, row: dict[str, object]) -> bool:
-        """Whether a user (as a dict of facts) passes every clause."""
-        return all(p(row) for p in self.predicates)
+        """Whether a user (as a dict of facts) passes one of the alternatives."""
+        return any(all(p(row) for p in group) for group in self.alternatives)
+
+
+_IN = re.compile(r"^(\w+)\s+in\s+\((.*)\)$", re.IGNORECASE | re.DOTALL)
+_STRING_LIST = re.compile(r"\s*'((?:[^']|'')*)'\s*(?:,|$)")
+
+
+def _split_top(text: str, word: str) -> list[str]:
+    """`text` split on the keyword `word` outside quotes and parentheses."""
+    parts: list[str] = []
+    depth, quoted, start, i = 0, False, 0, 0
+    pattern = re.compile(rf"\s+{word}\s+", re.IGNORECASE)
+    while i < len(text):
+        char = text[i]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+        elif not quoted and depth == 0 and (m := pattern.match(text, i)):
+            parts.append(text[start:i])
+            start = i = m.end()
+            continue
+        i += 1
+    parts.append(text[start:])
+    return [part.strip() for part in parts]
+
+
+def _strip_parens(clause: str) -> str:
+    """`(clause)` → `clause` when the outer parentheses enclose all of it."""
+    while clause.startswith("(") and clause.endswith(")"):
+        depth = 0
+        for i, char in enumerate(clause):
+            depth += char == "("
+            depth -= char == ")"
+            if depth == 0 and i < len(clause) - 1:
+                return clause
+        clause = clause[1:-1].strip()
+    return clause
+
+
+def _in_list(prop: str, raw: str) -> Predicate:
+    values: list[str] = []
+    position = 0
+    raw = raw.strip()
+    while position < len(raw):
+        m = _STRING_LIST.match(raw, position)
+        if m is None:
+            raise bad_request(f"Invalid filter clause: {prop} in ({raw})")
+        values.append(m.group(1).replace("''", "'").lower())
+        position = m.end()
+    if not values:
+        raise bad_request(f"Invalid filter clause: {prop} in ()")
+    wanted = frozenset(values)
+    return partial(_text_in, prop=prop, values=wanted)
+
+
+def _text_in(row: dict[str, object], prop: str, values: frozenset[str]) -> bool:
+    return str(row.get(prop) or "").lower() in values
+
+
+def _clause(clause: str) -> tuple[Predicate, bool]:
+    """One comparison → (predicate, whether it reads signInActivity)."""
+    if m := _ANY_SKU.match(clause):
+        return partial(_has_sku, sku=m.group(2).lower()), False
+    if m := _SIGNIN.match(clause):
+        prop, op, value = m.group(1), m.group(2).lower(), _parse_datetime(m.group(3))
+        key = prop[0].lower() + prop[1:]
+        return partial(_signin_compare, key=key, op=op, value=value), True
+    if m := _STARTSWITH.match(clause):
+        prop = _SIMPLE_FILTERABLE.get(m.group(1).lower())
+        if prop is None:
+            raise _unsupported(m.group(1))
+        prefix = m.group(2).replace("''", "'").lower()
+        return partial(_starts_with, prop=prop, prefix=prefix), False
+    if m := _IN.match(clause):
+        prop = _SIMPLE_FILTERABLE.get(m.group(1).lower())
+        if prop is None:
+            raise _unsupported(m.group(1))
+        return _in_list(prop, m.group(2)), False
+    if m := _EQ.match(clause):
+        prop = _SIMPLE_FILTERABLE.get(m.group(1).lower())
+        if prop is None:
+            raise _unsupported(m.group(1))
+        literal = _literal(m.group(3))
+        negate = m.group(2).lower() == "ne"
+        if isinstance(literal, str) and prop in ("id", "userPrincipalName", "mail", "userType"):
+            return partial(_text_equals, prop=prop, value=literal.lower(), negate=negate), False
+        return partial(_equals, prop=prop, value=literal, negate=negate), False
+    raise bad_request(f"Invalid filter clause: {clause}", code="Request_UnsupportedQuery")
+
+
+def _dnf(expression: str) -> list[list[str]]:
+    """`expression` as alternatives of conjunctions of comparisons (`or` of `and`s)."""
+    expression = _strip_parens(expression.strip())
+    alternatives = _split_top(expression, "or")
+    if len(alternatives) > 1:
+        return [conjunction for part in alternatives for conjunction in _dnf(part)]
+    factors = _split_top(expression, "and")
+    if len(factors) == 1:
+        return [[expression]]
+    result: list[list[str]] = [[]]
+    for factor in factors:
+        result = [left + right for left in result for right in _dnf(factor)]
+    return result
 
 
 def parse_user_filter(raw: str | None) -> UserFilter:
-    """Parse the `$filter` subset Graph supports on `/users` that seatwise relies on."""
+    """Parse the `$filter` subset Graph supports on `/users` that seatwise and common admin
+    scripts use: `eq`, `ne`, `startswith`, `in (...)`, `assignedLicenses/any(...)` and
+    `signInActivity/...` comparisons, joined by `and` and `or` (with parentheses)."""
     if not raw or not raw.strip():
         return UserFilter(())
-    clauses = [c.strip() for c in re.split(r"\s+and\s+", raw.strip(), flags=re.IGNORECASE)]
-    predicates: list[Predicate] = []
-    sign_in = False
-    for clause in clauses:
-        clause = clause.strip()
-        while clause.startswith("(") and clause.endswith(")") and clause.count("(") == 1:
-            clause = clause[1:-1].strip()
-        if m := _ANY_SKU.match(clause):
-            predicates.append(partial(_has_sku, sku=m.group(2).lower()))
-            continue
-        if m := _SIGNIN.match(clause):
-            sign_in = True
-            prop, op, value = m.group(1), m.group(2).lower(), _parse_datetime(m.group(3))
-            key = prop[0].lower() + prop[1:]
-            predicates.append(partial(_signin_compare, key=key, op=op, value=value))
-            continue
-        if m := _STARTSWITH.match(clause):
-            prop = _SIMPLE_FILTERABLE.get(m.group(1).lower())
-            if prop is None:
-                raise _unsupported(m.group(1))
-            prefix = m.group(2).replace("''", "'").lower()
-            predicates.append(partial(_starts_with, prop=prop, prefix=prefix))
-            continue
-        if m := _EQ.match(clause):
-            prop = _SIMPLE_FILTERABLE.get(m.group(1).lower())
-            if prop is None:
-                raise _unsupported(m.group(1))
-            literal = _literal(m.group(3))
-            negate = m.group(2).lower() == "ne"
-            if isinstance(literal, str) and prop in ("id", "userPrincipalName", "mail", "userType"):
-                predicates.append(
-                    partial(_text_equals, prop=prop, value=literal.lower(), negate=negate)
-                )
-            else:
-                predicates.append(partial(_equals, prop=prop, value=literal, negate=negate))
-            continue
-        raise bad_request(f"Invalid filter clause: {clause}", code="Request_UnsupportedQuery")
-    if sign_in and len(clauses) > 1:
+    alternatives: list[tuple[Predicate, ...]] = []
+    sign_in = other = False
+    for conjunction in _dnf(raw.strip()):
+        group: list[Predicate] = []
+        for clause in conjunction:
+            predicate, reads_sign_in = _clause(clause)
+            sign_in = sign_in or reads_sign_in
+            other = other or not reads_sign_in
+            group.append(predicate)
+        alternatives.append(tuple(group))
+    if sign_in and other:
         raise bad_request(
             "signInActivity filter can't be combined with filters on other properties.",
             code="Request_UnsupportedQuery",
         )
-    return UserFilter(tuple(predicates), sign_in)
+    return UserFilter(tuple(alternatives), sign_in)
+
+
+_SEARCHABLE = {
+    "displayname": "display_name",
+    "givenname": "given_name",
+    "surname": "surname",
+    "mail": "mail",
+    "userprincipalname": "upn",
+    "jobtitle": "job_title",
+    "department": "department",
+}
+_SEARCH_CLAUSE = re.compile(r'^"(\w+):([^"]*)"$')
+_WORDS = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class UserSearch:
+    """A parsed `$search`: alternatives (`OR`) of clauses (`AND`), each a property and the
+    words one of its words must start with (Graph's tokenized search)."""
+
+    alternatives: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...]
+
+    def matches(self, user: object) -> bool:
+        """Whether the user (an object with the searchable attributes) matches."""
+        return any(all(_words_match(user, a, w) for a, w in group) for group in self.alternatives)
+
+
+def _words_match(user: object, attribute: str, words: tuple[str, ...]) -> bool:
+    have = _WORDS.findall(str(getattr(user, attribute, None) or "").lower())
+    return all(any(h.startswith(w) for h in have) for w in words)
+
+
+def parse_user_search(raw: str) -> UserSearch:
+    """`$search="displayName:ada" OR "mail:ada"`: quoted `property:text` clauses."""
+    alternatives = []
+    for alternative in re.split(r"\s+OR\s+", raw.strip()):
+        group = []
+        for clause in re.split(r"\s+AND\s+", alternative.strip()):
+            m = _SEARCH_CLAUSE.match(clause.strip())
+            if m is None:
+                raise bad_request(
+                    f"Syntax error: character '{clause[:1]}' is not valid at position 0 in "
+                    f"'{clause}'."
+                )
+            attribute = _SEARCHABLE.get(m.group(1).lower())
+            if attribute is None:
+                raise bad_request(f"Unsupported property '{m.group(1)}' in $search.")
+            words = tuple(_WORDS.findall(m.group(2).lower()))
+            group.append((attribute, words))
+        alternatives.append(tuple(group))
+    return UserSearch(tuple(alternatives))
 
 
 def encode_skiptoken(offset: int, salt: str) -> str:

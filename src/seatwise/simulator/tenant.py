@@ -7,13 +7,14 @@ password, settings) and bumps `version` whenever something a report could show c
 from __future__ import annotations
 
 import hashlib
+import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
 from seatwise.simulator import activity, catalog
-from seatwise.simulator.generate import GeneratedTenant, generate
+from seatwise.simulator.generate import GeneratedTenant, generate, joiners
 from seatwise.simulator.model import (
     Admin,
     AppRegistration,
@@ -44,6 +45,17 @@ MSG_GROUP_INHERITED = (
     "the user."
 )
 MSG_USAGE_LOCATION = "License assignment cannot be done for user with invalid usage location."
+MSG_NOT_HELD = "User does not have a corresponding license."
+# How a working day's churn splits its share of users (see `Tenant.churn`).
+CHURN_MIX = (
+    ("join", 0.15),
+    ("leave", 0.10),
+    ("licence", 0.25),
+    ("edit", 0.25),
+    ("sign-in", 0.25),
+)
+_TITLES = ("Analyst", "Senior Analyst", "Team Lead", "Manager", "Consultant", "Specialist")
+_DEPARTMENTS = ("Finance", "Sales", "Marketing", "Operations", "IT", "HR", "Legal")
 
 
 def _event_id(seed: int, index: int, code: str, offset: int) -> str:
@@ -106,6 +118,11 @@ class Tenant:
         self.assign_calls_by_user: dict[str, int] = {}
         self.signed_in_now: dict[str, datetime] = {}  # sign-ins recorded through /_control
         self.change_log: list[tuple[int, str]] = []  # (version, user id) for /users/delta
+        self.purged: set[str] = set()  # permanently deleted: delta says `@removed: deleted`
+        self.delta_valid_from = 0  # delta tokens of earlier versions answer 410
+        self.extra_sign_ins: list[SignInEvent] = []  # sign-ins of churn, in the sign-in log
+        self.sign_in_cache: dict[int, tuple[object, object]] = {}  # see userjson.sign_in_activity
+        self.churn_rounds = 0
         self.render_cache = RenderCache()
 
     @classmethod
@@ -221,11 +238,33 @@ class Tenant:
             self.consumed[sku_id] -= 1
         self.__dict__.pop("sign_ins", None)
         self.__dict__.pop("sign_ins_by_app", None)
+        self._changed(user)
+
+    def purge_user(self, user: User) -> None:
+        """Permanently delete `user` (soft-deleting first if needed): gone from deleted items
+        and reports; `/users/delta` reports `@removed` with reason `deleted`."""
+        if user.deleted is None:
+            self.delete_user(user)
+        if user in self.data.deleted_users:
+            self.data.deleted_users.remove(user)
+        self.purged.add(user.id)
+        self._changed(user)
+
+    def expire_delta_tokens(self) -> None:
+        """Every delta token issued so far is refused from now on (410 resyncRequired)."""
         self.version += 1
+        self.delta_valid_from = self.version
+
+    def _changed(self, user: User) -> None:
+        """`user` changed: a new tenant version, and the user is in the next delta round."""
+        self.version += 1
+        self.change_log.append((self.version, user.id))
+        self.sign_in_cache.pop(user.index, None)
 
     def advance(self, delta: timedelta) -> None:
         """Move the present forward; reports, refresh dates and sign-ins follow."""
         self.data.now = self.data.now + delta
+        self.sign_in_cache.clear()
         self.__dict__.pop("sign_ins", None)
         self.__dict__.pop("sign_ins_by_app", None)
         self.version += 1
@@ -274,7 +313,7 @@ class Tenant:
         """`user` signs in now (seen in `signInActivity`, as Entra ID shows it within minutes)."""
         self.signed_in_now[user.id] = self.now
         self.version += 1
-        self.change_log.append((self.version, user.id))
+        self.sign_in_cache.pop(user.index, None)
         return self.now
 
     @cached_property
@@ -326,6 +365,9 @@ class Tenant:
                             "Seattle",
                         )
                     )
+        events.extend(
+            e for e in self.extra_sign_ins if first <= e.created.date() and e.user.deleted is None
+        )
         events.sort(key=lambda e: (e.created, e.id), reverse=True)
         return events
 
@@ -382,7 +424,9 @@ class Tenant:
                     f"License {sku_id} does not correspond to a valid company License.",
                 )
             states = [s for s in user.licenses if s.sku_id == sku_id]
-            if states and all(s.assigned_by_group for s in states):
+            if not states:
+                raise GraphError(400, "Request_BadRequest", MSG_NOT_HELD)
+            if all(s.assigned_by_group for s in states):
                 raise GraphError(400, "Request_BadRequest", MSG_GROUP_INHERITED)
         before = set(user.sku_ids())
         stamp = self.now
@@ -403,5 +447,116 @@ class Tenant:
             self.consumed[sku_id] -= 1
         for sku_id in after - before:
             self.consumed[sku_id] = self.consumed.get(sku_id, 0) + 1
-        self.version += 1
-        self.change_log.append((self.version, user.id))
+        self._changed(user)
+
+    # -- a working day ----------------------------------------------------------------------
+
+    def churn(self, fraction: float) -> dict[str, int]:
+        """Change `fraction` of the users as a working day does: joiners, leavers
+        (soft-deleted), licence changes, property edits and new sign-ins (`CHURN_MIX`).
+
+        Deterministic for a seed and round. A minute passes first, so that each round's
+        sign-ins have a moment of their own. Joiners and licence changes show in `/users`,
+        `/users/delta` and the next day's reports; sign-ins in `signInActivity` and the
+        sign-in log (days pass only through `advance`).
+        """
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be between 0 and 1")
+        self.advance(timedelta(minutes=1))
+        self.churn_rounds += 1
+        rng = random.Random(self.seed * 1_000_003 + self.churn_rounds)
+        total = round(len(self.users) * fraction)
+        counts = {kind: int(total * share) for kind, share in CHURN_MIX}
+        counts["sign-in"] += total - sum(counts.values())
+        admin = self.admin.user_id
+        candidates = [u for u in self.users if u.id != admin]
+        picked = rng.sample(candidates, min(len(candidates), total - counts["join"]))
+        done = dict.fromkeys(counts, 0)
+        for kind in ("leave", "licence", "edit", "sign-in"):
+            for _ in range(counts[kind]):
+                if not picked:
+                    break
+                user = picked.pop()
+                if kind == "leave":
+                    self.delete_user(user)
+                elif kind == "licence":
+                    self._churn_licence(user, rng)
+                elif kind == "edit":
+                    self._churn_edit(user, rng)
+                else:
+                    self._churn_sign_in(user, rng)
+                done[kind] += 1
+        for user in joiners(self.data, counts["join"], rng.getrandbits(32)):
+            self.data.users.append(user)
+            self.users_by_id[user.id] = user
+            self.users_by_upn[user.upn.lower()] = user
+            for sku_id in user.sku_ids():
+                self._take_unit(sku_id)
+            self._changed(user)
+            done["join"] += 1
+        self.__dict__.pop("sign_ins", None)
+        self.__dict__.pop("sign_ins_by_app", None)
+        return done
+
+    def _take_unit(self, sku_id: str) -> None:
+        """Count one more unit of `sku_id` in use, buying one when none is free."""
+        self.consumed[sku_id] = self.consumed.get(sku_id, 0) + 1
+        holding = self.holdings.get(sku_id)
+        if holding is None:
+            holding = self.holdings[sku_id] = SkuHolding(sku_id, 0)
+            holding.subscription_ids.append(str(uuid.uuid5(uuid.NAMESPACE_URL, sku_id)))
+            self.data.holdings.append(holding)
+        holding.enabled = max(holding.enabled, self.consumed[sku_id])
+
+    def _churn_licence(self, user: User, rng: random.Random) -> None:
+        direct = [s for s in user.licenses if s.assigned_by_group is None]
+        if direct and rng.random() < 0.5:
+            state = rng.choice(direct)
+            user.licenses.remove(state)
+            if state.sku_id not in user.sku_ids():
+                self.consumed[state.sku_id] -= 1
+        else:
+            held = set(user.sku_ids())
+            options = sorted(
+                h.sku_id
+                for h in self.holdings.values()
+                if h.sku_id not in held
+                and catalog.skus()[h.sku_id].applies_to == "User"
+                and self.available(h.sku_id) > 0
+            )
+            if not options or user.usage_location is None:
+                self._churn_edit(user, rng)
+                return
+            sku_id = rng.choice(options)
+            user.licenses.append(LicenseState(sku_id, [], None, self.now))
+            self._take_unit(sku_id)
+        self._changed(user)
+
+    def _churn_edit(self, user: User, rng: random.Random) -> None:
+        what = rng.randrange(3)
+        if what == 0:
+            user.job_title = rng.choice(_TITLES)
+        elif what == 1:
+            user.department = rng.choice(_DEPARTMENTS)
+        else:
+            user.surname = f"{user.surname or 'Smith'}-{rng.choice(('Lee', 'Ng', 'Berg'))}"
+            user.display_name = f"{user.given_name or ''} {user.surname}".strip()
+        self._changed(user)
+
+    def _churn_sign_in(self, user: User, rng: random.Random) -> None:
+        self.record_sign_in(user)
+        services = [s for s in SIGNIN_APPS if user.rates.get(s)]
+        app_name, app_id = SIGNIN_APPS[rng.choice(services)] if services else OTHER_SIGNIN_APPS[0]
+        code = "signin"
+        self.extra_sign_ins.append(
+            SignInEvent(
+                _event_id(self.seed, user.index, code, 10_000 + self.churn_rounds),
+                self.now,
+                user,
+                app_name,
+                app_id,
+                "Browser",
+                f"203.0.113.{user.index % 250 + 1}",
+                "Seattle",
+            )
+        )

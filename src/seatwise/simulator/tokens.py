@@ -5,11 +5,11 @@ routes call `TokenStore.check` with the `Authorization` header, which raises `Gr
 Graph's own 401 messages.
 
 Access tokens look like Graph's (v1.0 JWTs: `aud` https://graph.microsoft.com, `iss`
-https://sts.windows.net/{tid}/, `scp` or `roles`), signed HS256 with a per-store random key. Real
-ones are RS256, but Graph tokens are opaque to clients: they must never parse or validate them.
-ID tokens are meant to be validated by clients, so they are RS256 with a per-process RSA key that
-the JWKS endpoint publishes. Every issued token is remembered, so `check` is a dictionary lookup
-and revocation or forced expiry is exact.
+https://sts.windows.net/{tid}/, `scp` or `roles`), signed RS256 as Entra signs them, with an RSA
+key of the tenant's that the JWKS endpoint publishes (generated once per tenant id and process:
+key generation takes ~50 ms). Clients must still treat Graph tokens as opaque. ID tokens are RS256
+with a per-process RSA key, also in the JWKS. Every issued token is remembered, so `check` is a
+dictionary lookup and revocation or forced expiry is exact.
 """
 
 from __future__ import annotations
@@ -149,13 +149,37 @@ def _rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def _rsa_kid() -> str:
-    der = (
-        _rsa_key()
-        .public_key()
-        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+@cache
+def _tenant_key(tenant_id: str) -> rsa.RSAPrivateKey:  # noqa: ARG001 (the cache key)
+    """The RSA key that signs a tenant's access tokens (one per tenant id and process)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _kid_of(key: rsa.RSAPrivateKey) -> str:
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return b64url(hashlib.sha1(der).digest())  # a thumbprint, as `x5t` is
+
+
+def _rsa_kid() -> str:
+    return _kid_of(_rsa_key())
+
+
+def _jwk(key: rsa.RSAPrivateKey, issuer: str | None) -> dict[str, Any]:
+    numbers = key.public_key().public_numbers()
+    kid = _kid_of(key)
+    jwk: dict[str, Any] = {
+        "kty": "RSA",
+        "use": "sig",
+        "kid": kid,
+        "x5t": kid,
+        "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+        "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+    }
+    if issuer:
+        jwk["issuer"] = issuer
+    return jwk
 
 
 def _jwt(
@@ -206,11 +230,16 @@ class TokenStore:
     Thread-safe: the server answers on its own thread while tests call the control hooks.
     """
 
-    def __init__(self, lifetime_s: float = 3600, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        lifetime_s: float = 3600,
+        clock: Callable[[], float] = time.time,
+        tenant_id: str | None = None,
+    ) -> None:
         self.lifetime_s = lifetime_s
         self.clock = clock
-        self._key = secrets.token_bytes(32)
-        self._kid = b64url(secrets.token_bytes(20))
+        # Tenants whose access tokens this store signed (their keys are in `jwks`).
+        self._signers: list[str] = [tenant_id] if tenant_id else []
         self._lock = threading.Lock()
         self._access: dict[str, _Access] = {}
         self._refresh: dict[str, _Refresh] = {}
@@ -268,8 +297,13 @@ class TokenStore:
                 upn=upn,
             )
         claims = {k: v for k, v in claims.items() if v is not None}
-        header = {"typ": "JWT", "alg": "HS256", "kid": self._kid}
-        token = _jwt(header, claims, lambda data: hmac.digest(self._key, data, "sha256"))
+        key = _tenant_key(tenant_id)
+        if tenant_id not in self._signers:
+            self._signers.append(tenant_id)
+        header = {"typ": "JWT", "alg": "RS256", "kid": _kid_of(key), "x5t": _kid_of(key)}
+        token = _jwt(
+            header, claims, lambda data: key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+        )
         grant = Grant(
             token=token,
             app_only=app_only,
@@ -515,22 +549,12 @@ class TokenStore:
             header, body, lambda data: _rsa_key().sign(data, padding.PKCS1v15(), hashes.SHA256())
         )
 
-    @staticmethod
-    def jwks(issuer: str | None = None) -> dict[str, Any]:
-        """The JSON Web Key Set that verifies ID tokens (`/discovery/v2.0/keys`)."""
-        numbers = _rsa_key().public_key().public_numbers()
-        kid = _rsa_kid()
-        key: dict[str, Any] = {
-            "kty": "RSA",
-            "use": "sig",
-            "kid": kid,
-            "x5t": kid,
-            "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-            "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
-        }
-        if issuer:
-            key["issuer"] = issuer
-        return {"keys": [key]}
+    def jwks(self, issuer: str | None = None) -> dict[str, Any]:
+        """The JSON Web Key Set (`/discovery/v2.0/keys`): the keys that verify this store's
+        access tokens and every ID token."""
+        keys = [_jwk(_tenant_key(tenant_id), issuer) for tenant_id in self._signers]
+        keys.append(_jwk(_rsa_key(), issuer))
+        return {"keys": keys}
 
 
 def _bearer(header: str | None) -> str:

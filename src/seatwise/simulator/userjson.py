@@ -61,7 +61,28 @@ def _request_id(tenant: Tenant, user: User, salt: int) -> str:
 
 
 def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
-    """The `signInActivity` complex value (P1 tenants only)."""
+    """The `signInActivity` complex value (P1 tenants only), remembered per user until the
+    user signs in, changes or time moves (`Tenant.sign_in_cache`)."""
+    key = (tenant.now, tenant.signed_in_now.get(user.id))
+    cached = tenant.sign_in_cache.get(user.index)
+    if cached is not None and cached[0] == key:
+        return cached[1]  # type: ignore[return-value]
+    value = _sign_in_activity(tenant, user)
+    tenant.sign_in_cache[user.index] = (key, value)
+    return value
+
+
+def _sign_in_parsed(tenant: Tenant, user: User) -> dict[str, datetime]:
+    """The DateTime values of `signInActivity`, parsed, for `$filter`."""
+    value = sign_in_activity(tenant, user) or {}
+    return {
+        k: datetime.fromisoformat(v.replace("Z", "+00:00"))
+        for k, v in value.items()
+        if k.endswith("DateTime") and v
+    }
+
+
+def _sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
     last = tenant.last_sign_in(user)
     if last is None:
         if user.index % 2:
@@ -211,10 +232,5 @@ def facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
         "signIn": None,
     }
     if sign_in:
-        value = sign_in_activity(tenant, user) or {}
-        row["signIn"] = {
-            k: datetime.fromisoformat(v.replace("Z", "+00:00"))
-            for k, v in value.items()
-            if k.endswith("DateTime") and v
-        }
+        row["signIn"] = _sign_in_parsed(tenant, user)
     return row

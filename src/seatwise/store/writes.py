@@ -57,6 +57,7 @@ __all__ = [
     "finish_run",
     "get_cursor",
     "mark_missing_users_deleted",
+    "mark_users_deleted",
     "prune_snapshots",
     "replace_children",
     "replace_rows",
@@ -573,6 +574,27 @@ def mark_missing_users_deleted(
             .values(deleted_at=when)
         )
     return len(missing)
+
+
+def mark_users_deleted(
+    session: Session, tenant_pk: int, user_ids: Collection[str], when: datetime
+) -> int:
+    """Set `deleted_at = when` on those of the tenant's live users in `user_ids`; how many."""
+    users = _table(User)
+    marked = 0
+    for chunk in _chunks(sorted(set(user_ids))):
+        marked += _rowcount(
+            session.execute(
+                sql_update(users)
+                .where(
+                    users.c.tenant_pk == tenant_pk,
+                    users.c.id.in_(chunk),
+                    users.c.deleted_at.is_(None),
+                )
+                .values(deleted_at=when)
+            )
+        )
+    return marked
 
 
 def prune_snapshots(

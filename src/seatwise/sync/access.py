@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from seatwise import services
 from seatwise.errors import GraphNoPremium
@@ -58,8 +58,10 @@ def run(ctx: TaskContext) -> None:
         sign_ins = _start_sign_ins(ctx, pool)
         try:
             rows: list[ActivityRow] = []
-            _report_services(ctx, rows, downloads)
+            listed = _report_services(ctx, rows, downloads)
             _write(ctx, rows)
+            for source, users in listed.items():
+                _drop_unlisted(ctx, source, users)
         except BaseException:
             if sign_ins is not None:
                 sign_ins.stop.set()
@@ -82,9 +84,32 @@ def _write(ctx: TaskContext, rows: list[ActivityRow]) -> None:
     rows.clear()
 
 
+def _drop_unlisted(ctx: TaskContext, source: str, users: set[str]) -> None:
+    """Delete the activity rows from `source` of users it no longer lists: a report (or the
+    Visio licensees) is the whole truth of its day, so the table says what a first sync would."""
+    pk = ctx.tenant.pk
+    stored = ctx.session.scalars(
+        select(ServiceActivity.user_id)
+        .where(ServiceActivity.tenant_pk == pk, ServiceActivity.source == source)
+        .distinct()
+    ).all()
+    stale = sorted(set(stored) - users)
+    for start in range(0, len(stale), writes.CHUNK_ROWS):
+        ctx.session.execute(
+            delete(ServiceActivity).where(
+                ServiceActivity.tenant_pk == pk,
+                ServiceActivity.source == source,
+                ServiceActivity.user_id.in_(stale[start : start + writes.CHUNK_ROWS]),
+            )
+        )
+    ctx.count("activity removed", len(stale))
+
+
 def _report_services(
     ctx: TaskContext, rows: list[ActivityRow], downloads: reportdata.Downloads
-) -> None:
+) -> dict[str, set[str]]:
+    """Append the report services' rows; return the users each report listed (nothing when
+    names are concealed: then nothing is matched and nothing removed)."""
     prefixes = tuple(services.ACTIVE_USER_COLUMNS.values())
     columns = tuple(
         f"{prefix} {suffix}"
@@ -97,7 +122,8 @@ def _report_services(
         ctx, endpoints.EMAIL_ACTIVITY, "D7", upn, ("Last Activity Date",), downloads
     )
     if active.concealed or email.concealed:
-        return
+        return {}
+    listed: dict[str, set[str]] = {ACTIVE: set(), EMAIL: set()}
     ids = ctx.user_ids_by_upn()
     pk = ctx.tenant.pk
     today = ctx.today
@@ -118,6 +144,7 @@ def _report_services(
         user_id = ids.get(row[1].lower())
         if user_id is None:
             continue
+        listed[ACTIVE].add(user_id)
         as_of = date_of(row[0]) or active.refresh_date or today
         for service, last, assigned, licensed in where:
             flag, since = flag_of(row[licensed]), date_of(row[assigned])
@@ -131,10 +158,12 @@ def _report_services(
         user_id = ids.get(user.lower())
         if user_id is None:
             continue
+        listed[EMAIL].add(user_id)
         as_of = date_of(refreshed) or email.refresh_date or today
         flag, since = exchange.get(user_id, (None, None))
         outlook_day = date_of(outlook)
         rows.append((pk, user_id, services.OUTLOOK, outlook_day, flag, since, EMAIL, as_of, True))
+    return listed
 
 
 ACTIVE = endpoints.ACTIVE_USERS
@@ -265,6 +294,8 @@ def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow], started: _Start
 
 
 SIGN_INS = "auditLogs/signIns"
+NOT_AVAILABLE = "not available"
+VISIO_PLANS = ("VISIO_CLIENT_SUBSCRIPTION", "VISIOONLINE")
 
 
 def _events(
@@ -289,12 +320,10 @@ def _visio(ctx: TaskContext, rows: list[ActivityRow]) -> None:
         ctx.session.scalars(
             select(SkuPlan.sku_id).where(
                 SkuPlan.tenant_pk == ctx.tenant.pk,
-                SkuPlan.plan_name.in_(("VISIO_CLIENT_SUBSCRIPTION", "VISIOONLINE")),
+                SkuPlan.plan_name.in_(VISIO_PLANS),
             )
         )
     )
-    if not visio_skus:
-        return
     holders = ctx.session.scalars(
         select(LicenseAssignment.user_id).where(
             LicenseAssignment.tenant_pk == ctx.tenant.pk, LicenseAssignment.sku_id.in_(visio_skus)
@@ -303,5 +332,6 @@ def _visio(ctx: TaskContext, rows: list[ActivityRow]) -> None:
     pk = ctx.tenant.pk
     for user_id in set(holders):
         rows.append(
-            (pk, user_id, services.VISIO, None, True, None, "not available", ctx.today, False)
+            (pk, user_id, services.VISIO, None, True, None, NOT_AVAILABLE, ctx.today, False)
         )
+    _drop_unlisted(ctx, NOT_AVAILABLE, set(holders))

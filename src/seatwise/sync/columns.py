@@ -10,7 +10,9 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from seatwise.store.writes import update_rows
+from seatwise.store.writes import CHUNK_ROWS, update_rows
+
+FEW = 20_000  # up to this many keys, read only their rows
 
 
 def update_changed(
@@ -28,9 +30,20 @@ def update_changed(
     """
     if not values:
         return 0
-    stored = session.execute(
-        select(table.c[key], *(table.c[c] for c in columns)).where(table.c.tenant_pk == tenant_pk)
-    ).all()  # one read of the whole column set: far cheaper than a query per row
+    query = select(table.c[key], *(table.c[c] for c in columns)).where(
+        table.c.tenant_pk == tenant_pk
+    )
+    if len(values) <= FEW:  # a few rows (an incremental read): only theirs
+        keys = sorted(values)
+        stored = [
+            row
+            for start in range(0, len(keys), CHUNK_ROWS)
+            for row in session.execute(
+                query.where(table.c[key].in_(keys[start : start + CHUNK_ROWS]))
+            ).all()
+        ]
+    else:  # one read of the whole column set: far cheaper than a query per row
+        stored = list(session.execute(query).all())
     changed = []
     for row in stored:
         new = values.get(row[0])

@@ -35,6 +35,9 @@ class SyncOptions:
     first_sign_in_days: int = 30
     report_period: str = "D30"
     active_window_days: int = 30  # License Differentiation: "uses" = active in this window
+    # Roster: last sign-ins are re-read from this long before the newest one seen, since Entra
+    # ID records them late (and non-interactive ones move on all day).
+    sign_in_overlap_minutes: int = 30
 
 
 @dataclass

@@ -1,16 +1,21 @@
 """Application Roster: users, licence assignments, blocked credentials, last sign-ins, MFA, and
 from the usage reports storage, platforms and Office activations, with a daily snapshot.
+
+Users come through `/users/delta`: the first run reads a whole round and stores its delta link;
+later runs follow the link and apply only what changed. `signInActivity` is not in delta: it is
+read in full after a whole round, else for the users who signed in since a stored watermark.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar, cast
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Table, inspect
+from sqlalchemy import Table, delete, inspect, select
 
-from seatwise.errors import GraphForbidden, GraphNoPremium
+from seatwise.errors import GraphError, GraphNoPremium, GraphNotFound, GraphRequestError
 from seatwise.graph import endpoints
 from seatwise.store import writes
 from seatwise.store.schema import Activation, LicenseAssignment, UsageSnapshot, User
@@ -18,6 +23,13 @@ from seatwise.sync import normalize, reportdata
 from seatwise.sync.columns import update_changed
 from seatwise.sync.context import TaskContext
 
+DELTA_CURSOR = "users-delta"  # the deltaLink of the last /users/delta round
+SIGN_IN_CURSOR = "sign-in-activity"  # the newest signInActivity moment read
+DELTA_REFUSED = frozenset({400, 404, 410})  # an expired or unknown delta token
+DELTA_REFUSED_NOTE = (
+    "Graph refused the stored /users/delta link (expired or unknown), so every user was read "
+    "again in a full round."
+)
 NO_P1_NOTE = (
     "The tenant has no Microsoft Entra ID P1, so Graph gives no last sign-in, sign-in log or MFA "
     "registration data: last activity comes from usage-report dates only."
@@ -71,10 +83,9 @@ def run(ctx: TaskContext) -> None:
         (endpoints.ACTIVATIONS, None),
     ]
     with reportdata.Downloads(ctx, reports) as downloads:  # fetched while users are read
-        seen = _users(ctx)
+        full, joined = _users(ctx)
+        _sign_ins(ctx, full, joined)
         _mfa(ctx)
-        deleted = writes.mark_missing_users_deleted(ctx.session, ctx.tenant.pk, seen, ctx.now)
-        ctx.count("users deleted", deleted)
         _reports(ctx, downloads)
     pruned = writes.prune_snapshots(
         ctx.session, ctx.tenant.pk, ctx.options.retention_days, ctx.today
@@ -82,73 +93,153 @@ def run(ctx: TaskContext) -> None:
     ctx.count("snapshots pruned", pruned)
 
 
-def _users(ctx: TaskContext) -> set[str]:
-    """Read every user once, with `signInActivity` when the tenant has Entra ID P1."""
-    if ctx.tenant.premium is not False:
+def _users(ctx: TaskContext) -> tuple[bool, set[str]]:
+    """Bring users and their licences up to date through `/users/delta`: follow the stored
+    delta link (only what changed), or, the first time or when Graph refuses the link, read a
+    whole round and mark users not in it deleted. Store the round's new delta link (committed
+    with the data it describes). Returns whether a whole round was read, and the users new
+    since the last run (after a round of changes)."""
+    pk = ctx.tenant.pk
+    link = writes.get_cursor(ctx.session, pk, DELTA_CURSOR)
+    links: dict[str, str] = {}
+    full = link is None
+    joined: set[str] = set()
+    if link is not None:
         try:
-            return _read_users(ctx, with_sign_in=True)
-        except GraphNoPremium:
-            ctx.note(NO_P1_NOTE)
-    ctx.tenant.premium = False
-    return _read_users(ctx, with_sign_in=False)
+            joined = _read_delta(ctx, link, None, links)
+        except (GraphRequestError, GraphNotFound) as exc:
+            if isinstance(exc, GraphRequestError) and exc.status not in DELTA_REFUSED:
+                raise
+            ctx.note(DELTA_REFUSED_NOTE)
+            links.clear()
+            full = True
+    if full:
+        seen = _read_delta(ctx, endpoints.USERS_DELTA, endpoints.users_delta_params(), links)
+        deleted = writes.mark_missing_users_deleted(ctx.session, pk, seen, ctx.now)
+        ctx.count("users deleted", deleted)
+        ctx.count("users", len(seen))
+    new_link = links.get("@odata.deltaLink")
+    if not new_link:
+        raise GraphError("Graph ended a /users/delta round without a delta link.")
+    if new_link != link:
+        writes.set_cursor(ctx.session, pk, DELTA_CURSOR, new_link, ctx.now)
+    return full, set() if full else joined
 
 
-def _users_params(with_sign_in: bool) -> dict[str, str]:
-    if not with_sign_in:
-        return endpoints.users_params()
-    fields = (*endpoints.USER_FIELDS, "signInActivity")
-    return {"$select": ",".join(fields), "$top": str(endpoints.SIGN_IN_MAX_TOP)}
-
-
-def _read_users(ctx: TaskContext, with_sign_in: bool) -> set[str]:
-    """Upsert the users page by page, with their sign-in columns when asked for them, and
-    replace each page's licence assignments: nothing of the whole tenant is held but ids."""
+def _read_delta(
+    ctx: TaskContext, path: str, params: dict[str, str] | None, links: dict[str, str]
+) -> set[str]:
+    """Apply one delta round page by page: upsert the users in it and replace their licence
+    assignments; users `@removed` are marked deleted (`changed`: soft-deleted, restorable) and
+    lose their assignments when gone for good (`deleted`). Returns the ids of the users listed
+    (of a round of changes: those new to the store)."""
     seen: set[str] = set()
-    update_columns = [*USER_FACTS, *SIGN_IN_COLUMNS] if with_sign_in else list(USER_FACTS)
-    compare_columns = ["fingerprint", "deleted_at", *(SIGN_IN_COLUMNS if with_sign_in else ())]
-    assignments = 0
     pk, today = ctx.tenant.pk, ctx.today
 
-    def prepare(page: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        rows = [normalize.user_row(pk, item, today) for item in page]
-        if with_sign_in:
-            for row, item in zip(rows, page, strict=True):
-                row.update(normalize.sign_in_columns(item.get("signInActivity")))
-        return rows, [row for item in page for row in normalize.assignment_rows(pk, item)]
+    def prepare(page: list[dict[str, Any]]) -> _DeltaPage:
+        live = [item for item in page if "@removed" not in item]
+        removed = [
+            (str(item["id"]).lower(), str((item["@removed"] or {}).get("reason") or "changed"))
+            for item in page
+            if "@removed" in item
+        ]
+        rows = [normalize.user_row(pk, item, today) for item in live]
+        assignments = [row for item in live for row in normalize.assignment_rows(pk, item)]
+        return _DeltaPage(rows, assignments, removed)
 
-    try:
-        pages = ctx.client.iter_pages(endpoints.USERS, _users_params(with_sign_in))
-        for rows, page_assignments in _one_ahead(pages, prepare):
+    with ctx.needs("Directory.Read.All"):
+        pages = ctx.client.iter_pages(path, params, links=links)
+        for page in _one_ahead(pages, prepare):
+            ids = [row["id"] for row in page.rows]
+            known: list[str] = []
+            if params is None and ids:  # a round of changes: note who is new
+                known = list(
+                    ctx.session.scalars(
+                        select(User.id).where(User.tenant_pk == pk, User.id.in_(ids))
+                    )
+                )
             written = writes.upsert_rows(
                 ctx.session,
                 User,
-                rows,
+                page.rows,
                 key=("tenant_pk", "id"),
-                update_columns=update_columns,
-                compare_columns=compare_columns,
+                update_columns=list(USER_FACTS),
+                compare_columns=["fingerprint", "deleted_at"],
             )
-            ids = [row["id"] for row in rows]
             seen.update(ids)
+            seen.difference_update(known)
             changes = writes.replace_children(
-                ctx.session, LicenseAssignment, pk, ids, page_assignments
+                ctx.session, LicenseAssignment, pk, ids, page.assignments
             )
-            assignments += len(page_assignments)
+            if page.removed:
+                gone = [user_id for user_id, _ in page.removed]
+                ctx.count(
+                    "users deleted", writes.mark_users_deleted(ctx.session, pk, gone, ctx.now)
+                )
+                purged = [user_id for user_id, reason in page.removed if reason == "deleted"]
+                released = writes.replace_children(ctx.session, LicenseAssignment, pk, purged, [])
+                ctx.count("assignments written", released.total)
             ctx.count("users written", written)
+            ctx.count("users changed" if params is None else "users read", len(page.rows))
             ctx.count("assignments written", changes.total)
-            ctx.progress(ctx.task, "users", len(rows), None)
-    except GraphNoPremium:
-        raise
-    except GraphForbidden as exc:
-        audit = (
-            exc.code == "Authentication_MSGraphPermissionMissing" or "AuditLog" in exc.graph_message
-        )
-        with ctx.needs("AuditLog.Read.All" if audit else "Directory.Read.All"):
-            raise
-    if with_sign_in:
-        ctx.tenant.premium = True
-    ctx.count("users", len(seen))
-    ctx.count("assignments", assignments)
+            ctx.progress(ctx.task, "users", len(page.rows), None)
     return seen
+
+
+class _DeltaPage(NamedTuple):
+    rows: list[dict[str, Any]]
+    assignments: list[dict[str, Any]]
+    removed: list[tuple[str, str]]
+
+
+def _sign_ins(ctx: TaskContext, full: bool, joined: set[str]) -> None:
+    """Last sign-ins (`signInActivity`, which delta does not carry): every user's after a
+    whole round, else those of users who signed in since the stored watermark (less an
+    overlap: Entra ID records sign-ins late) and of users new since the last run. Needs
+    Entra ID P1; without it, a note."""
+    if ctx.tenant.premium is False:
+        ctx.note(NO_P1_NOTE)
+        return
+    pk = ctx.tenant.pk
+    stored = writes.get_cursor(ctx.session, pk, SIGN_IN_CURSOR)
+    since = None if full or stored is None else normalize.parse_datetime(stored)
+    overlap = timedelta(minutes=ctx.options.sign_in_overlap_minutes)
+    if since is None:
+        queries = [endpoints.users_sign_in_params()]
+    else:
+        queries = [
+            endpoints.users_signed_in_since_params(since - overlap, field)
+            for field in endpoints.SIGN_IN_FILTERABLE
+        ]
+        new = sorted(joined)
+        queries += [
+            endpoints.users_by_id_params(new[start : start + endpoints.IDS_PER_FILTER])
+            for start in range(0, len(new), endpoints.IDS_PER_FILTER)
+        ]
+    values: dict[str, tuple[Any, ...]] = {}
+    newest: datetime | None = None
+    try:
+        with ctx.needs("AuditLog.Read.All"):
+            for params in queries:
+                for page in ctx.client.iter_pages(endpoints.USERS, params):
+                    for item in page:
+                        columns = normalize.sign_in_columns(item.get("signInActivity"))
+                        values[str(item["id"]).lower()] = tuple(columns[c] for c in SIGN_IN_COLUMNS)
+                        for moment in columns.values():
+                            if moment is not None and (newest is None or moment > newest):
+                                newest = moment
+                    ctx.progress(ctx.task, "last sign-ins", len(page), None)
+    except GraphNoPremium:
+        ctx.tenant.premium = False
+        ctx.note(NO_P1_NOTE)
+        return
+    ctx.tenant.premium = True
+    written = update_changed(ctx.session, _USER_TABLE, pk, "id", values, SIGN_IN_COLUMNS)
+    ctx.count("sign-ins read", len(values))
+    ctx.count("sign-ins written", written)
+    mark = newest if since is None or (newest is not None and newest > since) else since
+    if mark is not None and (stored is None or normalize.parse_datetime(stored) != mark):
+        writes.set_cursor(ctx.session, pk, SIGN_IN_CURSOR, endpoints.graph_datetime(mark), ctx.now)
 
 
 def _one_ahead(
@@ -293,3 +384,17 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
         key=("tenant_pk", "user_id", "day"),
     )
     ctx.count("snapshots written", written)
+    # A user no longer in the day's reports has no snapshot that day (as on a first sync).
+    stored = ctx.session.scalars(
+        select(UsageSnapshot.user_id).where(UsageSnapshot.tenant_pk == pk, UsageSnapshot.day == day)
+    ).all()
+    stale = sorted(set(stored) - snapshot.keys())
+    for start in range(0, len(stale), writes.CHUNK_ROWS):
+        ctx.session.execute(
+            delete(UsageSnapshot).where(
+                UsageSnapshot.tenant_pk == pk,
+                UsageSnapshot.day == day,
+                UsageSnapshot.user_id.in_(stale[start : start + writes.CHUNK_ROWS]),
+            )
+        )
+    ctx.count("snapshots removed", len(stale))

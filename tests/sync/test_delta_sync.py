@@ -1,0 +1,124 @@
+"""The roster through `/users/delta`: later runs apply only what changed (edits, joiners,
+soft-deleted and permanently deleted users), an expired delta link falls back to a full round
+with a note, and after several working days of churn a delta-based sync equals a fresh full
+sync of the same tenant, user for user (SQLite and PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from seatwise.store.schema import TaskRun
+
+from .conftest import Seatwise, _postgres_schema_url, serve
+
+
+def _runs(database_url: str, task: str) -> list[tuple[dict[str, int], list[str]]]:
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(TaskRun.counts, TaskRun.notes)
+            .where(TaskRun.task == task, TaskRun.status == "succeeded")
+            .order_by(TaskRun.pk)
+        ).all()
+    engine.dispose()
+    return [(dict(counts), list(notes)) for counts, notes in rows]
+
+
+def _users(seatwise: Seatwise) -> dict[str, dict[str, Any]]:
+    result = seatwise("users", "--format", "json")
+    assert result.code == 0, result.err
+    return {u["id"]: u for u in result.json()}
+
+
+def test_later_runs_apply_only_what_changed(seatwise: Seatwise, tmp_path: Path) -> None:
+    with serve(tmp_path / "sim") as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        tenant = sim.tenant
+        edited, left, purged = [u for u in tenant.users[10:] if u.licenses and u.kind == "person"][
+            :3
+        ]
+        edited.job_title = "Head of Delta"
+        tenant._changed(edited)
+        sim.control(f"users/{left.id}/delete")
+        sim.control(f"users/{purged.id}/purge")
+        changed = sim.control("churn", {"fraction": 0.05})["changed"]
+        synced = seatwise("sync")
+        assert synced.code == 0, synced.err
+        users = _users(seatwise)
+        live = {u.id for u in tenant.users}
+    assert {uid for uid, u in users.items() if u["deactivated_date"] is None} == live
+    assert users[edited.id]["title"] == "Head of Delta"
+    assert users[left.id]["deactivated_date"] is not None
+    assert users[left.id]["licenses"]  # soft-deleted: last licences kept for reclamation
+    assert users[purged.id]["deactivated_date"] is not None
+    assert users[purged.id]["licenses"] == []  # gone for good: nothing left to reclaim
+    (first, _), (second, notes) = _runs(seatwise.database_url, "roster")
+    assert first["users read"] == len(live) + 2 + changed["leave"] - changed["join"]
+    assert "users read" not in second  # no full round
+    # the delta round lists edits, joiners and licence changes (sign-ins are not in delta)
+    assert 3 <= second["users changed"] <= 3 + sum(changed.values())
+    assert second["users deleted"] == 2 + changed["leave"]
+    assert second["sign-ins read"] < first["sign-ins read"] == len(live) + 2 - changed["join"]
+    assert not any("full round" in n for n in notes)
+
+
+def test_a_refused_delta_link_falls_back_to_a_full_round(
+    seatwise: Seatwise, tmp_path: Path
+) -> None:
+    with serve(tmp_path / "sim", users=60) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        sim.control("churn", {"fraction": 0.1})
+        sim.control("delta/expire")
+        synced = seatwise("sync")
+        assert synced.code == 0, synced.err
+        users = _users(seatwise)
+        live = {u.id for u in sim.tenant.users}
+        again = seatwise("sync")  # the new link works
+    assert "full round" in synced.err
+    assert {uid for uid, u in users.items() if u["deactivated_date"] is None} == live
+    runs = _runs(seatwise.database_url, "roster")
+    assert any("full round" in n for n in runs[1][1])
+    assert runs[1][0]["users read"] == len(live)
+    assert again.code == 0 and "users read" not in runs[2][0]
+
+
+def test_delta_sync_equals_a_fresh_full_sync_after_churn(
+    seatwise: Seatwise, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    # the server of this test's PostgreSQL schema (the fixture's URL, less its search_path)
+    base = database_url.split("options=-csearch_path")[0].rstrip("?&")
+    with serve(tmp_path / "sim", users=300) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        for _ in range(3):
+            sim.control("churn", {"fraction": 0.05})
+            synced = seatwise("sync")
+            assert synced.code == 0, synced.err
+        incremental = _users(seatwise)
+        with contextlib.ExitStack() as stack:
+            if database_url.startswith("sqlite"):
+                fresh_url = f"sqlite:///{tmp_path / 'fresh.db'}"
+            else:
+                fresh_url = stack.enter_context(
+                    contextlib.contextmanager(_postgres_schema_url)(base)
+                )
+            fresh = Seatwise(monkeypatch, tmp_path / "fresh-data", fresh_url)
+            assert fresh.add_app_only(sim).code == 0
+            assert fresh("sync").code == 0
+            full = _users(fresh)
+            live = {u.id for u in sim.tenant.users}
+    rosters = _runs(seatwise.database_url, "roster")
+    assert all("users read" not in counts for counts, _ in rosters[1:])  # delta, not full
+    current = {uid: u for uid, u in incremental.items() if u["deactivated_date"] is None}
+    assert set(current) == set(full) == live
+    assert len(incremental) > len(current)  # leavers are kept, marked
+    for user_id in sorted(live):
+        assert current[user_id] == full[user_id], user_id
