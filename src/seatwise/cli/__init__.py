@@ -21,6 +21,7 @@ from seatwise.cli import (
     sync,
     tenants,
     web,
+    worker,
 )
 from seatwise.cli.context import close_all
 from seatwise.cli.output import run
@@ -46,6 +47,7 @@ app.command(name="recommendations")(recommendations.recommendations)
 app.add_typer(reclaim.reclaim_app, name="reclaim")
 app.command(name="audit")(reclaim.audit)
 app.command(name="serve")(web.serve)
+app.command(name="worker")(worker.worker)
 app.add_typer(web.user_app, name="user")
 app.add_typer(web.token_app, name="token")
 app.add_typer(db.app, name="db")
