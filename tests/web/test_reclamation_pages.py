@@ -13,6 +13,13 @@ from tests.sync.conftest import Seatwise, Sim, serve
 from tests.web.conftest import Web, screenshot, sign_in
 
 
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite: there the web process applies plans itself; on PostgreSQL it queues a job for
+    `seatwise worker` (tests/worker/test_front_ends.py)."""
+    return f"sqlite:///{tmp_path / 'seatwise.db'}"
+
+
 def _synced(seatwise: Seatwise, sim: Sim) -> None:
     assert seatwise.add_app_only(sim).code == 0
     synced = seatwise("sync")

@@ -32,6 +32,13 @@ USERS = 80
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite: there the web process runs syncs itself (Run now and the in-process scheduler).
+    On PostgreSQL Run now queues jobs for `seatwise worker` (tests/worker/test_front_ends.py)."""
+    return f"sqlite:///{tmp_path / 'seatwise.db'}"
+
+
+@pytest.fixture
 def sim(seatwise: Seatwise, tmp_path: Path) -> Iterator[Sim]:
     """A simulated tenant registered as `sim`, never synced (requested before `web`, so the
     app's settings point at it)."""

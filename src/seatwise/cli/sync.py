@@ -1,4 +1,5 @@
-"""`seatwise sync` and `seatwise tasks`: run the integration tasks with progress, list runs."""
+"""`seatwise sync` and `seatwise tasks`: run the integration tasks with progress (or queue them
+for `seatwise worker` with --queue), list jobs and runs."""
 
 from __future__ import annotations
 
@@ -28,12 +29,40 @@ def sync(
     task: Annotated[
         TaskChoice, typer.Option("--task", help="Which task; all by default.")
     ] = TaskChoice.all,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Queue the tasks for `seatwise worker` and return at once (PostgreSQL only).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the integration tasks against Microsoft Graph and store the results."""
+    """Run the integration tasks against Microsoft Graph and store the results (or, with
+    --queue, leave them to the workers)."""
     from seatwise.sync import TASKS
 
     tasks = list(TASKS) if task is TaskChoice.all else [task.value]
+    if queue:
+        enqueue(Context(), tenant, tasks)
+        return
     run_with_progress(Context(), tenant, tasks)
+
+
+def enqueue(ctx: Context, tenant: str | None, tasks: list[str]) -> None:
+    """Queue `tasks` of a tenant on the job queue; print the job ids."""
+    from seatwise.reclaim.audit import current_actor
+    from seatwise.workspace import queue
+
+    queue.require_postgresql(ctx, "seatwise sync --queue")
+    with ctx.session() as session:
+        row = ctx.tenant(session, tenant)
+        tenant_pk, name = row.pk, row.name
+    ids = queue.enqueue_sync(ctx, tenant_pk, tasks, started_by=current_actor())
+    Console(stderr=True, soft_wrap=True).print(
+        f"Queued {len(ids)} job(s) for {name}: {', '.join(map(str, ids))}. A `seatwise worker` "
+        "runs them; `seatwise tasks` shows how they go."
+    )
+    typer.echo(" ".join(map(str, ids)))
 
 
 def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> None:
@@ -125,6 +154,11 @@ def tasks(
     ctx = Context()
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
+        tenant_pk, name = row.pk, row.name
+    if ctx.is_postgresql:
+        _print_jobs(ctx, tenant_pk, name, limit)
+    with ctx.session() as session:
+        row = ctx.tenant(session, name)
         table = Table(title=f"Task runs of {row.name}")
         for column in ("started", "task", "status", "seconds", "error / notes"):
             table.add_column(column, overflow="fold")
@@ -139,3 +173,37 @@ def tasks(
                 detail,
             )
     Console().print(table)
+
+
+def _print_jobs(ctx: Context, tenant_pk: int, name: str, limit: int) -> None:
+    """The tenant's latest jobs on the queue (PostgreSQL): queued, running, retried, finished."""
+    from seatwise.sync import TASK_TITLES
+    from seatwise.workspace import queue
+
+    jobs = queue.recent_jobs(ctx, tenant_pk, limit)
+    if not jobs:
+        return
+    table = Table(title=f"Jobs of {name}")
+    for column in ("job", "what", "state", "retries", "queued by", "queued", "finished", "error"):
+        table.add_column(column, overflow="fold")
+    for job in jobs:
+        what = TASK_TITLES.get(job["task"], job["task"])
+        if job["kind"] != "sync":
+            what = f"{job['kind']} plan {job['plan_pk']}"
+        table.add_row(
+            str(job["id"]),
+            what,
+            job["state"],
+            str(job["retries"]),
+            job.get("started_by") or "",
+            _moment(job.get("queued_at")),
+            _moment(job.get("finished_at")),
+            job.get("error") or "",
+        )
+    Console().print(table)
+
+
+def _moment(value: object) -> str:
+    from datetime import datetime
+
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else ""

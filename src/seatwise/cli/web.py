@@ -37,8 +37,9 @@ def serve(
         ),
     ] = 1,
 ) -> None:
-    """Serve the web UI and the reporting API, and run the integration tasks on schedule
-    (License Information every 24 hours) for every active tenant."""
+    """Serve the web UI and the reporting API. On SQLite it also runs the integration tasks on
+    schedule (License Information every 24 hours, the others daily at each tenant's hour); on
+    PostgreSQL `seatwise worker` processes run them and "Run now" queues jobs for them."""
     import uvicorn
 
     ctx = Context()
@@ -46,6 +47,8 @@ def serve(
     where = f"http://{host}:{port}/"
     many = f", {workers} worker processes" if workers > 1 else ""
     err.print(f"seatwise on {where} (API docs at /api/docs{many}). Ctrl-C stops it.")
+    if ctx.is_postgresql:
+        err.print("Syncs run in `seatwise worker` processes (PostgreSQL): start at least one.")
     if workers == 1:
         uvicorn.run(served_app(ctx.settings), host=host, port=port, log_level="warning")
         return
@@ -61,13 +64,15 @@ def serve(
 
 
 def served_app(settings: Settings | None = None) -> FastAPI:
-    """The web app with its scheduler, as `seatwise serve` runs it in each process. Several
-    processes may all schedule: the sync lease lets one sync of a tenant run at a time."""
+    """The web app, as `seatwise serve` runs it in each process, with the in-process scheduler
+    on SQLite (several processes may all schedule: the sync lease lets one sync of a tenant run
+    at a time). On PostgreSQL, `seatwise worker` schedules instead."""
     from seatwise.web.app import create_app
     from seatwise.web.scheduler import install
 
     app = create_app(settings)
-    install(app)  # the integration tasks on their schedules, for every active tenant
+    if not app.state.web.workspace.is_postgresql:
+        install(app)  # the integration tasks on their schedules, for every active tenant
     return app
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
-from seatwise.errors import AppError
+from seatwise.errors import AppError, PlanError
 from seatwise.reclaim import Outcome, approve, get_plan, plan_records, plan_summary
 from seatwise.reclaim.audit import events
 from seatwise.store.schema import ReclaimPlan, Tenant
@@ -26,6 +26,7 @@ from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import WebState, web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
 from seatwise.workspace import plans as plan_jobs
+from seatwise.workspace import queue
 
 router = APIRouter(include_in_schema=False)
 PlanPk = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -60,6 +61,12 @@ def job_of(tenant_pk: int, plan_pk: int) -> Job | None:
 
 
 def _start(state: WebState, tenant: Tenant, plan_pk: int, kind: str, actor: str) -> None:
+    if state.workspace.is_postgresql:  # a job for `seatwise worker`: long and resumable
+        try:
+            queue.enqueue_apply(state.workspace, tenant.pk, plan_pk, kind=kind, actor=actor)
+        except PlanError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return
     key = (tenant.pk, plan_pk)
     client = state.workspace.graph_client(tenant)  # AuthError when the tenant cannot sign in
     with _LOCK:
@@ -126,6 +133,15 @@ def plans(request: Request, user: User) -> Response:
         )
 
 
+def _queued_job(request: Request, tenant_pk: int, plan_pk: int) -> dict[str, Any] | None:
+    """The plan's latest job on the queue (PostgreSQL), or None."""
+    workspace = web_state(request).workspace
+    if not workspace.is_postgresql:
+        return None
+    jobs = queue.recent_jobs(workspace, tenant_pk, 200)
+    return next((j for j in jobs if j["kind"] != "sync" and j["plan_pk"] == plan_pk), None)
+
+
 @router.get("/reclamation/plans/{plan_pk}")
 def plan_page(request: Request, user: User, plan_pk: PlanPk) -> Response:
     """One plan: summary, every user and licence, the actions its status allows."""
@@ -136,10 +152,11 @@ def plan_page(request: Request, user: User, plan_pk: PlanPk) -> Response:
         summary = plan_summary(session, plan)
         records = list(plan_records(session, plan))
         job = job_of(tenant.pk, plan_pk)
+        queued = _queued_job(request, tenant.pk, plan_pk)
         return page(
             request,
             "reclamation_plan.html",
-            {"plan": summary, "records": records, "job": job},
+            {"plan": summary, "records": records, "job": job, "queued": queued},
             user=user,
             tenant=tenant,
             tenants=tenants,

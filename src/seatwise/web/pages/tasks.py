@@ -1,6 +1,8 @@
 """The Tasks page: each integration task's recent runs for the chosen tenant (from `task_run`, as
-`seatwise tasks` lists them) and "Run now", which starts a sync in the web process's background
-runner (admins only; one sync per tenant at a time).
+`seatwise tasks` lists them) and "Run now" (admins only; one sync per tenant at a time). On
+SQLite Run now starts the sync in the web process's background runner; on PostgreSQL it queues
+jobs for `seatwise worker` and returns at once, and the page lists the queued, running, retried
+and finished jobs.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seatwise.errors import SyncBusy
+from seatwise.errors import SyncBusy, UsageError
 from seatwise.store import reads
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASK_TITLES, TASKS
@@ -24,6 +26,7 @@ from seatwise.web.runner import runner_for
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
+from seatwise.workspace import queue
 from seatwise.workspace.accounts import Principal
 
 router = APIRouter(include_in_schema=False)
@@ -55,6 +58,28 @@ def _run_view(run: TaskRun, now: datetime) -> dict[str, Any]:
         "changed": changed,
         "notes": " ".join(run.notes or []),
         "error": run.error,
+    }
+
+
+def _job_view(job: dict[str, Any]) -> dict[str, Any]:
+    """A job of the queue as the page lists it."""
+
+    def moment(value: Any) -> str:
+        return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else ""
+
+    what = TASK_TITLES.get(job["task"], job["task"])
+    if job["kind"] != "sync":
+        what = f"{job['kind'].capitalize()} plan {job['plan_pk']}"
+    return {
+        "id": job["id"],
+        "what": what,
+        "state": job["state"],
+        "retries": job["retries"],
+        "started_by": job.get("started_by") or "",
+        "queued": moment(job.get("queued_at")),
+        "started": moment(job.get("started_at")),
+        "finished": moment(job.get("finished_at")),
+        "error": job.get("error") or "",
     }
 
 
@@ -94,6 +119,11 @@ def _render(
                 *messages,
                 ("error", f"The last sync of {tenant.name} stopped: {last.error}"),
             ]
+        workspace = web_state(request).workspace
+        queued = workspace.is_postgresql
+        found = queue.recent_jobs(workspace, tenant.pk, RECENT) if queued else []
+        jobs = [_job_view(j) for j in found]
+        context.update(queued=queued, jobs=jobs)
         latest = _latest(session, tenant.pk)
         runs = [_run_view(r, now) for r in reads.recent_runs(session, tenant.pk, RECENT)]
         # A sync run by another process (another web worker, `seatwise sync`, a scheduler).
@@ -108,7 +138,8 @@ def _render(
             runs=runs,
             refresh=job is not None
             or elsewhere is not None
-            or any(r["status"] == "running" for r in runs),
+            or any(r["status"] == "running" for r in runs)
+            or any(j["state"] in ("queued", "running", "retrying") for j in jobs),
             refresh_seconds=REFRESH_SECONDS,
         )
     return page(
@@ -154,6 +185,21 @@ def run_now(
         tenant_pk, name = row.pk, row.name
     chosen = list(TASKS) if task == "all" else [task]
     what = "all tasks" if task == "all" else TASK_TITLES[task]
+    workspace = web_state(request).workspace
+    if workspace.is_postgresql:  # the workers run it
+        try:
+            ids = queue.enqueue_sync(workspace, tenant_pk, chosen, started_by=f"web:{user.name}")
+        except (SyncBusy, UsageError) as exc:
+            with web_state(request).session() as session:
+                tenants = all_tenants(session)
+                current = session.get(Tenant, tenant_pk)
+                return _render(request, user, current, tenants, session, [("error", str(exc))], 409)
+        jobs = ", ".join(str(i) for i in ids)
+        request.session["tasks_flash"] = [
+            "ok",
+            f"Queued {what} for {name} (job {jobs}); a `seatwise worker` runs it.",
+        ]
+        return RedirectResponse(f"/tasks?{urlencode({'tenant': name})}", status_code=303)
     try:
         job = runner_for(request.app).start(tenant_pk, chosen, user.name)
         busy = None
