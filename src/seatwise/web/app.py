@@ -56,7 +56,15 @@ def _templates() -> Jinja2Templates:
 
 def _error_page(request: Request, status: int, message: str) -> Response:
     if _wants_json(request):
-        return JSONResponse({"error": {"code": status, "message": message}}, status)
+        from http import HTTPStatus
+
+        # OData's error shape: `code` is a string (the status's name, e.g. "NotFound").
+        try:
+            code = HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+        except ValueError:
+            code = str(status)
+        body = {"error": {"code": code, "message": message}}
+        return JSONResponse(body, status, headers={"OData-Version": "4.0"})
     state: WebState = request.app.state.web
     return state.templates.TemplateResponse(
         request, "error.html", {"status": status, "message": message}, status_code=status

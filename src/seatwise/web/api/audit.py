@@ -1,33 +1,21 @@
-"""`GET /api/v1/audit`: the audit log of every change made to a tenant (`seatwise audit
---format json`), newest first."""
+"""The `audit` entity set: the audit log of every change made to a tenant (`seatwise audit
+--format json`, each event with its `id`), newest first."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from seatwise.reclaim.audit import KEYS, events
-from seatwise.web.api.common import (
-    CSV_RESPONSE,
-    ERRORS,
-    Format,
-    FormatParam,
-    JSONAnswer,
-    TenantParam,
-    filter_values,
-    records_answer,
-    resolve_tenant,
-)
-from seatwise.web.api.odata import FilterKind, Page, PageParams, page_params
-from seatwise.web.security import ApiPrincipal
+from seatwise.store.schema import AuditEvent
+from seatwise.web.api.common import register, resolve_tenant
+from seatwise.web.api.edm import DATETIME, EntitySet
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["audit"])
-
-FILTERS: dict[str, FilterKind] = {"plan": "int"}
+routes = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
 class AuditRecord(BaseModel):
@@ -35,7 +23,8 @@ class AuditRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    at: str
+    id: int
+    at: Annotated[str, DATETIME]
     actor: str
     action: str = Field(description="e.g. plan.create, plan.approve, licence.remove.")
     outcome: str
@@ -48,41 +37,31 @@ class AuditRecord(BaseModel):
     message: str | None
 
 
-class AuditPage(Page[AuditRecord]):
-    """A page of audit events."""
+AUDIT = EntitySet("audit", AuditRecord, ("id",), KEYS, "Audit log")
 
 
-@router.get(
-    "/audit",
-    summary="Audit log",
-    response_model=AuditPage,
-    response_class=JSONAnswer,
-    responses={**ERRORS, 200: CSV_RESPONSE},
-)
-def audit(
-    request: Request,
-    _principal: ApiPrincipal,
-    params: Annotated[PageParams, Depends(page_params)],
-    tenant: TenantParam = None,
-    filter_: Annotated[
-        str | None,
-        Query(alias="$filter", description="`plan eq 3`: only that plan's events."),
-    ] = None,
-    format: FormatParam = Format.json,  # noqa: A002
-) -> Response:
-    """The tenant's audit events, newest first (CSV: licences as text, as the CLI's CSV)."""
-    wanted = filter_values(filter_, FILTERS)
-    plan = wanted.get("plan")
-    whole_csv = format is Format.csv and not params.explicit
+def _load(request: Request, tenant: str | None) -> list[dict[str, Any]]:
+    flat = request.query_params.get("$format", request.query_params.get("format", "")) == "csv"
+    flat = flat or "text/csv" in request.headers.get("accept", "")
     with web_state(request).session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
-        records = list(
-            events(
-                session,
-                tenant_pk,
-                plan_pk=int(plan) if plan is not None else None,
-                limit=None if whole_csv else params.skip + params.top + 1,
-                flat=format is Format.csv,
-            )
-        )
-    return records_answer(request, records, params, format, KEYS, "audit")
+        # The same order as `events` (one transaction): the events' ids.
+        ids = session.scalars(
+            select(AuditEvent.pk)
+            .where(AuditEvent.tenant_pk == tenant_pk)
+            .order_by(AuditEvent.at.desc(), AuditEvent.pk.desc())
+        ).all()
+        found = list(events(session, tenant_pk, flat=flat))
+    return [{"id": pk, **event} for pk, event in zip(ids, found, strict=True)]
+
+
+register(
+    routes,
+    AUDIT,
+    _load,
+    summary="Audit log",
+    description=(
+        "The tenant's audit events, newest first (CSV: licences as text, as the CLI's CSV). "
+        "`$filter=plan eq 3`: one plan's events."
+    ),
+)

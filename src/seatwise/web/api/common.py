@@ -1,20 +1,22 @@
-"""What every reporting-API endpoint shares: the `?tenant=` and `?format=` parameters, JSON and
-CSV answers (the CSV cells are the CLI's), the error shape in the OpenAPI schema, and `fail`.
+"""What every reporting-API endpoint shares: the `?tenant=` parameter, the answers of an entity
+set (a JSON page, the CSV of the CLI's cells, `/$count`, one entity by key), the error shape in
+the OpenAPI schema, and `fail`. `register` adds those routes for an entity set whose records are
+built in Python; users and activity (built from synced data alone) keep their pages in
+`web.api.answers` until the tenant's next sync (`synced_page`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import orjson
-from fastapi import HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -23,23 +25,36 @@ from seatwise.cells import csv_cell
 from seatwise.store import session_scope
 from seatwise.store.reads import stamp_columns
 from seatwise.store.schema import Tenant
-from seatwise.web.api.odata import FilterKind, PageParams, collection, parse_filter_values
+from seatwise.web.api.edm import EntitySet
+from seatwise.web.api.odata import (
+    HEADERS,
+    JSON_TYPE,
+    Options,
+    Page,
+    collection_body,
+    entity_body,
+    odata_json,
+    options_dependency,
+    run_records,
+)
+from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
 __all__ = [
-    "filter_values",
     "CSV_RESPONSE",
     "ERRORS",
-    "Format",
-    "FormatParam",
     "JSONAnswer",
     "TenantParam",
+    "collection_answer",
+    "count_answer",
     "csv_answer",
+    "entity_answer_model",
     "fail",
-    "page_answer",
-    "records_answer",
+    "parse_key",
+    "register",
     "resolve_tenant",
-    "synced_collection",
+    "synced_page",
+    "tenant_stamp",
     "write_session",
 ]
 
@@ -49,12 +64,12 @@ class ErrorDetail(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: int = Field(description="The HTTP status.")
+    code: str = Field(description="What kind of error, e.g. BadRequest, NotFound.")
     message: str
 
 
 class ErrorBody(BaseModel):
-    """Every error of the API has this shape."""
+    """Every error of the API has this shape (OData's)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -67,30 +82,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token may not do this (viewer, or a browser)."},
     404: {"model": ErrorBody, "description": "No such tenant or object."},
     422: {"model": ErrorBody, "description": "A parameter or body field is invalid."},
+    501: {"model": ErrorBody, "description": "A query option this service does not implement."},
 }
 
 CSV_RESPONSE: dict[str, Any] = {
     "content": {"text/csv": {"schema": {"type": "string"}}},
-    "description": "With `format=csv`: the same records as CSV (the CLI's `--format csv`).",
+    "description": "With `$format=csv` (or `Accept: text/csv`): the same records as CSV.",
 }
 
-
-class Format(StrEnum):
-    """How a collection is answered."""
-
-    json = "json"
-    csv = "csv"
-
-
-FormatParam = Annotated[
-    Format,
-    Query(
-        description=(
-            "`json` (an OData page) or `csv` (a header row, then one row per record; every "
-            "record unless `$top`/`$skip` are given)."
-        )
-    ),
-]
 TenantParam = Annotated[
     str | None,
     Query(description="The tenant's name; optional when seatwise has only one tenant."),
@@ -116,14 +115,6 @@ def fail(status: int, message: str) -> NoReturn:
     raise HTTPException(status, message)
 
 
-def filter_values(text: str | None, fields: Mapping[str, FilterKind]) -> dict[str, Any]:
-    """The request's `$filter` over `fields`, or a 400 naming what is wrong with it."""
-    try:
-        return parse_filter_values(text, fields)
-    except ValueError as exc:
-        fail(400, str(exc))
-
-
 def resolve_tenant(session: Session, name: str | None) -> Tenant:
     """The tenant called `name`, or the only one when `name` is None (404/400 otherwise)."""
     if name is not None:
@@ -145,65 +136,185 @@ _ONLY_TENANT = _TENANT_STAMP.order_by(Tenant.pk).limit(2)
 _NAMED_TENANT = _TENANT_STAMP.where(Tenant.name == bindparam("name"))
 
 
-def synced_collection(
+def tenant_stamp(session: Session, tenant: str | None) -> tuple[int, tuple[Any, ...]]:
+    """The tenant's pk and what changes with its synced data (created, sync stamp), in one
+    statement: this runs on every request."""
+    query, values = (_ONLY_TENANT, {}) if tenant is None else (_NAMED_TENANT, {"name": tenant})
+    rows = session.connection().execute(query, values).all()
+    if len(rows) != 1:
+        resolve_tenant(session, tenant)  # says why: no such tenant, or which one
+    tenant_pk, *stamp = rows[0]
+    return tenant_pk, tuple(stamp)
+
+
+def synced_page(
+    request: Request, key: Hashable, options: Options, page: Callable[[], dict[str, Any]]
+) -> Response:
+    """A JSON page built from synced data alone, kept under `key` (the tenant and its stamp:
+    see `tenant_stamp`) until the tenant's next successful sync (`web.api.answers`)."""
+    full_key = (str(request.url), options.cache_key, key)
+    body = web_state(request).answers.fetch(full_key, lambda: orjson.dumps(page()))
+    headers = dict(HEADERS)
+    if options.page_size_asked:
+        headers["Preference-Applied"] = f"odata.maxpagesize={options.page_size}"
+    return Response(body, headers=headers, media_type=JSON_TYPE)
+
+
+def collection_answer(
     request: Request,
-    tenant: str | None,
-    params: PageParams,
-    format: Format,  # noqa: A002
-    csv: tuple[Sequence[str], str],
-    every: Callable[[int], Iterable[Mapping[str, Any]]],
-    window: Callable[[Session, int], tuple[list[dict[str, Any]], bool]],
+    entity_set: EntitySet,
+    options: Options,
+    records: Iterable[dict[str, Any]],
+    filename: str | None = None,
 ) -> Response:
-    """A collection built from a tenant's synced data alone: CSV of `every(tenant_pk)` record
-    (lazy, reading in its own unit of work while streaming) or of one `window`, or a JSON page
-    of `window(session, tenant_pk)` (records, whether more follow) kept until the tenant's next
-    successful sync (`web.api.answers`). `csv` is the CSV's keys and file name."""
-    with web_state(request).session() as session:
-        # The tenant and its stamp in one statement (this runs on every request); the stamp and
-        # the page are read in one transaction, so a page kept under a stamp is its data.
-        query, values = (_ONLY_TENANT, {}) if tenant is None else (_NAMED_TENANT, {"name": tenant})
-        rows = session.connection().execute(query, values).all()
-        if len(rows) != 1:
-            resolve_tenant(session, tenant)  # says why: no such tenant, or which one
-        tenant_pk, created, *stamp = rows[0]
-        if format is Format.csv:
-            records = every(tenant_pk) if not params.explicit else window(session, tenant_pk)[0]
-            return csv_answer(records, *csv)
-        key = (str(request.url), tenant_pk, created, *stamp)
-
-        def page() -> bytes:
-            records, more = window(session, tenant_pk)
-            return orjson.dumps(collection(request, records, params, more=more))
-
-        body = web_state(request).answers.fetch(key, page)
-    return Response(body, media_type="application/json")
+    """`records` (every entity of the set, in its default order) as the request asked: a JSON
+    page, or CSV of every match (of `$skip`/`$top` when given)."""
+    if options.csv:
+        rows, _, _ = run_records(records, entity_set, options, whole=True)
+        keys = options.select or entity_set.columns
+        return csv_answer(rows, keys, filename or entity_set.name)
+    page, more, count = run_records(records, entity_set, options, whole=False)
+    body = collection_body(request, entity_set, options, page, more=more, count=count)
+    return odata_json(body, options)
 
 
-def page_answer(
-    request: Request, records: Sequence[dict[str, Any]], params: PageParams
-) -> Response:
-    """The JSON page `$skip`/`$top` of `records`: every record from the first on, or at least
-    one past the page (so that it is known whether another page follows)."""
-    end = params.skip + params.top
-    window = records[params.skip : end]
-    return JSONAnswer(collection(request, window, params, more=end < len(records)))
+def count_answer(count: int) -> Response:
+    """`/$count`: the number as plain text."""
+    return Response(str(count), media_type="text/plain", headers=dict(HEADERS))
 
 
-def records_answer(
-    request: Request,
-    records: Sequence[dict[str, Any]],
-    params: PageParams,
-    format: Format,  # noqa: A002
-    keys: Sequence[str],
-    filename: str,
-) -> Response:
-    """`records` as the request asked: every one as CSV (no `$top`/`$skip` given), one page of
-    them as CSV, or a JSON page (`page_answer`, whose rule on `records` applies to both pages)."""
-    if format is not Format.csv:
-        return page_answer(request, records, params)
-    if params.explicit:
-        records = records[params.skip : params.skip + params.top]
-    return csv_answer(records, keys, filename)
+def parse_key(text: str, entity_set: EntitySet) -> dict[str, Any]:
+    """A key in parentheses (`'id'`, `42`, or `name='x',other=3`) as {property: value}; 400 when
+    it is not one."""
+    parts: list[str] = []
+    current, quoted, index = "", False, 0
+    while index < len(text):
+        char = text[index]
+        if char == "'":
+            if quoted and text[index + 1 : index + 2] == "'":
+                current += "''"
+                index += 2
+                continue
+            quoted = not quoted
+        if char == "," and not quoted:
+            parts.append(current)
+            current = ""
+        else:
+            current += char
+        index += 1
+    parts.append(current)
+    if quoted:
+        fail(400, f"The key ({text}) has an unclosed quote.")
+    named = [p.partition("=") for p in parts]
+    if len(parts) == 1 and not named[0][1]:
+        named = [(entity_set.key[0], "=", parts[0])]
+    values: dict[str, Any] = {}
+    for name, sign, raw in named:
+        name, raw = name.strip(), raw.strip()
+        prop = entity_set.props.get(name)
+        if not sign or name not in entity_set.key or prop is None:
+            fail(400, f"The key of {entity_set.name} is ({', '.join(entity_set.key)}).")
+        if len(raw) >= 2 and raw[0] == raw[-1] == "'" and prop.type != "Edm.Int32":
+            values[name] = raw[1:-1].replace("''", "'")
+        elif prop.type == "Edm.Int32" and raw.isascii() and raw.isdigit() and len(raw) < 10:
+            values[name] = int(raw)
+        else:
+            fail(400, f"The key value {raw!r} of {entity_set.name} is not a {prop.type}.")
+    if set(values) != set(entity_set.key):
+        fail(400, f"The key of {entity_set.name} is ({', '.join(entity_set.key)}).")
+    return values
+
+
+def register(
+    router: APIRouter,
+    entity_set: EntitySet,
+    load: Callable[[Request, str | None], Iterable[dict[str, Any]]],
+    *,
+    summary: str,
+    description: str,
+    paths: Sequence[str] = (),
+) -> None:
+    """The routes of an entity set built in Python: the collection (at `/{name}` and the older
+    `paths`), `/{name}/$count` and `/{name}(key)`. `load(request, tenant)` gives every record
+    of the set in its default order."""
+    model: Any = entity_set.model
+    page_model: Any = create_model(f"{entity_set.type_name}Page", __base__=Page[model])
+    entity_model = entity_answer_model(entity_set)
+    # Defaults, not `Annotated` aliases: these annotations are read from the module's names.
+    parsed = Depends(options_dependency(entity_set))
+
+    def collection(
+        request: Request,
+        _principal: ApiPrincipal,
+        tenant: TenantParam = None,
+        options: Options = parsed,
+    ) -> Response:
+        return collection_answer(request, entity_set, options, load(request, tenant))
+
+    def count(
+        request: Request,
+        _principal: ApiPrincipal,
+        tenant: TenantParam = None,
+        options: Options = parsed,
+    ) -> Response:
+        matched, _, _ = run_records(load(request, tenant), entity_set, options, whole=True)
+        return count_answer(len(matched))
+
+    def entity(
+        request: Request,
+        key: str,
+        _principal: ApiPrincipal,
+        tenant: TenantParam = None,
+        options: Options = parsed,
+    ) -> Response:
+        wanted = parse_key(key, entity_set)
+        for record in load(request, tenant):
+            if all(record.get(k) == v for k, v in wanted.items()):
+                return odata_json(entity_body(request, entity_set, options, record))
+        fail(404, f"There is no {entity_set.type_name.lower()} ({key}).")
+
+    name = entity_set.name
+    for index, path in enumerate((f"/{name}", *paths)):
+        router.add_api_route(
+            path,
+            collection,
+            methods=["GET"],
+            summary=summary,
+            description=description,
+            response_model=page_model,
+            response_class=JSONAnswer,
+            responses={**ERRORS, 200: CSV_RESPONSE},
+            include_in_schema=index == 0,
+            name=f"{name}_collection{index}",
+        )
+    router.add_api_route(
+        f"/{name}/$count",
+        count,
+        methods=["GET"],
+        summary=f"{summary}: how many",
+        response_class=Response,
+        responses={**ERRORS, 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+        name=f"{name}_count",
+    )
+    router.add_api_route(
+        f"/{name}({{key}})",
+        entity,
+        methods=["GET"],
+        summary=f"One of {summary.lower()}, by key",
+        response_model=entity_model,
+        response_class=JSONAnswer,
+        responses=ERRORS,
+        name=f"{name}_entity",
+    )
+
+
+def entity_answer_model(entity_set: EntitySet) -> Any:
+    """The OpenAPI model of one entity answer: the record and its `@odata.context`."""
+    return create_model(
+        f"{entity_set.type_name}Entity",
+        __base__=entity_set.model,
+        context=(str, Field(alias="@odata.context", description="`{root}/$metadata#set/$entity`.")),
+    )
 
 
 def csv_rows(records: Iterable[Mapping[str, Any]], keys: Sequence[str]) -> Iterator[str]:
@@ -227,5 +338,5 @@ def csv_answer(
     return StreamingResponse(
         csv_rows(records, keys),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"', **HEADERS},
     )

@@ -1,4 +1,4 @@
-"""`GET /api/v1/licenses` (licence positions, DESIGN §5: the records of `seatwise licenses
+"""The `licenses` entity set (licence positions, DESIGN §5: the records of `seatwise licenses
 --format json`) and `PATCH /api/v1/licenses/{sku}` (contract terms and the managed flag, through
 the same validation and write as `seatwise license set`).
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,23 +16,20 @@ from seatwise.analytics import licenses as view
 from seatwise.analytics.inputs import licenses as inputs
 from seatwise.errors import UsageError
 from seatwise.web.api.common import (
-    CSV_RESPONSE,
     ERRORS,
-    Format,
-    FormatParam,
     JSONAnswer,
     TenantParam,
     fail,
-    records_answer,
+    register,
     resolve_tenant,
     write_session,
 )
-from seatwise.web.api.odata import Page, PageParams, page_params
-from seatwise.web.security import ApiAdmin, ApiPrincipal
+from seatwise.web.api.edm import DATE, DECIMAL, EntitySet
+from seatwise.web.security import ApiAdmin
 from seatwise.web.state import web_state
 from seatwise.workspace.contracts import set_contract
 
-router = APIRouter(prefix="/api/v1", tags=["licenses"])
+routes = APIRouter(prefix="/api/v1", tags=["licenses"])
 
 
 class LicenseRecord(BaseModel):
@@ -50,17 +47,42 @@ class LicenseRecord(BaseModel):
     suspended: int
     warning: int
     managed: bool
-    effective_date: str | None
-    expiration_date: str | None
-    cost: str | None = Field(description="Price of one licence per payment period.")
+    effective_date: Annotated[str | None, DATE]
+    expiration_date: Annotated[str | None, DATE]
+    cost: Annotated[str | None, DECIMAL] = Field(
+        description="Price of one licence per payment period."
+    )
     currency: str | None
     payment_frequency: str | None
-    annual_cost: str | None
-    unused_annual_cost: str | None
+    annual_cost: Annotated[str | None, DECIMAL]
+    unused_annual_cost: Annotated[str | None, DECIMAL]
 
 
-class LicensePage(Page[LicenseRecord]):
-    """A page of licence positions."""
+LICENSES = EntitySet("licenses", LicenseRecord, ("sku_id",), view.KEYS, "Licence positions")
+
+
+def _load(request: Request, tenant: str | None) -> list[dict[str, Any]]:
+    """Managed SKUs still subscribed, by part number; every SKU with `?all=true`."""
+    every = request.query_params.get("all", "false").lower() in ("true", "1", "yes")
+    with web_state(request).session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        found = view.build(
+            inputs.sku_rows(session, tenant_pk), inputs.contract_rows(session, tenant_pk), every
+        )
+    return [p.record() for p in found]
+
+
+register(
+    routes,
+    LICENSES,
+    _load,
+    summary="Licence positions",
+    description=(
+        "Every SKU with purchased, assigned and available units and its contract cost, by part "
+        "number: the records of `seatwise licenses --format json`; managed SKUs still "
+        "subscribed unless `all=true` (the CLI's `--all`)."
+    ),
+)
 
 
 class ContractChange(BaseModel):
@@ -78,34 +100,6 @@ class ContractChange(BaseModel):
     managed: bool | None = Field(
         None, description="false leaves the SKU out of every calculation (cannot be null)."
     )
-
-
-@router.get(
-    "/licenses",
-    summary="Licence positions",
-    response_model=LicensePage,
-    response_class=JSONAnswer,
-    responses={**ERRORS, 200: CSV_RESPONSE},
-)
-def licenses(
-    request: Request,
-    _principal: ApiPrincipal,
-    params: Annotated[PageParams, Depends(page_params)],
-    tenant: TenantParam = None,
-    all_: Annotated[
-        bool, Query(alias="all", description="Also unmanaged and retired SKUs (CLI `--all`).")
-    ] = False,
-    format: FormatParam = Format.json,  # noqa: A002
-) -> Response:
-    """Every SKU with purchased, assigned and available units and its contract cost, by part
-    number; managed SKUs still subscribed unless `all=true`."""
-    with web_state(request).session() as session:
-        tenant_pk = resolve_tenant(session, tenant).pk
-        found = view.build(
-            inputs.sku_rows(session, tenant_pk), inputs.contract_rows(session, tenant_pk), all_
-        )
-    records = [p.record() for p in found]
-    return records_answer(request, records, params, format, view.KEYS, "licenses")
 
 
 # The CLI's messages name its options; the API's name the body's fields.
@@ -154,7 +148,7 @@ def _changes(body: ContractChange) -> dict[str, Any]:
     return changes
 
 
-@router.patch(
+@routes.patch(
     "/licenses/{sku}",
     summary="Change a SKU's contract terms or managed flag",
     response_model=LicenseRecord,

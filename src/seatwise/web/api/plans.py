@@ -22,20 +22,20 @@ from seatwise.store.schema import ReclaimPlan
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    Format,
-    FormatParam,
     JSONAnswer,
     TenantParam,
+    collection_answer,
     fail,
-    records_answer,
+    register,
     resolve_tenant,
     write_session,
 )
-from seatwise.web.api.odata import Page, PageParams, collection, page_params
+from seatwise.web.api.edm import DATETIME, DECIMAL, EntitySet
+from seatwise.web.api.odata import Options, Page, options_dependency
 from seatwise.web.security import ApiAdmin, ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["reclamation plans"])
+routes = APIRouter(prefix="/api/v1", tags=["reclamation plans"])
 
 PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The plan's id.")]
 
@@ -49,11 +49,11 @@ class PlanSummary(BaseModel):
     status: str = Field(description="draft, approved, applying, applied or undone.")
     rules: list[str]
     only_managed: bool
-    created_at: str
+    created_at: Annotated[str, DATETIME]
     created_by: str
-    approved_at: str | None
+    approved_at: Annotated[str | None, DATETIME]
     approved_by: str | None
-    applied_at: str | None
+    applied_at: Annotated[str | None, DATETIME]
     users: int
     licences_to_remove: int
     unmanaged_to_remove: int
@@ -75,7 +75,7 @@ class PlanItem(BaseModel):
     via: str | None = Field(description="The group it is inherited from (never removed).")
     action: str
     managed: bool
-    annual_cost: str | None
+    annual_cost: Annotated[str | None, DECIMAL]
     currency: str | None
     state: str
     undo_state: str | None
@@ -89,12 +89,25 @@ class PlanDetail(PlanSummary):
     licences: list[PlanItem]
 
 
-class PlanPage(Page[PlanSummary]):
-    """A page of plans."""
+class PlanItemRecord(PlanItem):
+    """One licence of one user of a plan, with its plan and key."""
+
+    id: str = Field(description="`plan:user_id:sku_id:via`.")
+    plan_id: int
 
 
 class PlanItemPage(Page[PlanItem]):
     """A page of a plan's licences."""
+
+
+PLANS = EntitySet("plans", PlanSummary, ("id",), title="Reclamation plans")
+PLAN_ITEMS = EntitySet(
+    "plan_items",
+    PlanItemRecord,
+    ("id",),
+    (*SHOW_KEYS, "user_id", "via"),
+    "Licences of reclamation plans",
+)
 
 
 class PlanRequest(BaseModel):
@@ -124,36 +137,60 @@ def _policy(request: Request) -> Any:
     return Policy.from_mapping(web_state(request).settings.recommendations.model_dump())
 
 
-@router.get(
-    "/plans",
-    summary="Reclamation plans",
-    response_model=PlanPage,
-    response_class=JSONAnswer,
-    responses=ERRORS,
-)
-def plans(
-    request: Request,
-    _principal: ApiPrincipal,
-    params: Annotated[PageParams, Depends(page_params)],
-    tenant: TenantParam = None,
-) -> Response:
-    """The tenant's plans, newest first, each with its summary."""
+def _plans(request: Request, tenant: str | None) -> list[dict[str, Any]]:
     with web_state(request).session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
-        found = list(
-            session.scalars(
-                select(ReclaimPlan)
-                .where(ReclaimPlan.tenant_pk == tenant_pk)
-                .order_by(ReclaimPlan.pk.desc())
-                .offset(params.skip)
-                .limit(params.top + 1)
-            )
+        found = session.scalars(
+            select(ReclaimPlan)
+            .where(ReclaimPlan.tenant_pk == tenant_pk)
+            .order_by(ReclaimPlan.pk.desc())
         )
-        records = [plan_summary(session, p) for p in found[: params.top]]
-    return JSONAnswer(collection(request, records, params, more=len(found) > params.top))
+        return [plan_summary(session, p) for p in found]
 
 
-@router.get(
+def _items_of(session: Session, plan: ReclaimPlan) -> list[dict[str, Any]]:
+    return [
+        {
+            **item,
+            "id": f"{plan.pk}:{item['user_id']}:{item['sku_id']}:{item['via'] or ''}",
+            "plan_id": plan.pk,
+        }
+        for item in plan_records(session, plan)
+    ]
+
+
+def _plan_items(request: Request, tenant: str | None) -> list[dict[str, Any]]:
+    with web_state(request).session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        found = session.scalars(
+            select(ReclaimPlan)
+            .where(ReclaimPlan.tenant_pk == tenant_pk)
+            .order_by(ReclaimPlan.pk.desc())
+        )
+        return [item for p in found for item in _items_of(session, p)]
+
+
+# Before `/plans/{plan_id}`: routes are tried in order, and `$count` is no plan id.
+register(
+    routes,
+    PLANS,
+    _plans,
+    summary="Reclamation plans",
+    description="The tenant's plans, newest first, each with its summary.",
+)
+register(
+    routes,
+    PLAN_ITEMS,
+    _plan_items,
+    summary="Licences of reclamation plans",
+    description=(
+        "One record per plan, user and licence (newest plan first, then by UPN), with what "
+        "the plan does with it."
+    ),
+)
+
+
+@routes.get(
     "/plans/{plan_id}",
     summary="One plan with its licences",
     response_model=PlanDetail,
@@ -171,7 +208,10 @@ def plan(
     return JSONAnswer(body)
 
 
-@router.get(
+ItemOptions = Annotated[Options, Depends(options_dependency(PLAN_ITEMS))]
+
+
+@routes.get(
     "/plans/{plan_id}/items",
     summary="A plan's licences, paged",
     response_model=PlanItemPage,
@@ -182,20 +222,18 @@ def plan_items(
     request: Request,
     plan_id: PlanId,
     _principal: ApiPrincipal,
-    params: Annotated[PageParams, Depends(page_params)],
+    options: ItemOptions,
     tenant: TenantParam = None,
-    format: FormatParam = Format.json,  # noqa: A002
 ) -> Response:
     """One record per user and licence of the plan, by UPN (CSV: the columns of `seatwise
-    reclaim show ID --format csv`)."""
+    reclaim show ID --format csv`); the `plan_items` entity set holds those of every plan."""
     with web_state(request).session() as session:
         found = _plan(session, resolve_tenant(session, tenant).pk, plan_id)
         records = list(plan_records(session, found))
-    keys = (*SHOW_KEYS, "user_id", "via")
-    return records_answer(request, records, params, format, keys, f"plan-{plan_id}")
+    return collection_answer(request, PLAN_ITEMS, options, records, f"plan-{plan_id}")
 
 
-@router.post(
+@routes.post(
     "/plans",
     summary="Make a draft plan",
     status_code=201,
@@ -234,7 +272,7 @@ def create_plan(
     return JSONAnswer(summary, status_code=201)
 
 
-@router.post(
+@routes.post(
     "/plans/{plan_id}/approve",
     summary="Approve a draft plan",
     response_model=PlanSummary,

@@ -1,26 +1,25 @@
-"""`GET /api/v1/tenants`: the connected tenants, each with the roll-up an MSP watches (users,
+"""The `tenants` entity set: the connected tenants, each with the roll-up an MSP watches (users,
 paid licences, costs and potential savings per currency, the last sync)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 
 from seatwise.analytics.recommendations import Policy
-from seatwise.web.api.common import ERRORS, JSONAnswer, page_answer
-from seatwise.web.api.odata import Page, PageParams, page_params
-from seatwise.web.security import ApiPrincipal
+from seatwise.web.api.common import register
+from seatwise.web.api.edm import DATETIME, EntitySet
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants
 
-router = APIRouter(prefix="/api/v1", tags=["tenants"])
+routes = APIRouter(prefix="/api/v1", tags=["tenants"])
 
 
 class TenantRecord(BaseModel):
-    """A connected tenant."""
+    """A connected tenant; amounts per currency code, as decimal strings."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -31,7 +30,7 @@ class TenantRecord(BaseModel):
     active: bool
     premium: bool | None
     concealed_names: bool | None
-    created_at: str
+    created_at: Annotated[str, DATETIME]
     status: str
     superseded_by: str | None
     users: int
@@ -43,36 +42,20 @@ class TenantRecord(BaseModel):
     unused_annual_cost: dict[str, str | None]
     potential_savings: dict[str, str]
     last_sync_status: str | None
-    last_sync_at: str | None
+    last_sync_at: Annotated[str | None, DATETIME]
     last_sync_age_hours: float | None
 
 
-class TenantPage(Page[TenantRecord]):
-    """A page of tenants."""
+TENANTS = EntitySet("tenants", TenantRecord, ("name",), title="Connected tenants")
 
 
-@router.get(
-    "/tenants",
-    summary="Connected tenants",
-    response_model=TenantPage,
-    response_class=JSONAnswer,
-    responses=ERRORS,
-)
-def tenants(
-    request: Request,
-    _principal: ApiPrincipal,
-    params: Annotated[PageParams, Depends(page_params)],
-) -> Response:
-    """Every tenant: name, ids, how it is connected, its status (active, inactive or
-    superseded), users and licensed users, paid licences purchased, assigned and unused, annual
-    and unused annual cost and the recommendations' potential savings (per currency code, as
-    decimal strings), and its last sync's status, end and age in hours."""
+def _load(request: Request, _tenant: str | None) -> Iterable[dict[str, Any]]:
     state = web_state(request)
     with state.session() as session:
         rows = all_tenants(session)
         policy = Policy.from_mapping(state.settings.recommendations.model_dump())
         rolled = {r["name"]: r for r in state.findings.rollup(session, rows, policy)}
-        items = [
+        return [
             {
                 **rolled[t.name],
                 "name": t.name,
@@ -87,4 +70,18 @@ def tenants(
             }
             for t in rows
         ]
-    return page_answer(request, items, params)
+
+
+register(
+    routes,
+    TENANTS,
+    _load,
+    summary="Connected tenants",
+    description=(
+        "Every tenant: name, ids, how it is connected, its status (active, inactive or "
+        "superseded), users and licensed users, paid licences purchased, assigned and unused, "
+        "annual and unused annual cost and the recommendations' potential savings (per "
+        "currency code, as decimal strings), and its last sync's status, end and age in hours. "
+        "(`tenant` is ignored here.)"
+    ),
+)

@@ -1,51 +1,58 @@
-"""`GET /api/v1/users` and `/api/v1/users/{id}`: the Users view (DESIGN §4), the records of
-`seatwise users --format json`, with the CLI's filters as `$filter` and its sort as `$orderby`.
+"""The `users` entity set: the Users view (DESIGN §4), the records of `seatwise users --format
+json`. `$filter` and `$orderby` become SQL over `user_summary` (whose indexes carry the view's
+columns), so a page of 100k users is found without building a record it does not show;
+`licenses/any(l: ...)` becomes `EXISTS` over the licence assignments.
+
+The older filter names stay as shorthands: `license eq 'SPE_E3'`, `blocked`, `mfa`,
+`inactive_days ge 90` (no activity in the last N days, or never).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from odata_query import ast
+from odata_query.visitor import NodeTransformer
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import Grouping
 
 from seatwise.analytics.inputs import users as inputs
 from seatwise.analytics.users import KEYS, build
+from seatwise.store.schema import LicenseAssignment, ReportRefresh, Sku, UserSummary
 from seatwise.web.api.common import (
     CSV_RESPONSE,
     ERRORS,
-    Format,
-    FormatParam,
     JSONAnswer,
     TenantParam,
+    count_answer,
+    csv_answer,
+    entity_answer_model,
     fail,
-    filter_values,
+    parse_key,
     resolve_tenant,
-    synced_collection,
+    synced_page,
+    tenant_stamp,
 )
+from seatwise.web.api.edm import DATE, DATETIME, EntitySet
+from seatwise.web.api.filters import FilterError, SqlFilter, sql_date_range
 from seatwise.web.api.odata import (
-    FilterKind,
+    Options,
     Page,
-    PageParams,
-    page_params,
+    collection_body,
+    entity_body,
+    odata_json,
+    options_dependency,
 )
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
-router = APIRouter(prefix="/api/v1", tags=["users"])
-
-FILTERS: dict[str, FilterKind] = {
-    "upn": "contains",
-    "license": "text",
-    "guest": "bool",
-    "blocked": "bool",
-    "mfa": "bool",
-    "inactive_days": "min",
-    "country": "text",
-}
+routes = APIRouter(prefix="/api/v1", tags=["users"])
 
 
 class UserLicence(BaseModel):
@@ -65,7 +72,7 @@ class UserActivation(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product: str
-    last_activated: str | None
+    last_activated: Annotated[str | None, DATETIME]
     windows: int
     mac: int
     windows10_mobile: int
@@ -85,13 +92,15 @@ class UserRecord(BaseModel):
     last_name: str | None
     display_name: str | None
     licenses: list[UserLicence]
-    active_date: str | None
-    deactivated_date: str | None
+    active_date: Annotated[str | None, DATE]
+    deactivated_date: Annotated[str | None, DATE]
     block_credentials: bool | None
     mfa_enabled: bool | None
     last_used_app: str | None = Field(description="One of the 11 services.")
-    last_sign_in: str | None
-    last_activity: str | None = Field(description='null: never active ("Never" in the UI).')
+    last_sign_in: Annotated[str | None, DATETIME]
+    last_activity: Annotated[str | None, DATE] = Field(
+        description='null: never active ("Never" in the UI).'
+    )
     days_since_last_activity: int | None = Field(description="Counted from the report date.")
     activations: list[UserActivation]
     mail_usage_mb: float | None
@@ -104,60 +113,195 @@ class UserRecord(BaseModel):
     guest: bool
     title: str | None
     country: str | None
-    account_created: str | None
+    account_created: Annotated[str | None, DATETIME]
 
 
 class UserPage(Page[UserRecord]):
     """A page of users."""
 
 
-FILTER_DOC = (
-    "Any of `contains(upn,'text')`, `license eq 'SPE_E3'` (part number or skuId), "
-    "`guest eq true`, `blocked eq false`, `mfa eq true`, `inactive_days ge 90` (no activity in "
-    "the last N days, or never), `country eq 'Germany'`, joined by `and`."
-)
-ORDER_DOC = (
-    "One column of the record, then `asc` (default) or `desc`, e.g. `last_activity desc`; "
-    "default `upn`."
-)
+USERS = EntitySet("users", UserRecord, ("id",), KEYS, "Users with licences and activity")
+
+_S = UserSummary
+# Property → SQL over user_summary (what the view shows, as stored).
+COLUMNS: dict[str, Any] = {
+    "id": _S.user_id,
+    "upn": _S.upn,
+    "email": _S.mail,
+    "first_name": _S.given_name,
+    "last_name": _S.surname,
+    "display_name": _S.display_name,
+    "active_date": _S.active_date,
+    # Grouped: `NOT x IS NOT NULL` would read as `NOT (x IS NOT NULL)` on PostgreSQL.
+    "block_credentials": Grouping(not_(_S.account_enabled)),
+    "mfa_enabled": _S.mfa_registered,
+    "last_used_app": _S.last_used_app,
+    "last_sign_in": _S.last_sign_in,
+    "last_activity": _S.last_activity,
+    "mail_usage_mb": _S.mail_mb,
+    "onedrive_usage_mb": _S.onedrive_mb,
+    "windows": _S.windows,
+    "mac": _S.mac,
+    "mobile": _S.mobile,
+    "web": _S.web,
+    "on_premises_sync": func.coalesce(_S.on_premises_sync, false()),  # the view: null is No
+    "guest": _S.guest,
+    "title": _S.job_title,
+    "country": _S.country,
+    "account_created": _S.created_at,
+}
+_LA = LicenseAssignment
+LICENCE_COLUMNS: dict[str, Any] = {
+    "sku_id": _LA.sku_id,
+    "sku_part_number": func.coalesce(Sku.part_number, _LA.sku_id),
+    "assigned_by_group": func.nullif(_LA.via, ""),
+}
 
 
-def _query(filter_: str | None, orderby: str | None) -> inputs.UserQuery:
-    found = filter_values(filter_, FILTERS)
-    sort, descending = "upn", False
-    if orderby and orderby.strip():
-        parts = orderby.split()
-        if len(parts) > 2 or (len(parts) == 2 and parts[1].lower() not in ("asc", "desc")):
-            fail(400, f"$orderby takes one column and asc or desc, not {orderby!r}.")
-        if parts[0] not in inputs.SORTABLE:
-            fail(400, f"Cannot order by {parts[0]!r}; columns: {', '.join(inputs.SORTABLE)}.")
-        sort, descending = parts[0], len(parts) == 2 and parts[1].lower() == "desc"
-    return inputs.UserQuery(
-        upn=_text(found.get("upn")),
-        license=_text(found.get("license")),
-        guest=_flag(found.get("guest")),
-        blocked=_flag(found.get("blocked")),
-        mfa=_flag(found.get("mfa")),
-        inactive_days=_number(found.get("inactive_days")),
-        country=_text(found.get("country")),
-        sort=sort,
-        descending=descending,
+def _licence_exists(condition: ColumnElement[bool]) -> Select[Any]:
+    return (
+        select(_LA.user_id)
+        .select_from(
+            _LA.__table__.outerjoin(
+                Sku.__table__, and_(Sku.tenant_pk == _LA.tenant_pk, Sku.sku_id == _LA.sku_id)
+            )
+        )
+        .where(_LA.tenant_pk == _S.tenant_pk, _LA.user_id == _S.user_id, condition)
     )
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+class _Shorthands(NodeTransformer):
+    """The older filter names as OData over the entity type's properties."""
+
+    def visit_Identifier(self, node: ast.Identifier) -> ast._Node:
+        renamed = {"blocked": "block_credentials", "mfa": "mfa_enabled"}.get(node.name)
+        return ast.Identifier(renamed) if renamed and not node.namespace else node
+
+    def visit_Compare(self, node: ast.Compare) -> ast._Node:
+        name = node.left.name if isinstance(node.left, ast.Identifier) else None
+        if name == "license" and isinstance(node.right, ast.String):
+            wanted = ast.String(node.right.val.lower())
+            item = ast.Identifier("l")
+
+            def lowered(attr: str) -> ast._Node:
+                return ast.Call(ast.Identifier("tolower"), [ast.Attribute(item, attr)])
+
+            either = ast.BoolOp(
+                ast.Or(),
+                ast.Compare(ast.Eq(), lowered("sku_id"), wanted),
+                ast.Compare(ast.Eq(), lowered("sku_part_number"), wanted),
+            )
+            if not isinstance(node.comparator, ast.Eq):
+                raise FilterError("$filter on license is written license eq 'SPE_E3'.")
+            return ast.CollectionLambda(
+                ast.Identifier("licenses"), ast.Any(), ast.Lambda(item, either)
+            )
+        if name == "inactive_days":
+            if (
+                not isinstance(node.comparator, ast.GtE)
+                or not isinstance(node.right, ast.Integer)
+                or node.right.py_val < 0
+            ):
+                raise FilterError("$filter on inactive_days is written inactive_days ge 90.")
+            return ast.BoolOp(
+                ast.Or(),
+                ast.Compare(ast.Eq(), ast.Identifier("last_activity"), ast.Null()),
+                ast.Compare(ast.GtE(), ast.Identifier("days_since_last_activity"), node.right),
+            )
+        return ast.Compare(node.comparator, self.visit(node.left), self.visit(node.right))
 
 
-def _flag(value: object) -> bool | None:
-    return value if isinstance(value, bool) else None
+def _rewrite(tree: ast._Node) -> ast._Node:
+    result: ast._Node = _Shorthands().visit(tree)
+    return result
 
 
-def _number(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+Opts = Annotated[Options, Depends(options_dependency(USERS, _rewrite))]
 
 
-@router.get(
+def _reference_day(session: Session, tenant_pk: int) -> date | None:
+    """The usage reports' refresh date, which `days_since_last_activity` counts from."""
+    found: date | None = session.scalar(
+        select(func.max(ReportRefresh.refresh_date)).where(ReportRefresh.tenant_pk == tenant_pk)
+    )
+    if found is None:
+        found = session.scalar(select(func.max(_S.activity_as_of)).where(_S.tenant_pk == tenant_pk))
+    return found
+
+
+def _filtered(session: Session, tenant_pk: int, options: Options) -> Select[Any]:
+    """The ids of the matching users, unordered."""
+    stmt = select(_S.user_id).where(_S.tenant_pk == tenant_pk)
+    if options.filter is None:
+        return stmt
+    reference: list[date | None] = []
+
+    def days_since(op: type, value: Any) -> ColumnElement[bool] | None:
+        # N days since the last activity ⇔ the last activity is N days before the reference.
+        if not reference:
+            reference.append(_reference_day(session, tenant_pk))
+        if value is None:
+            return sql_date_range(_S.last_activity, op, None)
+        if reference[0] is None:
+            return false()
+        day = reference[0] - timedelta(days=int(value))
+        made: dict[type, ColumnElement[bool]] = {
+            ast.Eq: _S.last_activity == day,
+            ast.NotEq: or_(_S.last_activity.is_(None), _S.last_activity != day),
+            ast.Gt: _S.last_activity < day,
+            ast.GtE: _S.last_activity <= day,
+            ast.Lt: _S.last_activity > day,
+            ast.LtE: _S.last_activity >= day,
+        }
+        return made.get(op)
+
+    translator = SqlFilter(
+        USERS.props,
+        COLUMNS,
+        session.get_bind().dialect.name,
+        special={
+            "days_since_last_activity": days_since,
+            "deactivated_date": lambda op, value: sql_date_range(_S.deleted_at, op, value),
+        },
+        collections={"licenses": (LICENCE_COLUMNS, _licence_exists)},
+    )
+    try:
+        return stmt.where(translator.condition(options.filter))
+    except FilterError as exc:
+        fail(exc.status, str(exc))
+
+
+def _ordered(stmt: Select[Any], options: Options) -> Select[Any]:
+    order = []
+    for name, descending in options.orderby or (("upn", False),):
+        if name == "days_since_last_activity":  # more days: an older last activity
+            column, descending = _S.last_activity, not descending
+        elif name == "deactivated_date":
+            column = _S.deleted_at
+        else:
+            column = COLUMNS[name]
+        order.append((column.desc() if descending else column.asc()).nulls_last())
+    return stmt.order_by(*order, _S.user_id)
+
+
+def _ids(session: Session, tenant_pk: int, options: Options, limit: int | None) -> list[str]:
+    stmt = _ordered(_filtered(session, tenant_pk, options), options)
+    if limit is not None or options.skip:
+        stmt = stmt.limit(limit).offset(options.skip)
+    return list(session.scalars(stmt))
+
+
+def _count(session: Session, tenant_pk: int, options: Options) -> int:
+    inner = _filtered(session, tenant_pk, options).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def _records(session: Session, tenant_pk: int, ids: list[str]) -> list[dict[str, Any]]:
+    names = inputs.sku_names(session, tenant_pk)
+    return [build(f, names) for f in inputs.user_facts(session, tenant_pk, ids)]
+
+
+@routes.get(
     "/users",
     summary="Users",
     response_model=UserPage,
@@ -165,48 +309,75 @@ def _number(value: object) -> int | None:
     responses={**ERRORS, 200: CSV_RESPONSE},
 )
 def users(
-    request: Request,
-    _principal: ApiPrincipal,
-    params: Annotated[PageParams, Depends(page_params)],
-    tenant: TenantParam = None,
-    filter_: Annotated[str | None, Query(alias="$filter", description=FILTER_DOC)] = None,
-    orderby: Annotated[str | None, Query(alias="$orderby", description=ORDER_DOC)] = None,
-    format: FormatParam = Format.json,  # noqa: A002
+    request: Request, _principal: ApiPrincipal, options: Opts, tenant: TenantParam = None
 ) -> Response:
     """Every user with licences, sign-in, activity, storage and platforms: the records of
-    `seatwise users --format json`, in the same order."""
-    query = _query(filter_, orderby)
-    return synced_collection(
-        request,
-        tenant,
-        params,
-        format,
-        (KEYS, "users"),
-        lambda tenant_pk: _every(request, tenant_pk, query),
-        lambda session, tenant_pk: _page(session, tenant_pk, query, params),
-    )
-
-
-def _page(
-    session: Session, tenant_pk: int, query: inputs.UserQuery, params: PageParams
-) -> tuple[list[dict[str, Any]], bool]:
-    """One page of records, and whether more follow."""
-    names = inputs.sku_names(session, tenant_pk)
-    ids = inputs.query_ids(session, tenant_pk, query, params.top + 1, params.skip)
-    facts = inputs.user_facts(session, tenant_pk, ids[: params.top])
-    return [build(f, names) for f in facts], len(ids) > params.top
-
-
-def _every(request: Request, tenant_pk: int, query: inputs.UserQuery) -> Iterator[dict[str, Any]]:
-    """Every matching user's record, read lazily (in its own unit of work) while streaming."""
+    `seatwise users --format json`, by UPN unless `$orderby` says otherwise."""
     with web_state(request).session() as session:
-        names = inputs.sku_names(session, tenant_pk)
-        for batch in inputs.iter_query_facts(session, tenant_pk, query):
-            for facts in batch:
-                yield build(facts, names)
+        tenant_pk, stamp = tenant_stamp(session, tenant)
+        if options.csv:
+            top = options.top
+            ids = _ids(session, tenant_pk, options, top)
+            return csv_answer(
+                _every(request, tenant_pk, ids, options), options.select or KEYS, "users"
+            )
+
+        def page() -> dict[str, Any]:
+            ids = _ids(session, tenant_pk, options, options.limit + 1)
+            shown = _records(session, tenant_pk, ids[: options.limit])
+            more = options.more(len(shown), len(ids) <= options.limit)
+            count = _count(session, tenant_pk, options) if options.count else None
+            return collection_body(request, USERS, options, shown, more=more, count=count)
+
+        return synced_page(request, (tenant_pk, *stamp), options, page)
 
 
-@router.get(
+def _every(
+    request: Request, tenant_pk: int, ids: list[str], options: Options
+) -> Iterator[dict[str, Any]]:
+    """The users' records, read a batch at a time (in their own unit of work) while streaming."""
+    with web_state(request).session() as session:
+        for start in range(0, len(ids), inputs.BATCH):
+            for record in _records(session, tenant_pk, ids[start : start + inputs.BATCH]):
+                yield options.project(record)
+
+
+@routes.get(
+    "/users/$count",
+    summary="Users: how many",
+    response_class=Response,
+    responses={**ERRORS, 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def users_count(
+    request: Request, _principal: ApiPrincipal, options: Opts, tenant: TenantParam = None
+) -> Response:
+    """How many users match `$filter`, as plain text."""
+    with web_state(request).session() as session:
+        tenant_pk, _ = tenant_stamp(session, tenant)
+        return count_answer(_count(session, tenant_pk, options))
+
+
+@routes.get(
+    "/users({key})",
+    summary="One user, by key",
+    response_model=entity_answer_model(USERS),
+    response_class=JSONAnswer,
+    responses=ERRORS,
+)
+def user_by_key(
+    request: Request, key: str, _principal: ApiPrincipal, options: Opts, tenant: TenantParam = None
+) -> Response:
+    """One user's record, by Entra object id: `users('id')`."""
+    user_id = parse_key(key, USERS)["id"]
+    with web_state(request).session() as session:
+        tenant_pk = resolve_tenant(session, tenant).pk
+        found = _records(session, tenant_pk, [user_id])
+    if not found:
+        fail(404, f"There is no user with id {user_id!r}.")
+    return odata_json(entity_body(request, USERS, options, found[0]))
+
+
+@routes.get(
     "/users/{user_id}",
     summary="One user",
     response_model=UserRecord,
@@ -216,11 +387,10 @@ def _every(request: Request, tenant_pk: int, query: inputs.UserQuery) -> Iterato
 def user(
     request: Request, user_id: str, _principal: ApiPrincipal, tenant: TenantParam = None
 ) -> Response:
-    """One user's record, by Entra object id."""
+    """One user's record, by Entra object id (the record alone; `users('id')` is OData's)."""
     with web_state(request).session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
-        found = inputs.user_facts(session, tenant_pk, [user_id])
-        if not found:
-            fail(404, f"There is no user with id {user_id!r}.")
-        record = build(found[0], inputs.sku_names(session, tenant_pk))
-    return JSONAnswer(record)
+        found = _records(session, tenant_pk, [user_id])
+    if not found:
+        fail(404, f"There is no user with id {user_id!r}.")
+    return JSONAnswer(found[0])
