@@ -177,3 +177,10 @@ def test_immediate_units_of_work_take_the_sqlite_write_lock_first(
     with session_scope(engine) as reader:
         assert reader.scalars(select(Tenant.name)).all() == ["contoso"]
     assert statements.count("BEGIN IMMEDIATE") == 1 and statements.count("BEGIN") == 2
+
+
+def test_the_shipped_head_read_as_text_is_alembics_head() -> None:
+    """`ensure_schema` skips Alembic when the stored revision is this head (a fast start)."""
+    from seatwise.store.engine import head_revision, shipped_head
+
+    assert shipped_head() == head_revision()

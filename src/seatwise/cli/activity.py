@@ -5,16 +5,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.orm import Session
 
 from seatwise.cli.context import Context
 from seatwise.cli.output import OutputFormat, emit
 from seatwise.cli.report import FormatOption, TenantOption
 from seatwise.errors import UsageError
-from seatwise.store.schema import Tenant
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from seatwise.store.schema import Tenant
 
 ServiceOption = Annotated[
     list[str] | None,

@@ -4,8 +4,12 @@ command from `Settings` and closed when the command ends (`close_all`).
 
 from __future__ import annotations
 
-from seatwise.config import Settings
+from typing import TYPE_CHECKING
+
 from seatwise.workspace import Workspace
+
+if TYPE_CHECKING:
+    from seatwise.config import Settings
 
 _OPEN: list[Context] = []
 

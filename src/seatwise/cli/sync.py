@@ -39,9 +39,9 @@ def sync(
 ) -> None:
     """Run the integration tasks against Microsoft Graph and store the results (or, with
     --queue, leave them to the workers)."""
-    from seatwise.sync import TASKS
+    from seatwise.tasknames import TASK_NAMES
 
-    tasks = list(TASKS) if task is TaskChoice.all else [task.value]
+    tasks = list(TASK_NAMES) if task is TaskChoice.all else [task.value]
     if queue:
         enqueue(Context(), tenant, tasks)
         return
@@ -149,7 +149,7 @@ def tasks(
 ) -> None:
     """List recent task runs: status, counts, duration and errors."""
     from seatwise.store import reads
-    from seatwise.sync import TASK_TITLES
+    from seatwise.tasknames import TASK_TITLES
 
     ctx = Context()
     with ctx.session() as session:
@@ -177,7 +177,7 @@ def tasks(
 
 def _print_jobs(ctx: Context, tenant_pk: int, name: str, limit: int) -> None:
     """The tenant's latest jobs on the queue (PostgreSQL): queued, running, retried, finished."""
-    from seatwise.sync import TASK_TITLES
+    from seatwise.tasknames import TASK_TITLES
     from seatwise.workspace import queue
 
     jobs = queue.recent_jobs(ctx, tenant_pk, limit)

@@ -12,7 +12,6 @@ from rich.console import Console
 from seatwise.cli.context import Context
 from seatwise.cli.output import OutputFormat, emit
 from seatwise.cli.report import FormatOption
-from seatwise.config import secret_from_environment
 from seatwise.errors import UsageError
 
 app = typer.Typer(help="Register Microsoft 365 tenants.", no_args_is_help=True)
@@ -29,6 +28,8 @@ SupersedeOption = Annotated[
 
 
 def _secret(variable: str | None) -> str | None:
+    from seatwise.config import secret_from_environment
+
     if variable is None:
         return None
     value = secret_from_environment(variable)

@@ -5,7 +5,8 @@ Knows nothing of Graph. Transactions belong to the caller (`session_scope`); no 
 
 from __future__ import annotations
 
-from seatwise.store import reads, schema, writes
 from seatwise.store.engine import ensure_schema, make_engine, session_scope, upgrade
 
-__all__ = ["ensure_schema", "make_engine", "reads", "schema", "session_scope", "upgrade", "writes"]
+# The submodules `reads`, `schema` and `writes` load when imported by name (`from seatwise.store
+# import reads`): a read-only command never loads the write helpers and their dialects.
+__all__ = ["ensure_schema", "make_engine", "session_scope", "upgrade"]

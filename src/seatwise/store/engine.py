@@ -8,17 +8,12 @@ seatwise only `errors` and `store.schema`.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
@@ -26,6 +21,12 @@ from sqlalchemy.orm import Session
 
 from seatwise.errors import StoreError
 from seatwise.store.schema import metadata
+
+# Alembic is imported when a migration is looked at, not when the schema is current: a CLI
+# command then starts without it.
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -189,6 +190,8 @@ def session_scope(engine: Engine, *, immediate: bool = False) -> Iterator[Sessio
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic `Config` for seatwise's migrations, bound to `connection` when given."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
     config.set_main_option("path_separator", "os")
@@ -199,6 +202,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @functools.cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -212,6 +217,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at, or None when it has never been migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     try:
         with engine.connect() as connection:
             heads = MigrationContext.configure(connection).get_current_heads()
@@ -267,6 +274,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     Used by `seatwise db upgrade` and by `ensure_schema`. Raises `StoreError` when the database
     cannot be opened or a migration fails; a failed upgrade leaves the schema as it was.
     """
+    from alembic import command
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     where = describe_url(engine.url)
     try:
         with migration_connection(engine) as connection:
@@ -282,9 +293,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def ensure_schema(engine: Engine) -> None:
     """Make sure the database is at the newest schema: upgrade it when empty or behind.
 
-    Cheap when it is current (one query). Raises `StoreError` when the database cannot be
-    opened, holds tables of something other than seatwise, or is newer than this seatwise.
+    Cheap when it is current (one query, no Alembic). Raises `StoreError` when the database
+    cannot be opened, holds tables of something other than seatwise, or is newer than this
+    seatwise.
     """
+    if _stored_revision(engine) == shipped_head():
+        return
     current = current_revision(engine)
     head = head_revision()
     if current == head:
@@ -310,7 +324,42 @@ def ensure_schema(engine: Engine) -> None:
     upgrade(engine)
 
 
+_REVISION = re.compile(r'^revision: str = "([^"]+)"', re.M)
+_DOWN = re.compile(r'^down_revision: [^=]+= "([^"]+)"', re.M)
+
+
+@functools.cache
+def shipped_head() -> str | None:
+    """The newest revision among the shipped migration files, read as text (the one no other
+    revises), or None when that cannot be told that way; `head_revision` asks Alembic."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found = _REVISION.search(text)
+        if found is None:
+            return None
+        revisions.add(found.group(1))
+        revised.update(_DOWN.findall(text))
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision in `alembic_version` by one plain query; None when there is none (or the
+    table is missing: the caller then asks Alembic)."""
+    try:
+        with engine.connect() as connection:
+            rows = connection.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    except DBAPIError:
+        return None
+    return str(rows[0][0]) if len(rows) == 1 else None
+
+
 def _known(revision: str) -> bool:
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     try:
         return _scripts().get_revision(revision) is not None
     except (CommandError, RevisionError):

@@ -4,7 +4,8 @@ Imports `graph` and `store`; nothing here renders or prints.
 """
 
 from seatwise.sync.context import SyncOptions, TaskContext
-from seatwise.sync.runner import TASK_TITLES, TASKS, RunResult, run_task, run_tasks
+from seatwise.sync.runner import TASKS, RunResult, run_task, run_tasks
+from seatwise.tasknames import TASK_TITLES
 
 __all__ = [
     "TASKS",

@@ -21,23 +21,19 @@ from seatwise.store import session_scope, writes
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import access, differentiation, license_info, roster
 from seatwise.sync.context import ProgressFn, SyncOptions, TaskContext, _no_progress
+from seatwise.tasknames import TASK_NAMES
 
 if TYPE_CHECKING:
     from seatwise.graph import GraphClient
 
-# In dependency order: SKUs first (roster and Visio need plans), differentiation last.
-TASKS: dict[str, Callable[[TaskContext], None]] = {
+_RUNNERS: dict[str, Callable[[TaskContext], None]] = {
     "license-info": license_info.run,
     "roster": roster.run,
     "access": access.run,
     "differentiation": differentiation.run,
 }
-TASK_TITLES = {
-    "license-info": "License Information",
-    "roster": "Application Roster",
-    "access": "Application Access",
-    "differentiation": "License Differentiation",
-}
+# In dependency order (`seatwise.tasknames`): SKUs first, differentiation last.
+TASKS = {name: _RUNNERS[name] for name in TASK_NAMES}
 INTERRUPTED = "The run was interrupted before it finished (process stopped or killed)."
 # SQLite page cache for a task's connection, in KiB (SQLite's default is 2 MiB): a 100k-user
 # tenant's indexes are tens of MB, and inserts into them thrash a small cache.

@@ -13,18 +13,19 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-import httpx
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
-
-from seatwise.config import Settings, load_settings
 from seatwise.errors import AuthError, UsageError
-from seatwise.store import ensure_schema, make_engine, reads, session_scope
-from seatwise.store.schema import Tenant
 
+# The heavy imports (SQLAlchemy, Alembic, pydantic, httpx) wait for the first use, so that a
+# front end's start-up (`seatwise --help`) does not pay for them.
 if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+    from seatwise.config import Settings
     from seatwise.graph import GraphClient
     from seatwise.secrets import SecretBox
+    from seatwise.store.schema import Tenant
 
 __all__ = ["Workspace", "save_refresh_tokens"]
 
@@ -44,7 +45,11 @@ class Workspace:
         engine: Engine | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.settings = settings or load_settings()
+        if settings is None:
+            from seatwise.config import load_settings
+
+            settings = load_settings()
+        self.settings = settings
         self.transport = transport
         self._own_engine = engine is None
         if engine is not None:
@@ -67,6 +72,8 @@ class Workspace:
     @cached_property
     def engine(self) -> Engine:
         """The database, migrated to the current schema."""
+        from seatwise.store import ensure_schema, make_engine
+
         engine = make_engine(self.settings.effective_database_url)
         ensure_schema(engine)
         return engine
@@ -82,6 +89,8 @@ class Workspace:
     def session(self, *, write: bool = False) -> Iterator[Session]:
         """One unit of work (commits when the block succeeds). `write=True` for one that reads
         then writes: on SQLite it takes the write lock up front (a sync may hold it)."""
+        from seatwise.store import session_scope
+
         with session_scope(self.engine, immediate=write) as session:
             yield session
 
@@ -92,6 +101,8 @@ class Workspace:
 
     def tenant(self, session: Session, name: str | None) -> Tenant:
         """The tenant called `name`, or the only one when `name` is None; `UsageError` else."""
+        from seatwise.store import reads
+
         if name is not None:
             tenant = reads.tenant_by_name(session, name)
             if tenant is None:
@@ -157,6 +168,8 @@ class Workspace:
 
 def save_refresh_tokens(session: Session, secrets: SecretBox, tokens: Mapping[int, str]) -> None:
     """Store rotated refresh tokens (tenant key → token), sealed, in the caller's transaction."""
+    from seatwise.store.schema import Tenant
+
     for tenant_pk, token in tokens.items():
         row = session.get(Tenant, tenant_pk)
         if row is not None:
