@@ -18,6 +18,7 @@ EXPECTED = {
     "ConfigError": (3, 500),
     "AuthError": (3, 401),
     "PermissionMissing": (3, 403),
+    "RoleMissing": (3, 403),
     "GraphError": (4, 502),
     "GraphThrottled": (4, 503),
     "GraphNotFound": (4, 404),
@@ -35,6 +36,7 @@ EXPECTED = {
 
 PARENTS = {
     "PermissionMissing": "AuthError",
+    "RoleMissing": "AuthError",
     "GraphThrottled": "GraphError",
     "GraphNotFound": "GraphError",
     "GraphAuthError": "GraphError",
@@ -62,7 +64,11 @@ def test_every_class_is_in_the_table() -> None:
 def test_exit_code_and_http_status(name: str) -> None:
     cls = getattr(errors, name)
     assert (cls.exit_code, cls.http_status) == EXPECTED[name]
-    exc = cls("Something went wrong.") if cls is not PermissionMissing else cls("roster", "X")
+    exc = (
+        cls("roster", "X")
+        if cls in (PermissionMissing, errors.RoleMissing)
+        else cls("Something went wrong.")
+    )
     assert exit_code_for(exc) == EXPECTED[name][0]
 
 

@@ -8,7 +8,8 @@ module each; everything else raises them with one clear sentence as the message.
     ├── UsageError               2  400   bad arguments or input from the user
     ├── ConfigError              3  500   settings missing, malformed or contradictory
     ├── AuthError                3  401   no usable credentials for a tenant
-    │   └── PermissionMissing    3  403   a task needs a Graph permission not consented
+    │   ├── PermissionMissing    3  403   a task needs a Graph permission not consented
+    │   └── RoleMissing          3  403   the signed-in admin lacks a directory role a task needs
     ├── GraphError               4  502   Graph failed after retries
     │   ├── GraphThrottled       4  503   still throttled (429/503) after retries
     │   ├── GraphNotFound        4  404   the object does not exist in the tenant
@@ -51,10 +52,13 @@ __all__ = [
     "PlanError",
     "PlanNotApproved",
     "PlanStale",
+    "RoleMissing",
     "StoreError",
     "SyncBusy",
     "UsageError",
     "exit_code_for",
+    "role_advice",
+    "ROLE_PURPOSES",
 ]
 
 
@@ -125,6 +129,42 @@ class PermissionMissing(AuthError):
         )
         self.task = task
         self.permission = permission
+
+
+# What each directory role is needed for, in the advice sentence.
+ROLE_PURPOSES = {
+    "Reports Reader": "to read usage reports, sign-in logs and MFA registration",
+    "License Administrator": "to remove and give back licences",
+    "Application Administrator": "to consent to seatwise's permissions",
+}
+
+
+def role_advice(task: str, role: str, who: str = "the signed-in admin") -> str:
+    """The sentence for a missing directory role: which role, for what, and who can fix it
+    (no full stop, so a detail can follow).
+
+    Reauthorizing cannot help (the permission is consented; the person lacks the role), so the
+    sentence says that an administrator must assign the role instead.
+    """
+    purpose = ROLE_PURPOSES.get(role)
+    return (
+        f"{task} needs the {role} role{f' ({purpose})' if purpose else ''}, which {who} does "
+        f"not hold: a Global Administrator or Privileged Role Administrator must assign {role} "
+        "to that account in the Microsoft Entra admin center (Roles and administrators); "
+        "signing in again does not help"
+    )
+
+
+class RoleMissing(AuthError):
+    """The signed-in admin (delegated access) lacks a directory role a task needs: Graph answers
+    403 although the permission is consented, so an administrator must assign the role."""
+
+    http_status = 403
+
+    def __init__(self, task: str, role: str, message: str | None = None) -> None:
+        super().__init__(message or role_advice(f"Task {task}", role) + ".")
+        self.task = task
+        self.role = role
 
 
 class GraphError(AppError):

@@ -16,6 +16,13 @@ from tests.sync.conftest import Seatwise, serve
 from tests.web.conftest import Web, screenshot, sign_in, start_authorize
 
 
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite: there Run now syncs in the web process. On PostgreSQL Run now queues jobs for
+    `seatwise worker`, proven by tests/worker/test_front_ends.py."""
+    return f"sqlite:///{tmp_path / 'seatwise.db'}"
+
+
 def test_an_admins_day(
     seatwise: Seatwise, tmp_path: Path, browser: Any, request: pytest.FixtureRequest
 ) -> None:

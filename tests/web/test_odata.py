@@ -33,6 +33,7 @@ SETS = {
     "audit",
     "license_differentiation",
     "itam",
+    "itam_consumption",
 }
 PRIMITIVES = {
     "Edm.String",

@@ -89,7 +89,7 @@ def test_viewer_sees_no_actions_and_cannot_apply(
         holder = next(
             u for u in sim.tenant.users if any(not s.assigned_by_group for s in u.licenses)
         )
-        made = seatwise("reclaim", "plan", "--user", holder.upn)
+        made = seatwise("reclaim", "plan", "--user", holder.upn, "--include-protected")
         plan = int(made.out)
         assert seatwise("reclaim", "approve", str(plan)).code == 0
         web: Web = request.getfixturevalue("web")

@@ -128,7 +128,8 @@ def test_user_detail_page(sim: Sim, web: Web, seatwise: Seatwise) -> None:
     everyone = _cli_users(seatwise, "--no-guest", "--no-blocked")
     target = next(u for u in everyone if u["licenses"] and u["last_activity"] and u["activations"])
     # A change through seatwise, so the user has audit events: reclaim their licences.
-    planned = seatwise("reclaim", "plan", "--user", target["upn"])
+    # (picked for their activity, not their sign-in: an MFA or SSO user is included on purpose)
+    planned = seatwise("reclaim", "plan", "--user", target["upn"], "--include-protected")
     assert planned.code == 0, planned.err
     plan = planned.out.strip()
     assert seatwise("reclaim", "approve", plan).code == 0

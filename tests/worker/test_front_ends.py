@@ -26,7 +26,12 @@ def _csrf(text: str) -> str:
 
 
 def test_queue_from_the_cli_and_the_tasks_page(
-    seatwise: Seatwise, workspace: Workspace, workers: Workers, db: Db, tmp_path: Path
+    seatwise: Seatwise,
+    workspace: Workspace,
+    workers: Workers,
+    db: Db,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     with serve(tmp_path / "sim", users=40) as sim:
         assert seatwise.add_app_only(sim).code == 0
@@ -40,6 +45,7 @@ def test_queue_from_the_cli_and_the_tasks_page(
         assert listed.code == 0 and "Jobs of sim" in listed.out and "queued" in listed.out
 
         app = served_app(load_settings())
+        request.addfinalizer(app.state.web.engine.dispose)
         assert not hasattr(app.state, "scheduler")  # the workers schedule on PostgreSQL
         with app.state.web.session() as session:
             create_user(session, "admin", PASSWORD, "admin")
@@ -78,7 +84,6 @@ def test_queue_from_the_cli_and_the_tasks_page(
             wait_for("the four jobs to end", lambda: not db.unfinished_syncs(), workers=workers)
             shown = browser.get("/tasks").text
             assert shown.count('class="job succeeded"') == 5
-            app.state.web.engine.dispose()
         assert workers.stop(worker) == 0
     pk = db.value("SELECT pk FROM tenant WHERE name = 'sim'")
     assert [j["state"] for j in queue.recent_jobs(workspace, pk)] == ["succeeded"] * 5
@@ -106,7 +111,7 @@ def _signed_in(app: object) -> TestClient:
 
 
 def test_apply_from_the_plan_page_is_a_job(
-    seatwise: Seatwise, workers: Workers, db: Db, tmp_path: Path
+    seatwise: Seatwise, workers: Workers, db: Db, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     with serve(tmp_path / "sim", users=120) as sim:
         assert seatwise.add_app_only(sim).code == 0
@@ -116,6 +121,7 @@ def test_apply_from_the_plan_page_is_a_job(
         plan = int(made.out.strip())
         assert seatwise("reclaim", "approve", str(plan)).code == 0
         app = served_app(load_settings())
+        request.addfinalizer(app.state.web.engine.dispose)
         with app.state.web.session() as session:
             create_user(session, "admin", PASSWORD, "admin")
         with _signed_in(app) as browser:
@@ -144,7 +150,6 @@ def test_apply_from_the_plan_page_is_a_job(
                 workers=workers,
             )
             assert workers.stop(worker) == 0
-        app.state.web.engine.dispose()
         shown = seatwise("reclaim", "show", str(plan), "--format", "json").json()
         assert shown["status"] == "applied"
         assert sim.tenant.assign_calls == shown["users"] > 0

@@ -83,18 +83,25 @@ def resolve_services(names: Iterable[str] | None) -> tuple[str, ...]:
 
 
 class LicenceCatalog:
-    """Which services a licence gives: its SKU's service plans, minus the disabled ones."""
+    """Which services a licence gives: its SKU's service plans, minus the disabled ones; none
+    for a SKU left out (unmanaged), so it counts in no figure."""
 
-    def __init__(self, plans: Mapping[str, Mapping[str, str]]) -> None:
-        """`plans` maps skuId → {plan id → servicePlanName}."""
+    def __init__(
+        self, plans: Mapping[str, Mapping[str, str]], left_out: AbstractSet[str] = frozenset()
+    ) -> None:
+        """`plans` maps skuId → {plan id → servicePlanName}; `left_out` are skuIds to ignore."""
         self._plans = plans
+        self._left_out = left_out
         self._cache: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
 
     def services_of(self, sku_id: str, disabled_plans: Iterable[str] | None) -> frozenset[str]:
-        """The services one assignment includes."""
+        """The services one assignment includes (none for a SKU left out)."""
         key = (sku_id, tuple(sorted(disabled_plans or ())))
         found = self._cache.get(key)
         if found is None:
+            if sku_id in self._left_out:
+                found = self._cache[key] = frozenset()
+                return found
             off = set(key[1])
             enabled = {n for pid, n in self._plans.get(sku_id, {}).items() if pid not in off}
             found = self._cache[key] = frozenset(services.services_of_plans(enabled))
@@ -223,12 +230,14 @@ def differentiation(
     rows: Iterable[Mapping[str, Any]],
     sku_names: Mapping[str, tuple[str, str]],
     selected: Sequence[str] = services.SERVICES,
+    left_out: AbstractSet[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """License Differentiation records (`license_usage` rows with the SKU's part number and
-    name), for the selected services, ordered by SKU name then service order."""
+    name), for the selected services, ordered by SKU name then service order; SKUs in
+    `left_out` (unmanaged ones) have none."""
     records = []
     for row in rows:
-        if row["service"] not in selected:
+        if row["service"] not in selected or row["sku_id"] in left_out:
             continue
         part, name = sku_names.get(row["sku_id"], (row["sku_id"], row["sku_id"]))
         as_of = row.get("as_of")

@@ -13,11 +13,13 @@ from seatwise.cli import (
     activity,
     db,
     demo,
+    export,
     licenses,
     reclaim,
     recommendations,
     report,
     simulate,
+    skus,
     sync,
     tenants,
     web,
@@ -51,6 +53,8 @@ app.command(name="worker")(worker.worker)
 app.add_typer(web.user_app, name="user")
 app.add_typer(web.token_app, name="token")
 app.add_typer(db.app, name="db")
+app.add_typer(export.app, name="export")
+app.add_typer(skus.app, name="skus")
 
 __all__ = ["app", "main"]
 

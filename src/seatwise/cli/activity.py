@@ -11,7 +11,7 @@ import typer
 
 from seatwise.cli.context import Context
 from seatwise.cli.output import OutputFormat, emit
-from seatwise.cli.report import FormatOption, TenantOption
+from seatwise.cli.report import FormatOption, IncludeUnmanagedOption, TenantOption
 from seatwise.errors import UsageError
 
 if TYPE_CHECKING:
@@ -44,10 +44,12 @@ def activity(
     summary: SummaryOption = False,
     differentiation: DifferentiationOption = False,
     format: FormatOption = OutputFormat.table,  # noqa: A002
+    include_unmanaged: IncludeUnmanagedOption = False,
 ) -> None:
     """Each user's last activity per service: a date, "never" or "not available" (Visio).
 
     --summary counts users per service; --differentiation shows each licence's services in use.
+    Licences of unmanaged SKUs count nowhere unless --include-unmanaged.
     """
     from seatwise.analytics.activity import resolve_services
 
@@ -58,19 +60,21 @@ def activity(
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
         if summary:
-            _summary(session, row, selected, format)
+            _summary(session, row, selected, format, include_unmanaged)
         elif differentiation:
-            _differentiation(session, row, selected, format)
+            _differentiation(session, row, selected, format, include_unmanaged)
         else:
-            _per_user(session, row, selected, format)
+            _per_user(session, row, selected, format, include_unmanaged)
 
 
-def _per_user(session: Session, tenant: Tenant, selected: Sequence[str], fmt: OutputFormat) -> None:
+def _per_user(
+    session: Session, tenant: Tenant, selected: Sequence[str], fmt: OutputFormat, unmanaged: bool
+) -> None:
     from seatwise.analytics import activity as view
     from seatwise.analytics.inputs import activity as inputs
 
     def records() -> Iterator[dict[str, Any]]:
-        for batch in inputs.iter_user_activity(session, tenant.pk, selected):
+        for batch in inputs.iter_user_activity(session, tenant.pk, selected, unmanaged):
             for facts in batch:
                 yield view.build(facts, selected)
 
@@ -80,22 +84,24 @@ def _per_user(session: Session, tenant: Tenant, selected: Sequence[str], fmt: Ou
     emit(records(), keys, fmt, title=f"Activity of {tenant.name}")
 
 
-def _summary(session: Session, tenant: Tenant, selected: Sequence[str], fmt: OutputFormat) -> None:
+def _summary(
+    session: Session, tenant: Tenant, selected: Sequence[str], fmt: OutputFormat, unmanaged: bool
+) -> None:
     from seatwise.analytics import activity as view
     from seatwise.analytics.inputs import activity as inputs
 
-    licences = inputs.live_licences(session, tenant.pk)
+    licences = inputs.live_licences(session, tenant.pk, unmanaged)
     rows = inputs.activity_rows(session, tenant.pk, selected)
     records = view.summarise(licences, rows, selected)
     emit(records, view.SUMMARY_KEYS, fmt, title=f"Activity summary of {tenant.name}")
 
 
 def _differentiation(
-    session: Session, tenant: Tenant, selected: Sequence[str], fmt: OutputFormat
+    session: Session, tenant: Tenant, selected: Sequence[str], fmt: OutputFormat, unmanaged: bool
 ) -> None:
     from seatwise.analytics import activity as view
     from seatwise.analytics.inputs import activity as inputs
 
-    stored = inputs.differentiation_rows(session, tenant.pk)
+    stored = inputs.differentiation_rows(session, tenant.pk, unmanaged)
     records = view.differentiation(stored, inputs.sku_names(session, tenant.pk), selected)
     emit(records, view.DIFFERENTIATION_KEYS, fmt, title=f"Licence use of {tenant.name}")

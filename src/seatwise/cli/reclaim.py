@@ -57,10 +57,19 @@ def plan(
     only_managed: Annotated[
         bool, typer.Option("--only-managed", help="Leave licences of unmanaged SKUs in place.")
     ] = False,
+    include_protected: Annotated[
+        bool,
+        typer.Option(
+            "--include-protected",
+            help="Reclaim from protected users named with --user too (MFA, SSO, or excluded "
+            "by the policy); without it they are refused.",
+        ),
+    ] = False,
     format: FormatOption = OutputFormat.table,  # noqa: A002
 ) -> None:
     """Make a draft plan from the reclaim recommendations (all rules unless --rule) and the
-    users named with --user; print its id."""
+    users named with --user; print its id. A protected user (MFA or SSO sign-in, or excluded by
+    the policy) named with --user is refused (exit 2) unless --include-protected."""
     from seatwise.reclaim import make_plan, plan_summary
     from seatwise.reclaim.audit import current_actor
 
@@ -78,6 +87,7 @@ def plan(
             rules=rule or (),
             upns=user or (),
             only_managed=only_managed,
+            include_protected=include_protected,
         )
         summary = plan_summary(session, made)
     if format is OutputFormat.json:
@@ -89,7 +99,12 @@ def plan(
         f"({summary['unmanaged_to_remove']} of unmanaged SKUs), "
         f"{summary['group_licences']} inherited from groups (left alone); "
         f"annual savings {_money(summary['annual_savings'])}. "
-        f"Review it with `seatwise reclaim show {summary['id']}`, then approve it."
+        + (
+            f"It includes {summary['protected_users']} protected user(s) on purpose. "
+            if summary["protected_users"]
+            else ""
+        )
+        + f"Review it with `seatwise reclaim show {summary['id']}`, then approve it."
     )
     sys.stdout.write(f"{summary['id']}\n")
 
@@ -128,6 +143,31 @@ def show(
             f"{_money(summary['realised_savings'])}. Created by {summary['created_by']}"
             + (f", approved by {summary['approved_by']}." if summary["approved_by"] else ".")
         )
+        outcome = _outcome_sentence(plan_id, summary)
+        if outcome:
+            err.print(outcome)
+        protected = {r["upn"]: r["protected"] for r in records if r.get("protected")}
+        for upn, why in protected.items():
+            err.print(f"Protected, included on purpose: {upn} — {why}.")
+
+
+def _outcome_sentence(plan_id: int, summary: dict[str, Any]) -> str | None:
+    """What a plan's status means once applying ended (failed, partly applied)."""
+    states = summary["states"]
+    done, failed, skipped = (states.get(s, 0) for s in ("done", "failed", "skipped"))
+    if summary["status"] == "failed":
+        return (
+            f"Plan {plan_id} failed: no licence was removed ({failed} user(s) failed, {skipped} "
+            f"skipped); see each user's message, fix the cause, then run `seatwise reclaim "
+            f"apply {plan_id}` again to retry the failed users."
+        )
+    if summary["status"] == "partly applied":
+        return (
+            f"Plan {plan_id} is partly applied: {done} user(s) done, {failed} failed, {skipped} "
+            f"skipped; see the failed users' messages, then run `seatwise reclaim apply "
+            f"{plan_id}` again to retry them."
+        )
+    return None
 
 
 @reclaim_app.command("approve")
@@ -177,7 +217,8 @@ def _report(outcome: Outcome, verb: str) -> None:
         + f". Realised annual savings: {_money(outcome.realised)}."
     )
     for note in outcome.notes:
-        err.print(note)
+        if note != outcome.refused:  # said once, as the error the command ends with
+            err.print(note)
 
 
 def _fail_if_left(outcome: Outcome, verb: str, plan_id: int) -> None:
@@ -210,7 +251,10 @@ def apply(plan_id: PlanId, tenant: TenantOption = None, yes: YesOption = False) 
         raise UsageError(
             f"Plan {plan_id} is not approved: run `seatwise reclaim approve {plan_id}` first."
         )
-    pending = summary["states"].get("pending", 0) + summary["states"].get("sent", 0)
+    states = summary["states"]
+    pending = states.get("pending", 0) + states.get("sent", 0)
+    if summary["status"] in ("failed", "partly applied"):
+        pending += states.get("failed", 0)  # tried again
     question = (
         f"Remove {summary['licences_to_remove']} licences from {pending} users of {name} "
         f"through Graph?"
@@ -225,9 +269,23 @@ def apply(plan_id: PlanId, tenant: TenantOption = None, yes: YesOption = False) 
         ),
     )
     _report(outcome, f"Plan {plan_id}")
+    if outcome.status in ("failed", "partly applied"):
+        err.print(f"Plan {plan_id} is now {outcome.status}.")
     if outcome.done:
         err.print("Run `seatwise sync` to see the freed units in the licence positions.")
     _fail_if_left(outcome, "apply", plan_id)
+    _fail_if_refused(outcome)
+
+
+def _fail_if_refused(outcome: Outcome) -> None:
+    """Exit 3 when Graph refused users for want of a role or permission (already reported)."""
+    if outcome.refused is None:
+        return
+    from seatwise.errors import AuthError, RoleMissing
+
+    if outcome.refused_role is not None:
+        raise RoleMissing("reclaim", outcome.refused_role, outcome.refused)
+    raise AuthError(outcome.refused)
 
 
 @reclaim_app.command("undo")
@@ -272,6 +330,7 @@ def undo(
     )
     _report(outcome, f"Undo of plan {plan_id}")
     _fail_if_left(outcome, "undo", plan_id)
+    _fail_if_refused(outcome)
 
 
 def audit(

@@ -14,6 +14,13 @@ TenantOption = Annotated[
     str | None, typer.Option("--tenant", help="Tenant name (optional when only one exists).")
 ]
 FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")]
+IncludeUnmanagedOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-unmanaged",
+        help="Also show and count licences of unmanaged SKUs (left out by default).",
+    ),
+]
 
 TABLE_KEYS = (
     "upn",
@@ -53,8 +60,12 @@ def users(
     ] = "upn",
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many users.")] = None,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many users first.")] = 0,
+    include_unmanaged: IncludeUnmanagedOption = False,
 ) -> None:
-    """Every user with licences, sign-in, activity, storage and platforms (DESIGN §4)."""
+    """Every user with licences, sign-in, activity, storage and platforms (DESIGN §4).
+
+    Licences of unmanaged SKUs are neither shown nor matched by --license unless
+    --include-unmanaged."""
     from seatwise.analytics.inputs import users as inputs
     from seatwise.analytics.users import KEYS, build
 
@@ -68,6 +79,7 @@ def users(
         country=country,
         sort=sort.lstrip("-"),
         descending=sort.startswith("-"),
+        include_unmanaged=include_unmanaged,
     )
     ctx = Context()
     with ctx.session() as session:
@@ -75,7 +87,9 @@ def users(
         names = inputs.sku_names(session, row.pk)
         if limit is not None or offset:
             ids = inputs.query_ids(session, row.pk, query, limit, offset)
-            batches: Iterator[list[Any]] = iter([inputs.user_facts(session, row.pk, ids)])
+            batches: Iterator[list[Any]] = iter(
+                [inputs.user_facts(session, row.pk, ids, include_unmanaged=include_unmanaged)]
+            )
         else:
             batches = inputs.iter_query_facts(session, row.pk, query)
 

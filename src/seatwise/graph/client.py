@@ -48,6 +48,12 @@ __all__ = ["GraphClient", "GraphStats", "LicenseChange", "Progress", "tls_contex
 log = logging.getLogger(__name__)
 
 NO_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
+# 403 codes that say the signed-in user lacks a directory role (delegated access), whatever the
+# app was granted: the usage reports' "S2SUnauthorized: Invalid permission." and the Entra
+# reports' (sign-ins, MFA registration) "User is not in the allowed roles".
+ROLE_CODES = frozenset({"S2SUnauthorized", "Authentication_RequestFromUnsupportedUserRole"})
+# 403 codes that say the token lacks a permission (scope or app role).
+PERMISSION_CODES = frozenset({"Authentication_MSGraphPermissionMissing"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # What the report download host answers once its pre-authenticated link has expired.
 _LINK_EXPIRED = frozenset({401, 403, 404, 410})
@@ -137,6 +143,22 @@ def _tls_failure(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def unwrap_error(code: str, message: str) -> tuple[str, str]:
+    """Graph's (code, message), with the inner error taken out when a service answered
+    `UnknownError` whose message is itself a JSON error (the reports API does this for its
+    `S2SUnauthorized`)."""
+    text = message.strip()
+    if text.startswith("{") and '"error"' in text:
+        try:
+            inner = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return code, message
+        error = inner.get("error") if isinstance(inner, dict) else None
+        if isinstance(error, dict) and error.get("code"):
+            return str(error["code"]), str(error.get("message") or message)
+    return code, message
 
 
 def _error_fields(response: httpx.Response) -> tuple[str, str, str | None]:
@@ -317,6 +339,7 @@ class GraphClient:
         if status == 401:
             raise GraphAuthError(f"Graph refused the access token for {what} ({code}: {message})")
         if status == 403:
+            code, message = unwrap_error(code, message)
             if code == NO_PREMIUM:
                 raise GraphNoPremium(
                     f"{path} needs Microsoft Entra ID P1 or P2, which the tenant does not have.",

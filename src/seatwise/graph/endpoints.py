@@ -21,7 +21,9 @@ __all__ = [
     "M365_APPS",
     "MAILBOX_USAGE",
     "ONEDRIVE_USAGE",
+    "HISTORY_PERIOD",
     "PERIOD_REPORTS",
+    "ROSTER_REPORT_PERIODS",
     "REGISTRATION_DETAILS",
     "REPORTS",
     "REPORT_SETTINGS",
@@ -40,6 +42,7 @@ __all__ = [
     "assign_license_body",
     "assign_license_path",
     "graph_datetime",
+    "period_days",
     "registration_details_params",
     "report_path",
     "sign_ins_params",
@@ -164,6 +167,22 @@ REPORTS: Final = (
     EMAIL_ACTIVITY,
 )
 PERIOD_REPORTS: Final = frozenset(REPORTS) - {ACTIVATIONS}
+# The seed keeps 90 days of mail and OneDrive usage and of Windows / Mac / Mobile / Web: the
+# Application Roster asks these reports for Graph's 90-day period (activations take none).
+HISTORY_PERIOD: Final = Period.D90
+ROSTER_REPORT_PERIODS: Final[dict[str, Period | None]] = {
+    MAILBOX_USAGE: HISTORY_PERIOD,
+    ONEDRIVE_USAGE: HISTORY_PERIOD,
+    M365_APPS: HISTORY_PERIOD,
+    ACTIVATIONS: None,
+}
+
+
+def period_days(period: Period | str) -> int:
+    """The days a reporting period covers: `D90` → 90."""
+    return int(Period(period).value[1:])
+
+
 # DESIGN §3 reads the reports from beta (same CSV as v1.0; beta also offers JSON).
 REPORT_VERSION: Final = BETA
 

@@ -5,6 +5,12 @@ the plan, whose licences changed, or whom the policy now excludes; persist `sent
 `assignLicense` in one `$batch`; persist `done` or `failed` with an audit row. An item found
 `sent` (a crash or SIGKILL came between the call and its record) is settled by the re-read: its
 licences already gone means done, unchanged means send again, so nothing is removed twice.
+
+Once every user is settled the plan is "applied" (licences removed, nobody failed), "partly
+applied" (some removed, some refused) or "failed" (nothing removed). A 403 for `assignLicense`
+is told apart: with the permission granted to a delegated sign-in, the admin lacks the License
+Administrator role, which only another administrator can assign; applying the plan again
+retries its failed users once that is done.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from sqlalchemy.engine import Engine
 
 from seatwise.analytics.recommendations import Assignment, Policy, UserFacts
 from seatwise.analytics.recommendations.common import excluded, seed_excluded
-from seatwise.errors import GraphError, PlanError, PlanNotApproved, UsageError
+from seatwise.errors import GraphError, PlanError, PlanNotApproved, UsageError, role_advice
 from seatwise.graph import GraphClient, endpoints
 from seatwise.reclaim import audit
 from seatwise.reclaim.observe import (
@@ -36,11 +42,21 @@ from seatwise.reclaim.plans import Licence, get_plan, licences_of, savings_of
 from seatwise.store import session_scope
 from seatwise.store.schema import ReclaimItem, ReclaimPlan, Tenant, User
 
-__all__ = ["Outcome", "ProgressFn", "apply_plan", "undo_plan"]
+__all__ = ["RETRYABLE_STATUSES", "Outcome", "ProgressFn", "apply_plan", "plan_outcome", "undo_plan"]
 
 ProgressFn = Callable[[int, int], None]
 """Called with (users settled so far, users to settle)."""
 
+RETRYABLE_STATUSES = ("partly applied", "failed")
+"""Plan statuses whose failed users a new apply tries again (after the cause is fixed)."""
+LICENCE_ROLE = "License Administrator"
+# Delegated scopes that let `assignLicense` through when the signed-in admin has the role.
+_LICENCE_SCOPES = (
+    "LicenseAssignment.ReadWrite.All",
+    "User.ReadWrite.All",
+    "Directory.ReadWrite.All",
+)
+_PERMISSION_CODES = frozenset({"Authentication_MSGraphPermissionMissing"})
 ATTEMPTS = 3  # rounds per chunk when a batch itself fails (reset connection, Graph down)
 # Chunks in flight at once: Graph allows a few concurrent requests per app and tenant, and a
 # chunk waiting out a Retry-After no longer holds up the others.
@@ -58,6 +74,12 @@ class Outcome:
     """Still pending or sent (Graph kept refusing for now): run the command again to resume."""
     notes: list[str] = field(default_factory=list)
     realised: dict[str, str] = field(default_factory=dict)
+    status: str | None = None
+    """The plan's status once the run ended."""
+    refused: str | None = None
+    """Graph refused a user for want of access (403): the advice, once."""
+    refused_role: str | None = None
+    """The directory role `refused` asks an administrator to assign (None: a permission)."""
 
     _lock: Lock = field(default_factory=Lock, repr=False, compare=False)
 
@@ -92,6 +114,22 @@ def _graph_message(answer: Answer) -> str:
     return f"{text} (HTTP {answer.status}{', ' + answer.code if answer.code else ''})"
 
 
+def _scope_granted(granted_scopes: str | None, permission: str) -> bool:
+    names = {scope.rsplit("/", 1)[-1].lower() for scope in (granted_scopes or "").split()}
+    return permission.lower() in names
+
+
+def plan_outcome(states: Sequence[str]) -> str:
+    """A settled plan's status from its users' states: "applied" when licences were removed and
+    nobody failed, "partly applied" when some were removed and some failed, "failed" when
+    nothing was removed (never "applied" with nothing done)."""
+    done = sum(1 for state in states if state == "done")
+    failed = sum(1 for state in states if state == "failed")
+    if not done:
+        return "failed"
+    return "partly applied" if failed else "applied"
+
+
 class _Run:
     """Shared machinery of apply and undo: the plan, its SKU names, the Graph re-reads, the
     chunked rounds and how a user's outcome is recorded."""
@@ -121,6 +159,34 @@ class _Run:
             tenant = session.get(Tenant, tenant_pk)
             self.sign_in = tenant is None or tenant.premium is not False
             self.parts: dict[str, str] = {}
+            self.tenant_name = tenant.name if tenant is not None else str(tenant_pk)
+            self.delegated = tenant is not None and tenant.auth_mode == "delegated"
+            self.scopes = tenant.granted_scopes if tenant is not None else None
+
+    def refusal(self, answer: Answer, what: str) -> str:
+        """Why Graph refused `assignLicense` for a user, as advice: a 403 with the permission
+        granted to a delegated sign-in means the admin lacks the License Administrator role
+        (Graph says "Insufficient privileges" for both); else the permission is missing.
+        The advice is kept once on the outcome too (`refused`, `refused_role`)."""
+        said = _graph_message(answer)
+        if answer.status != 403:
+            return said
+        granted = any(_scope_granted(self.scopes, p) for p in _LICENCE_SCOPES)
+        role = None
+        if self.delegated and granted and answer.code not in _PERMISSION_CODES:
+            role = LICENCE_ROLE
+            who = f"the account signed in for tenant {self.tenant_name}"
+            advice = role_advice(what, role, who)
+        else:
+            advice = (
+                f"{what} needs permission LicenseAssignment.ReadWrite.All: run `seatwise "
+                f"connect {self.tenant_name}` again to reauthorize the tenant and grant it"
+            )
+        with self.outcome._lock:
+            if self.outcome.refused is None:
+                self.outcome.refused, self.outcome.refused_role = advice + ".", role
+                self.outcome.notes.append(advice + ".")
+        return f"{advice} (Graph said: {said})."
 
     def chunk(self, items: Sequence[ReclaimItem]) -> list[ReclaimItem]:
         """One round over up to 20 items; returns those still to settle."""
@@ -368,7 +434,7 @@ class _Apply(_Run):
                     self.finish(
                         item,
                         "failed",
-                        _graph_message(answer),
+                        self.refusal(answer, "Removing licences"),
                         before=before,
                         after=before,
                         request_id=answer.request_id,
@@ -386,8 +452,9 @@ def apply_plan(
     policy: Policy,
     progress: ProgressFn | None = None,
 ) -> Outcome:
-    """Apply an approved plan (or resume one being applied); a plan already applied does
-    nothing. Raises `PlanNotApproved` for a draft and `PlanError` for an undone plan."""
+    """Apply an approved plan (or resume one being applied; or try the failed users of one that
+    ended "failed" or "partly applied" again); a plan already applied does nothing. Raises
+    `PlanNotApproved` for a draft and `PlanError` for an undone plan."""
     plan, items = _load(engine, tenant_pk, plan_pk)
     if plan.status == "draft":
         raise PlanNotApproved(
@@ -397,10 +464,16 @@ def apply_plan(
         raise PlanError(f"Plan {plan_pk} was undone; make a new plan to reclaim again.")
     run = _Apply(engine, client, tenant_pk, plan_pk, actor, progress)
     run.policy, run.kinds = policy, {}
-    todo = [item for item in items if item.state in ("pending", "sent")]
-    if plan.status == "applied" and not todo:
-        run.outcome.notes.append(f"Plan {plan_pk} was already applied: nothing to do.")
+    retry = plan.status in RETRYABLE_STATUSES  # its failed users are tried again
+    todo = [item for item in items if item.state in ("pending", "sent", *(("failed",) * retry))]
+    if not todo and (plan.status == "applied" or retry):
+        run.outcome.notes.append(
+            f"Plan {plan_pk} was already applied: nothing to do."
+            if plan.status == "applied"
+            else f"Plan {plan_pk} ended {plan.status} and has no failed user to try again."
+        )
         run.outcome.realised = dict(plan.realised or {})
+        run.outcome.status = plan.status
         return run.outcome
     with session_scope(engine, immediate=True) as session:
         row = get_plan(session, tenant_pk, plan_pk)
@@ -430,11 +503,12 @@ def _close(
         outcome.realised = dict(plan.realised)
         if applying:
             if all(item.state not in ("pending", "sent") for item in items):
-                plan.status = "applied"
+                plan.status = plan_outcome([item.state for item in items])
         else:
             done = [item for item in items if item.state == "done"]
             if done and all(item.undo_state == "done" for item in done):
                 plan.status = "undone"
+        outcome.status = plan.status
     if outcome.left:
         verb = "apply" if applying else "undo"
         outcome.notes.append(
@@ -529,10 +603,15 @@ class _Undo(_Run):
                 unsettled.append(item)  # not done, or not known: the next re-read settles it
             else:
                 names = ", ".join(lic.part for lic in add)
+                reason = (
+                    self.refusal(answer, "Giving back licences")
+                    if answer.status == 403
+                    else _graph_message(answer)
+                )
                 self.finish(
                     item,
                     "failed",
-                    f"Could not restore {names}: {_graph_message(answer)}",
+                    f"Could not restore {names}: {reason}",
                     before=before,
                     after=before,
                     request_id=answer.request_id,

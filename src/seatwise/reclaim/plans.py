@@ -4,6 +4,11 @@ what it saves. Reads the store and the recommendation rules; sends nothing to Gr
 A plan item is one user with every licence they held when the plan was made. Direct licences
 are removed (unmanaged ones too, unless `only_managed`); licences inherited from a group are
 never sent to `assignLicense` (Graph refuses them), so the item names the group instead.
+
+Protected users — those the recommendation rules leave alone: MFA registered or signing in with
+SSO (synced from on-premises) under the seed rule, or excluded by the policy (UPN pattern,
+group, account kind) — are refused when named, unless the caller includes them explicitly; the
+plan then keeps the reason among the item's reasons ("protected: …").
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from fnmatch import fnmatchcase
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -35,10 +41,14 @@ __all__ = [
     "make_plan",
     "plan_records",
     "plan_summary",
+    "protected_reason",
+    "protection",
     "savings_of",
 ]
 
 SHOW_KEYS = ("upn", "sku", "action", "managed", "annual_cost", "currency", "state", "message")
+PROTECTED = "protected: "
+"""How a protected user's reason starts among a plan item's reasons."""
 _CHUNK = 500  # users read at a time when resolving UPNs and sign-ins
 
 
@@ -166,9 +176,42 @@ def _recommended(
     return found
 
 
-def _named(session: Session, tenant_pk: int, upns: Sequence[str], actor: str) -> dict[str, _Chosen]:
-    """Users named on the command line, each with every licence they hold."""
+def protection(user: UserFacts, policy: Policy) -> str | None:
+    """Why the recommendation rules leave `user` alone (`excluded` and `seed_excluded`, in
+    words), or None when they do not."""
+    why: list[str] = []
+    if seed_excluded(user, policy):
+        if user.mfa_registered:
+            why.append("signs in with MFA (registered for multifactor authentication)")
+        if user.on_premises_sync:
+            why.append("signs in with SSO (synced from on-premises)")
+    if excluded(user, policy):
+        groups = sorted({a.via for a in user.assignments if a.via in policy.exclude_groups})
+        if policy.exclude_kinds and user.kind in policy.exclude_kinds:
+            why.append(f"is a {user.kind} account, which the policy excludes")
+        if groups:
+            why.append(f"holds a licence through excluded group {', '.join(groups)}")
+        lowered = user.upn.lower()
+        if any(fnmatchcase(lowered, p) for p in policy.upn_patterns):
+            why.append("matches a UPN pattern the policy excludes")
+        if not why:
+            why.append("is excluded by the recommendation policy")
+    return " and ".join(why) or None
+
+
+def _named(
+    session: Session,
+    tenant_pk: int,
+    upns: Sequence[str],
+    actor: str,
+    policy: Policy,
+    include_protected: bool,
+    protected_hint: str,
+) -> dict[str, _Chosen]:
+    """Users named on the command line, each with every licence they hold. Protected users are
+    refused (`UsageError` naming each with the reason) unless `include_protected`."""
     found: dict[str, _Chosen] = {}
+    refused: list[str] = []
     for upn in upns:
         user_id = session.scalar(
             select(User.id).where(
@@ -182,7 +225,19 @@ def _named(session: Session, tenant_pk: int, upns: Sequence[str], actor: str) ->
         facts = inputs.user_facts(session, tenant_pk, user_id, user_id)
         if not facts:
             raise UsageError(f"{upn} holds no licence: there is nothing to reclaim.")
-        found[user_id] = _Chosen(facts[0], [f"named by {actor}"], None)
+        reasons = [f"named by {actor}"]
+        why = protection(facts[0], policy)
+        if why is not None:
+            if not include_protected:
+                refused.append(f"{facts[0].upn} {why}")
+                continue
+            reasons.append(f"{PROTECTED}{why}; included with {protected_hint}")
+        found[user_id] = _Chosen(facts[0], reasons, None)
+    if refused:
+        raise UsageError(
+            f"Protected from reclamation: {'; '.join(refused)}. Such users keep their licences "
+            f"unless you include them explicitly with {protected_hint}."
+        )
     return found
 
 
@@ -198,13 +253,18 @@ def make_plan(
     upns: Sequence[str] = (),
     only_managed: bool = False,
     picked: Collection[tuple[str, str]] | None = None,
+    include_protected: bool = False,
+    protected_hint: str = "--include-protected",
 ) -> ReclaimPlan:
     """Store a draft plan for the users the rules recommend reclaiming from (all reclaim rules
     when neither `rules` nor `upns` is given) plus the users named; return it.
 
     `picked` narrows the recommendations to those (rule, UPN) pairs (the UI's ticked rows).
+    A protected user named in `upns` (see `protection`) is refused unless `include_protected`;
+    `protected_hint` is how the caller's front end says that (an option, a tick box).
 
-    Raises `UsageError` for an unknown rule or user and `PlanError` when nobody qualifies.
+    Raises `UsageError` for an unknown rule or user and for a protected user not included, and
+    `PlanError` when nobody qualifies.
     """
     unknown = [r for r in rules if r not in RULES]
     if unknown:
@@ -216,7 +276,8 @@ def make_plan(
         chosen.update(_recommended(session, tenant_pk, tenant, policy, as_of, wanted, set(picked)))
     elif rules or not upns:
         chosen.update(_recommended(session, tenant_pk, tenant, policy, as_of, rules))
-    for user_id, named in _named(session, tenant_pk, upns, actor).items():
+    named_users = _named(session, tenant_pk, upns, actor, policy, include_protected, protected_hint)
+    for user_id, named in named_users.items():
         if user_id in chosen:
             chosen[user_id].reasons.extend(named.reasons)
             chosen[user_id].skus = None
@@ -369,6 +430,7 @@ def plan_summary(session: Session, plan: ReclaimPlan) -> dict[str, Any]:
             if not lic.via and lic.sku_id in item.remove and not lic.managed
         ),
         "group_licences": sum(1 for item in items for lic in licences_of(item) if lic.via),
+        "protected_users": sum(1 for item in items if protected_reason(item) is not None),
         "states": states,
         "annual_savings": savings_of(items, done_only=False),
         "realised_savings": plan.realised or {},
@@ -385,9 +447,17 @@ def _action(lic: Licence, removed: Collection[str], only_managed: bool) -> str:
     return "keep (not part of the recommendation)"
 
 
+def protected_reason(item: ReclaimItem) -> str | None:
+    """Why the item's user is protected and was included all the same, or None."""
+    found = [r.removeprefix(PROTECTED) for r in item.reasons if r.startswith(PROTECTED)]
+    return found[0] if found else None
+
+
 def plan_records(session: Session, plan: ReclaimPlan) -> Iterator[dict[str, Any]]:
-    """One record per user and licence, with `SHOW_KEYS` plus `user_id`, `via`, `reasons`."""
+    """One record per user and licence, with `SHOW_KEYS` plus `user_id`, `via`, `reasons` and
+    `protected` (why a protected user was included, else None)."""
     for item in items_of(session, plan):
+        protected = protected_reason(item)
         for lic in licences_of(item):
             yield {
                 "upn": item.upn,
@@ -403,4 +473,5 @@ def plan_records(session: Session, plan: ReclaimPlan) -> Iterator[dict[str, Any]
                 "undo_state": item.undo_state,
                 "message": item.message,
                 "reasons": list(item.reasons),
+                "protected": protected,
             }

@@ -1,5 +1,11 @@
 """Who may call what: Graph's permission table per endpoint and the directory roles delegated
 callers must hold (graph-facts §1–§6), applied to a token's grant.
+
+A missing role is answered as Graph answers it per family: the usage reports say
+`S2SUnauthorized` "Invalid permission.", the Entra reports (sign-ins, MFA registration) say
+`Authentication_RequestFromUnsupportedUserRole` "User is not in the allowed roles", and directory
+writes such as `assignLicense` say `Authorization_RequestDenied` "Insufficient privileges to
+complete the operation." — the same words as a missing permission.
 """
 
 from __future__ import annotations
@@ -37,7 +43,16 @@ class Rule:
     roles: frozenset[str] = frozenset()  # empty: any signed-in user
     premium: bool = False  # needs Entra ID P1
     audit_family: bool = False  # missing scope answered as Authentication_MSGraphPermissionMissing
+    role_denied: tuple[str, str] | None = None  # (code, message) for a missing role; None: denied
 
+
+MSG_DENIED = "Insufficient privileges to complete the operation."
+MSG_NON_PREMIUM = "Neither tenant is B2C or tenant doesn't have premium license"
+_REPORTS_ROLE = ("S2SUnauthorized", "Invalid permission.")
+_ENTRA_REPORTS_ROLE = (
+    "Authentication_RequestFromUnsupportedUserRole",
+    "User is not in the allowed roles",
+)
 
 _DIRECTORY_READ = frozenset({"Directory.Read.All", "Directory.ReadWrite.All"})
 _GLOBAL = "Global Administrator"
@@ -87,6 +102,7 @@ RULES: dict[str, Rule] = {
                 "Teams Administrator",
             }
         ),
+        role_denied=_REPORTS_ROLE,
     ),
     "reportSettings.read": Rule(
         frozenset({"ReportSettings.Read.All", "ReportSettings.ReadWrite.All"}),
@@ -104,6 +120,7 @@ RULES: dict[str, Rule] = {
         roles=_READER_ROLES,
         premium=True,
         audit_family=True,
+        role_denied=_ENTRA_REPORTS_ROLE,
     ),
     "signIns": Rule(
         frozenset({"AuditLog.Read.All"}),
@@ -111,6 +128,7 @@ RULES: dict[str, Rule] = {
         roles=_READER_ROLES,
         premium=True,
         audit_family=True,
+        role_denied=_ENTRA_REPORTS_ROLE,
     ),
     "assignLicense": Rule(
         frozenset(
@@ -123,9 +141,6 @@ RULES: dict[str, Rule] = {
     ),
     "consent": Rule(frozenset(), frozenset(), roles=frozenset({_GLOBAL, ROLE_APP_ADMIN})),
 }
-
-MSG_DENIED = "Insufficient privileges to complete the operation."
-MSG_NON_PREMIUM = "Neither tenant is B2C or tenant doesn't have premium license"
 
 
 def check(grant: GrantLike, endpoint: str, *, premium_tenant: bool, roles: set[str] | None) -> None:
@@ -146,4 +161,5 @@ def check(grant: GrantLike, endpoint: str, *, premium_tenant: bool, roles: set[s
             403, "Authentication_RequestFromNonPremiumTenantOrB2CTenant", MSG_NON_PREMIUM
         )
     if not grant.app_only and rule.roles and not (set(roles or ()) & rule.roles):
-        raise GraphError(403, "Authorization_RequestDenied", MSG_DENIED)
+        code, message = rule.role_denied or ("Authorization_RequestDenied", MSG_DENIED)
+        raise GraphError(403, code, message)

@@ -382,6 +382,10 @@ async def report(request: Request) -> Response:
     wants_json = _wants_json(request, spec, version)
     _throttle(sim, grant.client_id, spec, wants_json)
     window = parse_window(sim.tenant, args)
+    # Calls per report and parameter too ("report:getMailboxUsageDetail(period=D90)"), so a
+    # test can tell which window a client asked for.
+    asked = ",".join(f"{k}={v.strip(chr(39)).upper()}" for k, v in sorted(args.items()))
+    sim.count(f"report:{spec.name}({asked})")
     rendered = _state(sim).rendered(sim.tenant, spec, window)
     if wants_json:
         return _json_response(request, rendered, spec, call)

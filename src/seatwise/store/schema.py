@@ -94,7 +94,17 @@ RUN_STATUSES = ("running", "succeeded", "failed")
 AUTH_MODES = ("delegated", "app")
 USER_KINDS = ("person", "service", "shared", "room")
 PAYMENT_FREQUENCIES = ("monthly", "annual")
-PLAN_STATUSES = ("draft", "approved", "applying", "applied", "undone")
+# An apply ends "applied" (licences removed, nobody failed), "partly applied" (some removed,
+# some refused) or "failed" (nothing removed); the last two may be applied again.
+PLAN_STATUSES = (
+    "draft",
+    "approved",
+    "applying",
+    "applied",
+    "partly applied",
+    "failed",
+    "undone",
+)
 # pending → sent → done | failed, or skipped without a call (DESIGN §6); the same for an undo.
 ITEM_STATES = ("pending", "sent", "done", "failed", "skipped")
 AUDIT_OUTCOMES = ("ok", "failed", "skipped")

@@ -13,11 +13,54 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from seatwise.errors import GraphForbidden, GraphNoPremium, PermissionMissing
+from seatwise.errors import (
+    GraphForbidden,
+    GraphNoPremium,
+    PermissionMissing,
+    RoleMissing,
+    role_advice,
+)
 from seatwise.store.schema import Tenant, User
 
 if TYPE_CHECKING:
     from seatwise.graph import GraphClient
+
+# The directory role a delegated caller needs beside each permission (graph-facts §3–§5): the
+# usage reports, sign-in logs and MFA registration all accept Reports Reader.
+ROLE_FOR_PERMISSION = {
+    "Reports.Read.All": "Reports Reader",
+    "AuditLog.Read.All": "Reports Reader",
+    "UserAuthenticationMethod.Read.All": "Reports Reader",
+}
+# Graph's 403 codes that name the cause (the rest, `Authorization_RequestDenied` above all, say
+# the same for a missing permission and a missing role). As in seatwise.graph.client.
+_ROLE_CODES = frozenset({"S2SUnauthorized", "Authentication_RequestFromUnsupportedUserRole"})
+_PERMISSION_CODES = frozenset({"Authentication_MSGraphPermissionMissing"})
+
+
+def scope_granted(granted_scopes: str | None, permission: str) -> bool:
+    """Whether the scopes stored at sign-in (full URIs or bare names) include `permission` or
+    its ReadWrite form."""
+    names = {scope.rsplit("/", 1)[-1].lower() for scope in (granted_scopes or "").split()}
+    wanted = permission.lower()
+    return wanted in names or wanted.replace(".read.", ".readwrite.") in names
+
+
+def missing_role(
+    auth_mode: str, granted_scopes: str | None, permission: str, code: str
+) -> str | None:
+    """The directory role a 403 stands for, or None when it stands for a missing permission.
+
+    Only delegated access needs roles. Graph's code decides when it says which; otherwise the
+    permission being among the scopes granted means the person, not the app, lacks something.
+    """
+    role = ROLE_FOR_PERMISSION.get(permission)
+    if auth_mode != "delegated" or role is None or code in _PERMISSION_CODES:
+        return None
+    if code in _ROLE_CODES or scope_granted(granted_scopes, permission):
+        return role
+    return None
+
 
 # progress(task, what, advance, total): `advance` items done since the last call.
 ProgressFn = Callable[[str, str, int, int | None], None]
@@ -70,13 +113,29 @@ class TaskContext:
 
     @contextmanager
     def needs(self, permission: str) -> Iterator[None]:
-        """Turn Graph's 403 inside the block into 'task X needs permission P — reauthorize'."""
+        """Turn Graph's 403 inside the block into 'task X needs permission P — reauthorize', or,
+        when the permission is granted and the signed-in admin lacks a directory role, into
+        'task X needs the R role — an administrator must assign it'."""
         try:
             yield
         except GraphNoPremium:
             raise
         except GraphForbidden as exc:
             detail = f" (Graph said: {exc.graph_message})" if exc.graph_message else ""
+            role = missing_role(
+                self.tenant.auth_mode, self.tenant.granted_scopes, permission, exc.code
+            )
+            if role is not None:
+                raise RoleMissing(
+                    self.task,
+                    role,
+                    role_advice(
+                        f"Task {self.task}",
+                        role,
+                        f"the account signed in for tenant {self.tenant.name}",
+                    )
+                    + f"{detail}.",
+                ) from exc
             raise PermissionMissing(
                 self.task,
                 permission,

@@ -75,12 +75,9 @@ ACTIVATION_COLUMNS = (
 
 def run(ctx: TaskContext) -> None:
     """Run the Application Roster task inside the caller's transaction."""
-    period = ctx.options.report_period
-    reports = [
-        (endpoints.MAILBOX_USAGE, period),
-        (endpoints.ONEDRIVE_USAGE, period),
-        (endpoints.M365_APPS, period),
-        (endpoints.ACTIVATIONS, None),
+    # Storage and platforms over the seed's 90-day window (Graph's `D90`), not the last 30 days.
+    reports: list[tuple[str, str | None]] = [
+        (name, period) for name, period in endpoints.ROSTER_REPORT_PERIODS.items()
     ]
     with reportdata.Downloads(ctx, reports) as downloads:  # fetched while users are read
         full, joined = _users(ctx)
@@ -309,7 +306,7 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
     """Storage, platforms and activations from the four reports, each one read, folded into
     one snapshot row per user and let go before the next is fetched."""
     reportdata.check_concealment(ctx)
-    period = ctx.options.report_period
+    periods = endpoints.ROSTER_REPORT_PERIODS
     ids = ctx.user_ids_by_upn()
     pk = ctx.tenant.pk
     snapshot: dict[str, list[Any]] = {}
@@ -324,21 +321,27 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
         return entry
 
     storage = ("Storage Used (Byte)", LAST_ACTIVITY)
-    mailbox = reportdata.fetch(ctx, endpoints.MAILBOX_USAGE, period, UPN, storage, downloads)
+    mailbox = reportdata.fetch(
+        ctx, endpoints.MAILBOX_USAGE, periods[endpoints.MAILBOX_USAGE], UPN, storage, downloads
+    )
     for _, upn, used, last in mailbox.rows:
         if (entry := slot(upn)) is not None:
             entry[_MAIL] = normalize.bytes_to_mb(used)
             entry[_EXCHANGE_ACTIVE] = normalize.report_date(last) is not None
     concealed = mailbox.concealed
     del mailbox.rows[:]
-    onedrive = reportdata.fetch(ctx, endpoints.ONEDRIVE_USAGE, period, OWNER, storage, downloads)
+    onedrive = reportdata.fetch(
+        ctx, endpoints.ONEDRIVE_USAGE, periods[endpoints.ONEDRIVE_USAGE], OWNER, storage, downloads
+    )
     for _, upn, used, last in onedrive.rows:
         if (entry := slot(upn)) is not None:
             entry[_ONEDRIVE] = normalize.bytes_to_mb(used)
             entry[_ONEDRIVE_ACTIVE] = normalize.report_date(last) is not None
     concealed = concealed or onedrive.concealed
     del onedrive.rows[:]
-    apps = reportdata.fetch(ctx, endpoints.M365_APPS, period, UPN, PLATFORMS, downloads)
+    apps = reportdata.fetch(
+        ctx, endpoints.M365_APPS, periods[endpoints.M365_APPS], UPN, PLATFORMS, downloads
+    )
     for row in apps.rows:
         if (entry := slot(row[1])) is not None:
             entry[_WINDOWS : _WINDOWS + 4] = map(normalize.report_bool, row[2:6])

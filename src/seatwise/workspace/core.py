@@ -51,6 +51,9 @@ class Workspace:
             settings = load_settings()
         self.settings = settings
         self.transport = transport
+        from seatwise import skus
+
+        skus.use_data_dir(settings.data_dir)  # an imported product table replaces the shipped one
         self._own_engine = engine is None
         if engine is not None:
             self.__dict__["engine"] = engine

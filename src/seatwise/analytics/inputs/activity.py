@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from seatwise import services
 from seatwise.analytics.activity import LicenceCatalog, UserActivity
-from seatwise.analytics.inputs.users import sku_names
+from seatwise.analytics.inputs.users import sku_names, unmanaged_skus
 from seatwise.store.schema import LicenseAssignment, LicenseUsage, ServiceActivity, SkuPlan, User
 
 BATCH = 2000  # users per batch of the per-user view
@@ -34,6 +34,7 @@ __all__ = [
     "live_licences",
     "load_batch",
     "sku_names",
+    "unmanaged_skus",
 ]
 
 # The disabled plans as stored text, parsed once per distinct value (there are few).
@@ -45,8 +46,9 @@ def _plan_ids(text: str | None) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text else ()
 
 
-def catalog(session: Session, tenant_pk: int) -> LicenceCatalog:
-    """The tenant's SKUs' service plans, to tell which services each licence includes."""
+def catalog(session: Session, tenant_pk: int, include_unmanaged: bool = False) -> LicenceCatalog:
+    """The tenant's SKUs' service plans, to tell which services each licence includes; a
+    licence of an unmanaged SKU includes none unless `include_unmanaged`."""
     plans: dict[str, dict[str, str]] = defaultdict(dict)
     for sku_id, plan_id, plan_name in session.execute(
         select(SkuPlan.sku_id, SkuPlan.plan_id, SkuPlan.plan_name).where(
@@ -54,7 +56,8 @@ def catalog(session: Session, tenant_pk: int) -> LicenceCatalog:
         )
     ):
         plans[sku_id][plan_id] = plan_name
-    return LicenceCatalog(plans)
+    left_out = frozenset() if include_unmanaged else unmanaged_skus(session, tenant_pk)
+    return LicenceCatalog(plans, left_out)
 
 
 def load_batch(
@@ -99,14 +102,18 @@ def load_batch(
 
 
 def iter_user_activity(
-    session: Session, tenant_pk: int, selected: Sequence[str] = services.SERVICES
+    session: Session,
+    tenant_pk: int,
+    selected: Sequence[str] = services.SERVICES,
+    include_unmanaged: bool = False,
 ) -> Iterator[list[UserActivity]]:
     """Every live (not deleted) user's activity facts, ordered by UPN, a batch at a time.
 
     Rows are loaded for the selected services and the usage-report services (which give each
-    user's `as_of`); 300k users never sit in memory at once.
+    user's `as_of`); 300k users never sit in memory at once. Licences of unmanaged SKUs give
+    no service unless `include_unmanaged`.
     """
-    licences = catalog(session, tenant_pk)
+    licences = catalog(session, tenant_pk, include_unmanaged)
     wanted = sorted(set(selected) | set(services.REPORT_SERVICES))
     conn = session.connection()
     last_upn, last_id = "", ""
@@ -128,13 +135,16 @@ def iter_user_activity(
         last_upn, last_id = users[-1].upn, users[-1].id
 
 
-def live_licences(session: Session, tenant_pk: int) -> dict[str, frozenset[str]]:
-    """Every live user's id → the services their licences include (empty when none).
+def live_licences(
+    session: Session, tenant_pk: int, include_unmanaged: bool = False
+) -> dict[str, frozenset[str]]:
+    """Every live user's id → the services their licences include (empty when none; licences
+    of unmanaged SKUs give none unless `include_unmanaged`).
 
     For the summary: one small entry per user (the sets are shared), read in two sequential
     scans instead of a lookup per user.
     """
-    licences = catalog(session, tenant_pk)
+    licences = catalog(session, tenant_pk, include_unmanaged)
     conn = session.connection().execution_options(yield_per=STREAM)
     none: frozenset[str] = frozenset()
     unions: dict[tuple[frozenset[str], frozenset[str]], frozenset[str]] = {}
@@ -177,8 +187,12 @@ def activity_rows(
     yield from session.connection().execution_options(yield_per=STREAM).execute(stmt)
 
 
-def differentiation_rows(session: Session, tenant_pk: int) -> list[dict[str, Any]]:
-    """The stored License Differentiation rows (one per SKU and included service)."""
+def differentiation_rows(
+    session: Session, tenant_pk: int, include_unmanaged: bool = False
+) -> list[dict[str, Any]]:
+    """The stored License Differentiation rows (one per SKU and included service); none of
+    unmanaged SKUs unless `include_unmanaged`."""
+    left_out = frozenset() if include_unmanaged else unmanaged_skus(session, tenant_pk)
     return [
         dict(row._mapping)
         for row in session.execute(
@@ -190,4 +204,5 @@ def differentiation_rows(session: Session, tenant_pk: int) -> list[dict[str, Any
                 LicenseUsage.as_of,
             ).where(LicenseUsage.tenant_pk == tenant_pk)
         )
+        if row.sku_id not in left_out
     ]

@@ -16,6 +16,7 @@ from seatwise.skus import product_name
 from seatwise.store.schema import (
     Activation,
     LicenseAssignment,
+    LicenseContract,
     ReportRefresh,
     ServiceActivity,
     Sku,
@@ -42,8 +43,37 @@ def sku_names(session: Session, tenant_pk: int) -> dict[str, tuple[str, str]]:
     }
 
 
-def user_facts(session: Session, tenant_pk: int, user_ids: Sequence[str]) -> list[UserFacts]:
-    """Facts of the given users, in the given order."""
+def unmanaged_skus(session: Session, tenant_pk: int) -> frozenset[str]:
+    """The skuIds the user marked unmanaged: left out of every view and figure unless a view is
+    asked to include them."""
+    return frozenset(
+        session.scalars(
+            select(LicenseContract.sku_id).where(
+                LicenseContract.tenant_pk == tenant_pk, LicenseContract.managed.is_(False)
+            )
+        )
+    )
+
+
+def report_dates(session: Session, tenant_pk: int) -> dict[str, date | None]:
+    """Each usage report's `Report Refresh Date` as stored by the last sync, by report name."""
+    rows = session.execute(
+        select(ReportRefresh.report, ReportRefresh.refresh_date).where(
+            ReportRefresh.tenant_pk == tenant_pk
+        )
+    )
+    return {row.report: row.refresh_date for row in rows}
+
+
+def user_facts(
+    session: Session,
+    tenant_pk: int,
+    user_ids: Sequence[str],
+    *,
+    include_unmanaged: bool = True,
+) -> list[UserFacts]:
+    """Facts of the given users, in the given order; without the licences of unmanaged SKUs
+    unless `include_unmanaged` (the Users view leaves them out, reclamation keeps them)."""
     users = {
         row["id"]: row
         for row in _dicts(
@@ -65,6 +95,11 @@ def user_facts(session: Session, tenant_pk: int, user_ids: Sequence[str]) -> lis
         ):
             if row["user_id"] in facts:
                 getattr(facts[row["user_id"]], attr).append(row)
+    if not include_unmanaged:
+        hidden = unmanaged_skus(session, tenant_pk)
+        if hidden:
+            for found in facts.values():
+                found.assignments = [a for a in found.assignments if a["sku_id"] not in hidden]
     latest = (
         select(UsageSnapshot.user_id, func.max(UsageSnapshot.day).label("day"))
         .where(UsageSnapshot.tenant_pk == tenant_pk, UsageSnapshot.user_id.in_(user_ids))
@@ -121,6 +156,7 @@ class UserQuery:
     country: str | None = None
     sort: str = "upn"
     descending: bool = False
+    include_unmanaged: bool = False  # show and match licences of unmanaged SKUs too
 
 
 def _sort_columns() -> dict[str, Any]:
@@ -189,14 +225,17 @@ def _filtered(session: Session, tenant_pk: int, query: UserQuery) -> Select[Any]
         stmt = stmt.where(func.lower(s.upn).contains(query.upn.lower(), autoescape=True))
     if query.license:
         wanted = query.license.lower()
-        skus = list(
-            session.scalars(
+        hidden = frozenset() if query.include_unmanaged else unmanaged_skus(session, tenant_pk)
+        skus = [
+            sku_id
+            for sku_id in session.scalars(
                 select(Sku.sku_id).where(
                     Sku.tenant_pk == tenant_pk,
                     (func.lower(Sku.sku_id) == wanted) | (func.lower(Sku.part_number) == wanted),
                 )
             )
-        )
+            if sku_id not in hidden
+        ]
         # A lookup per candidate in license_assignment's (tenant_pk, sku_id, user_id) index.
         stmt = stmt.where(
             select(LicenseAssignment.user_id)
@@ -242,4 +281,9 @@ def iter_query_facts(
     """Facts of every matching user in the query's order, a batch at a time (ids only up front)."""
     ids = query_ids(session, tenant_pk, query)
     for start in range(0, len(ids), BATCH):
-        yield user_facts(session, tenant_pk, ids[start : start + BATCH])
+        yield user_facts(
+            session,
+            tenant_pk,
+            ids[start : start + BATCH],
+            include_unmanaged=query.include_unmanaged,
+        )

@@ -2,7 +2,8 @@
 there (a date, or null), what it means (`status`: active, never, not_available), whether a
 licence of the user includes the service and the usage reports' date; a service the user holds no
 licence for and shows no activity in has no record. Pages are kept until the next sync.
-`service=` narrows the services as `seatwise activity --service` does."""
+`service=` narrows the services as `seatwise activity --service` does; licences of unmanaged SKUs
+include no service (`licensed` false, no "never") unless `include_unmanaged=true`."""
 
 from __future__ import annotations
 
@@ -99,8 +100,16 @@ def rows_of(facts: view.UserActivity, selected: Sequence[str]) -> Iterator[dict[
         }
 
 
-def _records(session: Session, tenant_pk: int, selected: Sequence[str]) -> Iterator[dict[str, Any]]:
-    for batch in inputs.iter_user_activity(session, tenant_pk, selected):
+UnmanagedParam = Annotated[
+    bool,
+    Query(description="Count licences of SKUs marked unmanaged too (left out by default)."),
+]
+
+
+def _records(
+    session: Session, tenant_pk: int, selected: Sequence[str], unmanaged: bool = False
+) -> Iterator[dict[str, Any]]:
+    for batch in inputs.iter_user_activity(session, tenant_pk, selected, unmanaged):
         for facts in batch:
             yield from rows_of(facts, selected)
 
@@ -125,6 +134,7 @@ def activity(
     options: Opts,
     tenant: TenantParam = None,
     service: ServiceParam = None,
+    include_unmanaged: UnmanagedParam = False,
 ) -> Response:
     """Every live user's services, by UPN then the services' order."""
     selected = _selected(service)
@@ -132,13 +142,19 @@ def activity(
         tenant_pk, stamp = tenant_stamp(session, tenant)
         if options.csv:
             rows, _, _ = run_records(
-                _records(session, tenant_pk, selected), ACTIVITY, options, whole=True
+                _records(session, tenant_pk, selected, include_unmanaged),
+                ACTIVITY,
+                options,
+                whole=True,
             )
             return csv_answer(rows, options.select or ACTIVITY.columns, "activity")
 
         def page() -> dict[str, Any]:
             shown, more, count = run_records(
-                _records(session, tenant_pk, selected), ACTIVITY, options, whole=False
+                _records(session, tenant_pk, selected, include_unmanaged),
+                ACTIVITY,
+                options,
+                whole=False,
             )
             return collection_body(request, ACTIVITY, options, shown, more=more, count=count)
 
@@ -157,12 +173,13 @@ def activity_count(
     options: Opts,
     tenant: TenantParam = None,
     service: ServiceParam = None,
+    include_unmanaged: UnmanagedParam = False,
 ) -> Response:
     """How many records match `$filter`, as plain text."""
     selected = _selected(service)
     with web_state(request).session() as session:
         tenant_pk, _ = tenant_stamp(session, tenant)
         rows, _, _ = run_records(
-            _records(session, tenant_pk, selected), ACTIVITY, options, whole=True
+            _records(session, tenant_pk, selected, include_unmanaged), ACTIVITY, options, whole=True
         )
     return count_answer(len(rows))

@@ -1,5 +1,6 @@
 """The `license_differentiation` entity set: per licence and included service, how many users
-hold it and how many of them used the service (`seatwise activity --differentiation`)."""
+hold it and how many of them used the service (`seatwise activity --differentiation`). Licences
+of unmanaged SKUs are left out unless `include_unmanaged=true`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from seatwise.analytics import activity as view
 from seatwise.analytics.inputs import activity as inputs
-from seatwise.web.api.common import register, resolve_tenant
+from seatwise.web.api.common import fail, register, resolve_tenant
 from seatwise.web.api.edm import DATE, EntitySet
 from seatwise.web.state import web_state
 
@@ -40,10 +41,21 @@ LICENSE_DIFFERENTIATION = EntitySet(
 )
 
 
+def include_unmanaged(request: Request) -> bool:
+    """The request's `include_unmanaged` parameter (false when absent); 400 when not a boolean."""
+    text = request.query_params.get("include_unmanaged", "").strip().lower()
+    if text in ("", "false", "0", "no"):
+        return False
+    if text in ("true", "1", "yes"):
+        return True
+    fail(400, "include_unmanaged must be true or false.")
+
+
 def _load(request: Request, tenant: str | None) -> list[dict[str, Any]]:
+    unmanaged = include_unmanaged(request)
     with web_state(request).session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
-        stored = inputs.differentiation_rows(session, tenant_pk)
+        stored = inputs.differentiation_rows(session, tenant_pk, unmanaged)
         return view.differentiation(stored, inputs.sku_names(session, tenant_pk))
 
 
@@ -54,6 +66,7 @@ register(
     summary="License Differentiation",
     description=(
         "Per licence and included service: holders and active users, by licence name then the "
-        "services' order (the records of `seatwise activity --differentiation`)."
+        "services' order (the records of `seatwise activity --differentiation`). Licences of "
+        "unmanaged SKUs are left out unless `include_unmanaged=true`."
     ),
 )

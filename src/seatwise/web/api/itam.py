@@ -1,103 +1,37 @@
-"""The ITAM position as the `itam` entity set: every tenant's licences as a hybrid IT asset
-management position, one record per tenant and SKU, built on `seatwise.analytics.licenses` (the
-UI's `/export/itam.csv` and `.json` and `seatwise export itam` give the same records).
+"""The hybrid ITAM position as two entity sets: `itam`, one record per tenant and managed SKU
+(entitlement against consumption, contract terms, unit and annual cost, status), and
+`itam_consumption`, one record per tenant, managed SKU and user holding it. Both are built by
+`seatwise.workspace.itam`; `seatwise export itam [--consumption]` and the UI's
+`/export/itam.csv` and `/export/itam-consumption.csv` give the same records.
 
-A SKU is `retired` when it left the tenant's subscriptions or the tenant integration is
-deactivated, else `active`; retired SKUs keep their counts and contract terms but have no annual
-cost (they take part in no calculation, as in `seatwise licenses`).
+Unmanaged SKUs are left out. A SKU is `retired` when it left the tenant's subscriptions or the
+tenant integration is deactivated or superseded, `expired` when its contract's expiration date
+has passed, else `active`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.orm import Session
 
-from seatwise.analytics import licenses as view
-from seatwise.analytics.inputs import licenses as inputs
-from seatwise.store.schema import Tenant
+from seatwise.analytics.itam import CONSUMPTION_KEYS, ITAM_KEYS
 from seatwise.web.api.common import register
 from seatwise.web.api.edm import DATE, DECIMAL, Edm, EntitySet
 from seatwise.web.state import web_state
-from seatwise.web.tenancy import all_tenants
+from seatwise.workspace import itam
 
-__all__ = ["ITAM", "ITAM_KEYS", "itam_records", "itam_rows", "routes"]
+__all__ = ["ITAM", "ITAM_CONSUMPTION", "ITAM_KEYS", "CONSUMPTION_KEYS", "routes"]
 
 routes = APIRouter(prefix="/api/v1", tags=["itam"])
 
-PUBLISHER = "Microsoft"
-ITAM_KEYS = (
-    "tenant",
-    "tenant_id",
-    "publisher",
-    "product_name",
-    "sku_part_number",
-    "sku_id",
-    "license_type",
-    "purchased",
-    "consumed",
-    "available",
-    "cost",
-    "currency",
-    "payment_frequency",
-    "annual_cost",
-    "effective_date",
-    "expiration_date",
-    "managed",
-    "status",
-)
-# A spreadsheet would run a text cell starting with one of these as a formula.
-
-
-def itam_records(tenant: Tenant, positions: Iterable[view.LicensePosition]) -> list[dict[str, Any]]:
-    """The ITAM records (exactly `ITAM_KEYS`, JSON-ready) of one tenant's licence positions."""
-    records = []
-    for item in positions:
-        retired = item.retired or not tenant.active
-        base = item.record()
-        records.append(
-            {
-                "tenant": tenant.name,
-                "tenant_id": tenant.tenant_id,
-                "publisher": PUBLISHER,
-                "product_name": item.name,
-                "sku_part_number": item.sku_part_number,
-                "sku_id": item.sku_id,
-                "license_type": item.license_type,
-                "purchased": item.purchased,
-                "consumed": item.assigned,
-                "available": item.available,
-                "cost": base["cost"],
-                "currency": item.currency,
-                "payment_frequency": item.payment_frequency,
-                "annual_cost": None if retired else base["annual_cost"],
-                "effective_date": base["effective_date"],
-                "expiration_date": base["expiration_date"],
-                "managed": item.managed,
-                "status": "retired" if retired else "active",
-            }
-        )
-    return records
-
-
-def itam_rows(session: Session) -> list[dict[str, Any]]:
-    """Every SKU of every tenant (unmanaged and retired ones included), by tenant name."""
-    rows: list[dict[str, Any]] = []
-    for tenant in all_tenants(session):
-        positions = view.build(
-            inputs.sku_rows(session, tenant.pk),
-            inputs.contract_rows(session, tenant.pk),
-            include_all=True,
-        )
-        rows.extend(itam_records(tenant, positions))
-    return rows
+Status = Annotated[Literal["active", "expired", "retired"], Edm(enum="ItamStatus")]
 
 
 class ItamRecord(BaseModel):
-    """One SKU of one tenant in the ITAM position."""
+    """One managed SKU of one tenant in the ITAM position."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -117,25 +51,68 @@ class ItamRecord(BaseModel):
     annual_cost: Annotated[str | None, DECIMAL]
     effective_date: Annotated[str | None, DATE]
     expiration_date: Annotated[str | None, DATE]
-    managed: bool
-    status: Annotated[Literal["active", "retired"], Edm(enum="ItamStatus")]
+    status: Status
+
+
+class ItamConsumptionRecord(BaseModel):
+    """One user holding one managed SKU of one tenant (named-user consumption)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    tenant_id: str
+    publisher: str
+    product_name: str
+    sku_part_number: str
+    sku_id: str
+    user_id: str
+    upn: str | None
+    display_name: str | None
+    account_enabled: bool | None
+    assigned_directly: bool
+    assigned_by_groups: list[str]
+    status: Status
 
 
 ITAM = EntitySet("itam", ItamRecord, ("tenant", "sku_id"), ITAM_KEYS, "ITAM position")
+ITAM_CONSUMPTION = EntitySet(
+    "itam_consumption",
+    ItamConsumptionRecord,
+    ("tenant", "sku_id", "user_id"),
+    CONSUMPTION_KEYS,
+    "ITAM named-user consumption",
+)
 
 
-def _load(request: Request, _tenant: str | None) -> list[dict[str, Any]]:
+def _position(request: Request, tenant: str | None) -> list[dict[str, Any]]:
     with web_state(request).session() as session:
-        return itam_rows(session)
+        return itam.position(session, date.today(), tenant)
+
+
+def _consumption(request: Request, tenant: str | None) -> list[dict[str, Any]]:
+    with web_state(request).session() as session:
+        return itam.consumption(session, date.today(), tenant)
 
 
 register(
     routes,
     ITAM,
-    _load,
+    _position,
     summary="ITAM position",
     description=(
-        "Every SKU of every tenant (unmanaged and retired ones included), by tenant name: the "
-        "records of `seatwise export itam --format json`. (`tenant` is ignored here.)"
+        "Every managed SKU of every tenant (or of `tenant`), by tenant name: entitlement "
+        "(`purchased`) against consumption (`consumed`), contract terms, unit and annual cost "
+        "and status (`active`, `expired`, `retired`); the records of "
+        "`seatwise export itam --format json`. Unmanaged SKUs are left out."
+    ),
+)
+register(
+    routes,
+    ITAM_CONSUMPTION,
+    _consumption,
+    summary="ITAM named-user consumption",
+    description=(
+        "Which user holds which managed SKU, for every tenant (or `tenant`): the records of "
+        "`seatwise export itam --consumption --format json`."
     ),
 )

@@ -46,7 +46,10 @@ class PlanSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: int
-    status: str = Field(description="draft, approved, applying, applied or undone.")
+    status: str = Field(
+        description="draft, approved, applying, applied, partly applied (some users' licences "
+        "removed, others refused), failed (nothing removed) or undone."
+    )
     rules: list[str]
     only_managed: bool
     created_at: Annotated[str, DATETIME]
@@ -58,6 +61,9 @@ class PlanSummary(BaseModel):
     licences_to_remove: int
     unmanaged_to_remove: int
     group_licences: int
+    protected_users: int = Field(
+        description="Protected users (MFA, SSO or excluded by the policy) included explicitly."
+    )
     states: dict[str, int] = Field(description="How many users are in each state.")
     annual_savings: dict[str, str] = Field(description="currency → amount.")
     realised_savings: dict[str, str]
@@ -81,6 +87,10 @@ class PlanItem(BaseModel):
     undo_state: str | None
     message: str | None
     reasons: list[str]
+    protected: str | None = Field(
+        description="Why the user is protected from reclamation (MFA, SSO, the policy), when "
+        "the plan includes them explicitly; else null."
+    )
 
 
 class PlanDetail(PlanSummary):
@@ -122,6 +132,11 @@ class PlanRequest(BaseModel):
     )
     users: list[str] = Field(default_factory=list, description="These users (UPNs), too.")
     only_managed: bool = Field(False, description="Leave licences of unmanaged SKUs in place.")
+    include_protected: bool = Field(
+        False,
+        description="Take licences from protected users named in `users` too (MFA registered, "
+        "SSO, or excluded by the policy); without it such users are refused (422).",
+    )
 
 
 def _plan(session: Session, tenant_pk: int, plan_id: int) -> ReclaimPlan:
@@ -263,6 +278,8 @@ def create_plan(
                 rules=body.rules,
                 upns=body.users,
                 only_managed=body.only_managed,
+                include_protected=body.include_protected,
+                protected_hint='"include_protected": true',
             )
         except UsageError as exc:
             fail(422, str(exc))

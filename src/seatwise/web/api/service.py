@@ -27,7 +27,7 @@ from seatwise.web.api.audit import AUDIT
 from seatwise.web.api.common import ERRORS
 from seatwise.web.api.differentiation import LICENSE_DIFFERENTIATION
 from seatwise.web.api.edm import EntitySet, csdl, service_document
-from seatwise.web.api.itam import ITAM
+from seatwise.web.api.itam import ITAM, ITAM_CONSUMPTION
 from seatwise.web.api.licenses import LICENSES
 from seatwise.web.api.odata import HEADERS, odata_json, service_root
 from seatwise.web.api.plans import PLAN_ITEMS, PLANS
@@ -67,6 +67,7 @@ ENTITY_SETS: tuple[EntitySet, ...] = (
     AUDIT,
     LICENSE_DIFFERENTIATION,
     ITAM,
+    ITAM_CONSUMPTION,
 )
 
 

@@ -5,6 +5,9 @@ columns), so a page of 100k users is found without building a record it does not
 
 The older filter names stay as shorthands: `license eq 'SPE_E3'`, `blocked`, `mfa`,
 `inactive_days ge 90` (no activity in the last N days, or never).
+
+Licences of unmanaged SKUs are neither listed in `licenses` nor matched by a filter on them
+unless `include_unmanaged=true` (DESIGN §5: unmanaged SKUs are left out of every figure).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from odata_query import ast
 from odata_query.visitor import NodeTransformer
@@ -229,11 +232,31 @@ def _reference_day(session: Session, tenant_pk: int) -> date | None:
     return found
 
 
-def _filtered(session: Session, tenant_pk: int, options: Options) -> Select[Any]:
+UnmanagedParam = Annotated[
+    bool,
+    Query(
+        description=(
+            "Also list (and match in $filter) licences of SKUs marked unmanaged, which are left "
+            "out by default."
+        )
+    ),
+]
+
+
+def _filtered(
+    session: Session, tenant_pk: int, options: Options, include_unmanaged: bool = False
+) -> Select[Any]:
     """The ids of the matching users, unordered."""
     stmt = select(_S.user_id).where(_S.tenant_pk == tenant_pk)
     if options.filter is None:
         return stmt
+    hidden = () if include_unmanaged else sorted(inputs.unmanaged_skus(session, tenant_pk))
+
+    def licence_exists(condition: ColumnElement[bool]) -> Select[Any]:
+        if hidden:
+            condition = and_(condition, _LA.sku_id.not_in(hidden))
+        return _licence_exists(condition)
+
     reference: list[date | None] = []
 
     def days_since(op: type, value: Any) -> ColumnElement[bool] | None:
@@ -263,7 +286,7 @@ def _filtered(session: Session, tenant_pk: int, options: Options) -> Select[Any]
             "days_since_last_activity": days_since,
             "deactivated_date": lambda op, value: sql_date_range(_S.deleted_at, op, value),
         },
-        collections={"licenses": (LICENCE_COLUMNS, _licence_exists)},
+        collections={"licenses": (LICENCE_COLUMNS, licence_exists)},
     )
     try:
         return stmt.where(translator.condition(options.filter))
@@ -284,21 +307,26 @@ def _ordered(stmt: Select[Any], options: Options) -> Select[Any]:
     return stmt.order_by(*order, _S.user_id)
 
 
-def _ids(session: Session, tenant_pk: int, options: Options, limit: int | None) -> list[str]:
-    stmt = _ordered(_filtered(session, tenant_pk, options), options)
+def _ids(
+    session: Session, tenant_pk: int, options: Options, limit: int | None, unmanaged: bool
+) -> list[str]:
+    stmt = _ordered(_filtered(session, tenant_pk, options, unmanaged), options)
     if limit is not None or options.skip:
         stmt = stmt.limit(limit).offset(options.skip)
     return list(session.scalars(stmt))
 
 
-def _count(session: Session, tenant_pk: int, options: Options) -> int:
-    inner = _filtered(session, tenant_pk, options).subquery()
+def _count(session: Session, tenant_pk: int, options: Options, unmanaged: bool) -> int:
+    inner = _filtered(session, tenant_pk, options, unmanaged).subquery()
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
-def _records(session: Session, tenant_pk: int, ids: list[str]) -> list[dict[str, Any]]:
+def _records(
+    session: Session, tenant_pk: int, ids: list[str], unmanaged: bool
+) -> list[dict[str, Any]]:
     names = inputs.sku_names(session, tenant_pk)
-    return [build(f, names) for f in inputs.user_facts(session, tenant_pk, ids)]
+    facts = inputs.user_facts(session, tenant_pk, ids, include_unmanaged=unmanaged)
+    return [build(f, names) for f in facts]
 
 
 @routes.get(
@@ -309,7 +337,11 @@ def _records(session: Session, tenant_pk: int, ids: list[str]) -> list[dict[str,
     responses={**ERRORS, 200: CSV_RESPONSE},
 )
 def users(
-    request: Request, _principal: ApiPrincipal, options: Opts, tenant: TenantParam = None
+    request: Request,
+    _principal: ApiPrincipal,
+    options: Opts,
+    tenant: TenantParam = None,
+    include_unmanaged: UnmanagedParam = False,
 ) -> Response:
     """Every user with licences, sign-in, activity, storage and platforms: the records of
     `seatwise users --format json`, by UPN unless `$orderby` says otherwise."""
@@ -317,28 +349,33 @@ def users(
         tenant_pk, stamp = tenant_stamp(session, tenant)
         if options.csv:
             top = options.top
-            ids = _ids(session, tenant_pk, options, top)
+            ids = _ids(session, tenant_pk, options, top, include_unmanaged)
             return csv_answer(
-                _every(request, tenant_pk, ids, options), options.select or KEYS, "users"
+                _every(request, tenant_pk, ids, options, include_unmanaged),
+                options.select or KEYS,
+                "users",
             )
 
         def page() -> dict[str, Any]:
-            ids = _ids(session, tenant_pk, options, options.limit + 1)
-            shown = _records(session, tenant_pk, ids[: options.limit])
+            ids = _ids(session, tenant_pk, options, options.limit + 1, include_unmanaged)
+            shown = _records(session, tenant_pk, ids[: options.limit], include_unmanaged)
             more = options.more(len(shown), len(ids) <= options.limit)
-            count = _count(session, tenant_pk, options) if options.count else None
+            count = (
+                _count(session, tenant_pk, options, include_unmanaged) if options.count else None
+            )
             return collection_body(request, USERS, options, shown, more=more, count=count)
 
         return synced_page(request, (tenant_pk, *stamp), options, page)
 
 
 def _every(
-    request: Request, tenant_pk: int, ids: list[str], options: Options
+    request: Request, tenant_pk: int, ids: list[str], options: Options, unmanaged: bool
 ) -> Iterator[dict[str, Any]]:
     """The users' records, read a batch at a time (in their own unit of work) while streaming."""
     with web_state(request).session() as session:
         for start in range(0, len(ids), inputs.BATCH):
-            for record in _records(session, tenant_pk, ids[start : start + inputs.BATCH]):
+            batch = ids[start : start + inputs.BATCH]
+            for record in _records(session, tenant_pk, batch, unmanaged):
                 yield options.project(record)
 
 
@@ -349,12 +386,16 @@ def _every(
     responses={**ERRORS, 200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 def users_count(
-    request: Request, _principal: ApiPrincipal, options: Opts, tenant: TenantParam = None
+    request: Request,
+    _principal: ApiPrincipal,
+    options: Opts,
+    tenant: TenantParam = None,
+    include_unmanaged: UnmanagedParam = False,
 ) -> Response:
     """How many users match `$filter`, as plain text."""
     with web_state(request).session() as session:
         tenant_pk, _ = tenant_stamp(session, tenant)
-        return count_answer(_count(session, tenant_pk, options))
+        return count_answer(_count(session, tenant_pk, options, include_unmanaged))
 
 
 @routes.get(
@@ -365,13 +406,18 @@ def users_count(
     responses=ERRORS,
 )
 def user_by_key(
-    request: Request, key: str, _principal: ApiPrincipal, options: Opts, tenant: TenantParam = None
+    request: Request,
+    key: str,
+    _principal: ApiPrincipal,
+    options: Opts,
+    tenant: TenantParam = None,
+    include_unmanaged: UnmanagedParam = False,
 ) -> Response:
     """One user's record, by Entra object id: `users('id')`."""
     user_id = parse_key(key, USERS)["id"]
     with web_state(request).session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
-        found = _records(session, tenant_pk, [user_id])
+        found = _records(session, tenant_pk, [user_id], include_unmanaged)
     if not found:
         fail(404, f"There is no user with id {user_id!r}.")
     return odata_json(entity_body(request, USERS, options, found[0]))
@@ -385,12 +431,16 @@ def user_by_key(
     responses=ERRORS,
 )
 def user(
-    request: Request, user_id: str, _principal: ApiPrincipal, tenant: TenantParam = None
+    request: Request,
+    user_id: str,
+    _principal: ApiPrincipal,
+    tenant: TenantParam = None,
+    include_unmanaged: UnmanagedParam = False,
 ) -> Response:
     """One user's record, by Entra object id (the record alone; `users('id')` is OData's)."""
     with web_state(request).session() as session:
         tenant_pk = resolve_tenant(session, tenant).pk
-        found = _records(session, tenant_pk, [user_id])
+        found = _records(session, tenant_pk, [user_id], include_unmanaged)
     if not found:
         fail(404, f"There is no user with id {user_id!r}.")
     return JSONAnswer(found[0])

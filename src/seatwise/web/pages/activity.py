@@ -43,7 +43,11 @@ def _band(record: dict[str, Any], key: str, minus: str | None) -> float:
 
 
 def user_page(
-    session: Session, tenant_pk: int, selected: Sequence[str], number: int
+    session: Session,
+    tenant_pk: int,
+    selected: Sequence[str],
+    number: int,
+    include_unmanaged: bool = False,
 ) -> tuple[int, list[dict[str, Any]]]:
     """How many live users there are, and the records of page `number` (1-based, by UPN)."""
     live = (UserRow.tenant_pk == tenant_pk) & UserRow.deleted_at.is_(None)
@@ -63,7 +67,11 @@ def user_page(
         return total, []
     wanted = sorted(set(selected) | set(services.REPORT_SERVICES))
     facts = inputs.load_batch(
-        session.connection(), tenant_pk, users, inputs.catalog(session, tenant_pk), wanted
+        session.connection(),
+        tenant_pk,
+        users,
+        inputs.catalog(session, tenant_pk, include_unmanaged),
+        wanted,
     )
     return total, [view.build(f, selected) for f in facts]
 
@@ -84,10 +92,10 @@ def differentiation_grid(
 
 
 def _context(
-    session: Session, tenant: Tenant, selected: tuple[str, ...], number: int
+    session: Session, tenant: Tenant, selected: tuple[str, ...], number: int, unmanaged: bool
 ) -> dict[str, Any]:
     summary = view.summarise(
-        inputs.live_licences(session, tenant.pk),
+        inputs.live_licences(session, tenant.pk, unmanaged),
         inputs.activity_rows(session, tenant.pk, selected),
         selected,
     )
@@ -96,18 +104,21 @@ def _context(
         [(label, [_band(r, key, minus) for r in summary]) for label, key, minus in BANDS],
         title="Users per service by last activity",
     )
-    total, records = user_page(session, tenant.pk, selected, number)
+    total, records = user_page(session, tenant.pk, selected, number, unmanaged)
     pages = max(1, -(-total // PAGE_SIZE))
     chosen = [] if len(selected) == len(services.SERVICES) else list(selected)
 
     def link(target: int) -> str:
         params: list[tuple[str, str | int]] = [("service", s) for s in chosen]
+        if unmanaged:
+            params.append(("include_unmanaged", 1))
         return "/activity?" + urlencode([*params, ("page", target)])
 
-    stored = inputs.differentiation_rows(session, tenant.pk)
+    stored = inputs.differentiation_rows(session, tenant.pk, unmanaged)
     licences = view.differentiation(stored, inputs.sku_names(session, tenant.pk), selected)
     return {
         "all_services": services.SERVICES,
+        "include_unmanaged": unmanaged,
         "selected": selected,
         "summary": summary,
         "distribution": distribution,
@@ -131,13 +142,19 @@ def activity(
     user: User,
     service: Annotated[list[str] | None, Query()] = None,
     page_number: Annotated[int, Query(alias="page", ge=1, le=1_000_000)] = 1,
+    include_unmanaged: Annotated[bool, Query()] = False,
 ) -> Response:
-    """Last activity per user and service, the distribution per service, licence use."""
+    """Last activity per user and service, the distribution per service, licence use; licences
+    of unmanaged SKUs count nowhere unless `include_unmanaged=1`."""
     selected = view.resolve_services(service)  # UsageError (400) for an unknown service
     with web_state(request).session() as session:
         tenants = all_tenants(session)
         tenant = pick_tenant(request, session)
-        context = _context(session, tenant, selected, page_number) if tenant is not None else {}
+        context = (
+            _context(session, tenant, selected, page_number, include_unmanaged)
+            if tenant is not None
+            else {}
+        )
         return page(
             request,
             "activity.html",

@@ -187,14 +187,14 @@ def licence_chart(days: list[LicenceDay]) -> Markup:
 
 
 def _summary(session: Session, tenant: Tenant, recommended: list[Recommendation]) -> dict[str, Any]:
-    found = positions.build(
-        licence_inputs.sku_rows(session, tenant.pk),
-        licence_inputs.contract_rows(session, tenant.pk),
-    )
+    contracts = licence_inputs.contract_rows(session, tenant.pk)
+    found = positions.build(licence_inputs.sku_rows(session, tenant.pk), contracts)
     users, licensed = user_counts(session, tenant.pk)
     paid = [p for p in found if p.license_type != "free"]  # free SKUs come in 10,000s
+    # The trend counts what the totals count: neither free SKUs nor unmanaged ones.
+    unmanaged = {str(c["sku_id"]) for c in contracts if not c.get("managed", True)}
     history = licence_trend(
-        session, tenant.pk, {p.sku_id for p in found if p.license_type == "free"}
+        session, tenant.pk, {p.sku_id for p in found if p.license_type == "free"} | unmanaged
     )
     seats = charts.stacked_bar_chart(
         [p.name for p in paid],

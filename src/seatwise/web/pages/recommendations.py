@@ -1,5 +1,7 @@
 """Recommendations: grouped by rule, with evidence and annual savings per currency; admins tick
-reclaim results and turn them into a draft reclamation plan."""
+reclaim results (and may name other users) and turn them into a draft reclamation plan.
+Protected users (MFA or SSO sign-in, or excluded by the policy) named there are refused unless
+the separate "include protected users" box is ticked too."""
 
 from __future__ import annotations
 
@@ -82,18 +84,26 @@ def recommendations(
         )
 
 
+PROTECTED_TICK = 'the "Include protected users" box'
+
+
 @router.post("/recommendations/plan", dependencies=[Csrf])
 def plan_from_selection(
     request: Request,
     user: Admin,
     pick: Annotated[list[str] | None, Form()] = None,
     only_managed: Annotated[bool, Form()] = False,
+    users: Annotated[str, Form(max_length=100_000)] = "",
+    include_protected: Annotated[bool, Form()] = False,
 ) -> Response:
-    """A draft plan from the ticked results (`rule|upn`): a whole-user rule takes every licence
-    the user holds, as the seed says; an overlap only the redundant SKUs."""
+    """A draft plan from the ticked results (`rule|upn`) and the users named (UPNs, one per
+    line or separated by commas): a whole-user rule takes every licence the user holds, as the
+    seed says; an overlap only the redundant SKUs. A protected user named is refused unless
+    `include_protected` is ticked."""
     pairs = {tuple(p.split("|", 1)) for p in pick or () if "|" in p}
-    if not pairs:
-        raise HTTPException(400, "Tick at least one recommendation to reclaim.")
+    named = [u for u in users.replace(",", "\n").split() if u]
+    if not pairs and not named:
+        raise HTTPException(400, "Tick at least one recommendation to reclaim, or name a user.")
     state = web_state(request)
     policy = Policy.from_mapping(state.settings.recommendations.model_dump())
     now = datetime.now(UTC)
@@ -109,7 +119,10 @@ def plan_from_selection(
             as_of=now.date(),
             now=now,
             only_managed=only_managed,
-            picked={(rule, upn) for rule, upn in pairs},
+            upns=named,
+            picked={(rule, upn) for rule, upn in pairs} if pairs else None,
+            include_protected=include_protected,
+            protected_hint=PROTECTED_TICK,
         )
         plan_pk = plan.pk
     return RedirectResponse(f"/reclamation/plans/{plan_pk}", status_code=303)

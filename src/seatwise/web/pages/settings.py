@@ -9,6 +9,8 @@ session cookie.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -95,17 +97,36 @@ def _last_syncs(session: Session) -> dict[int, datetime]:
     return {pk: when for pk, when in session.execute(query).all() if when is not None}
 
 
-def _reauthorize_reason(session: Session, tenant: Tenant) -> str | None:
+@dataclass(frozen=True)
+class _Hint:
+    """Why a tenant's tasks fail for want of access: the failed run's sentence, and the
+    directory role it asks an administrator to assign (None: a permission, or the sign-in)."""
+
+    text: str
+    role: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _reauthorize_reason(session: Session, tenant: Tenant) -> _Hint | None:
     """The error of the tenant's latest failed run per task when it asks to reauthorize
-    (a missing permission, or a sign-in that is no longer valid); else None."""
+    (a missing permission, or a sign-in that is no longer valid) or asks an administrator to
+    assign a directory role (`role` set: reauthorizing cannot fix that); else None."""
     latest: dict[str, TaskRun] = {}
     for run in reads.recent_runs(session, tenant.pk, limit=40):
         latest.setdefault(run.task, run)
+    role_hint: _Hint | None = None
     for run in latest.values():
         error = run.error or ""
-        if run.status == "failed" and ("needs permission" in error or "seatwise connect" in error):
-            return error
-    return None
+        if run.status != "failed":
+            continue
+        if "needs permission" in error or "seatwise connect" in error:
+            return _Hint(error)
+        needed = re.search(r"needs the (.+?) role\b", error)
+        if needed and role_hint is None:
+            role_hint = _Hint(error, needed.group(1))
+    return role_hint
 
 
 def tenant_rows(session: Session) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from seatwise.analytics.inputs import users as inputs
 from seatwise.analytics.users import KEYS, build
 from seatwise.cells import csv_cell
 from seatwise.errors import UsageError
+from seatwise.graph import endpoints
 from seatwise.reclaim import audit
 from seatwise.store.schema import UsageSnapshot, UserSummary
 from seatwise.web.render import page
@@ -32,7 +33,16 @@ from seatwise.web.tenancy import all_tenants, pick_tenant
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 100
-FILTERS = ("upn", "license", "guest", "blocked", "mfa", "inactive_days", "country")
+FILTERS = (
+    "upn",
+    "license",
+    "guest",
+    "blocked",
+    "mfa",
+    "inactive_days",
+    "country",
+    "include_unmanaged",
+)
 HEADINGS = {
     "upn": "UPN",
     "mfa_enabled": "MFA enabled",
@@ -42,6 +52,54 @@ HEADINGS = {
     "on_premises_sync": "On-premises sync",
 }
 HISTORY_DAYS = 90
+# Which usage report each column comes from: (columns, what the report is, report name).
+REPORT_COLUMNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("mail_usage_mb",), "Mailbox usage", endpoints.MAILBOX_USAGE),
+    (("onedrive_usage_mb",), "OneDrive usage", endpoints.ONEDRIVE_USAGE),
+    (("windows", "mac", "mobile", "web"), "Microsoft 365 Apps usage", endpoints.M365_APPS),
+    (("activations",), "Office activations", endpoints.ACTIVATIONS),
+    (
+        ("last_used_app", "last_activity", "days_since_last_activity"),
+        "Active users and email activity",
+        endpoints.ACTIVE_USERS,
+    ),
+)
+
+
+def report_windows(dates: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per group of report columns: the columns, the report, the window it covers and its
+    `Report Refresh Date` (`dates`: report name → refresh date, None before the first sync)."""
+    windows = []
+    for keys, label, report in REPORT_COLUMNS:
+        period = endpoints.ROSTER_REPORT_PERIODS.get(report, "missing")
+        if period is None:
+            window = "every activation to date (the report has no period)"
+        elif period == "missing":
+            window = "the latest activity date ever reported (and sign-ins)"
+        else:
+            window = f"the {endpoints.period_days(period)} days up to the report date"
+        day = dates.get(report)
+        windows.append(
+            {
+                "keys": keys,
+                "columns": [heading(k) for k in keys],
+                "report": label,
+                "name": report,
+                "window": window,
+                "date": day.isoformat() if day else None,
+            }
+        )
+    return windows
+
+
+def column_notes(windows: list[dict[str, Any]]) -> dict[str, str]:
+    """A column's tooltip: its report, window and report date."""
+    notes = {}
+    for w in windows:
+        as_of = f", report date {w['date']}" if w["date"] else ", not synced yet"
+        for key in w["keys"]:
+            notes[key] = f"{w['report']}: {w['window']}{as_of}"
+    return notes
 
 
 def heading(key: str) -> str:
@@ -86,6 +144,7 @@ def query_from(params: Mapping[str, str]) -> inputs.UserQuery:
         country=params.get("country") or None,
         sort=sort.lstrip("-"),
         descending=sort.startswith("-"),
+        include_unmanaged=bool(_yes_no(params.get("include_unmanaged"), "Include unmanaged")),
     )
 
 
@@ -135,7 +194,13 @@ def users_page(request: Request, user: User) -> Response:
             number = min(number, pages)
             offset = (number - 1) * PAGE_SIZE
             ids = inputs.query_ids(session, tenant.pk, query, PAGE_SIZE, offset)
-            records = [build(facts, names) for facts in inputs.user_facts(session, tenant.pk, ids)]
+            found = inputs.user_facts(
+                session, tenant.pk, ids, include_unmanaged=query.include_unmanaged
+            )
+            records = [build(facts, names) for facts in found]
+            hidden = set() if query.include_unmanaged else inputs.unmanaged_skus(session, tenant.pk)
+            windows = report_windows(inputs.report_dates(session, tenant.pk))
+            notes = column_notes(windows)
             sort = kept.get("sort", "upn")
             columns = [
                 {
@@ -145,6 +210,7 @@ def users_page(request: Request, user: User) -> Response:
                         "/users", kept, sort=f"-{key}" if sort == key else key, page=None
                     ),
                     "order": "asc" if sort == key else "desc" if sort == f"-{key}" else "",
+                    "note": notes.get(key),
                 }
                 for key in KEYS
                 if key != "id"
@@ -160,7 +226,8 @@ def users_page(request: Request, user: User) -> Response:
                 prev_href=_href("/users", kept, page=number - 1) if number > 1 else None,
                 next_href=_href("/users", kept, page=number + 1) if number < pages else None,
                 csv_href=_href("/users.csv", {**kept, "tenant": tenant.name}),
-                skus=sorted({part for part, _name in names.values()}),
+                skus=sorted({part for sku, (part, _) in names.items() if sku not in hidden}),
+                windows=windows,
                 countries=_countries(session, tenant.pk),
             )
         return page(
@@ -223,10 +290,15 @@ def user_page(request: Request, user_id: str, user: User) -> Response:
         tenant = pick_tenant(request, session)
         if tenant is None:
             raise HTTPException(404, "No tenant is connected yet.")
-        found = inputs.user_facts(session, tenant.pk, [user_id])
+        include = bool(_yes_no(request.query_params.get("include_unmanaged"), "Include unmanaged"))
+        found = inputs.user_facts(session, tenant.pk, [user_id], include_unmanaged=True)
         if not found:
             raise HTTPException(404, f"Tenant {tenant.name} has no user with id {user_id}.")
         facts = found[0]
+        unmanaged = inputs.unmanaged_skus(session, tenant.pk)
+        hidden = [a for a in facts.assignments if a["sku_id"] in unmanaged]
+        if not include:
+            facts.assignments = [a for a in facts.assignments if a["sku_id"] not in unmanaged]
         names = inputs.sku_names(session, tenant.pk)
         record = build(facts, names)
         by_service = {row["service"]: row for row in facts.activity}
@@ -255,6 +327,14 @@ def user_page(request: Request, user_id: str, user: User) -> Response:
             "activations": record["activations"],
             "history": _history(session, tenant.pk, user_id),
             "events": events,
+            "windows": report_windows(inputs.report_dates(session, tenant.pk)),
+            "include_unmanaged": include,
+            "unmanaged_held": len(hidden),
+            "toggle_href": _href(
+                f"/users/{user_id}",
+                {"tenant": tenant.name},
+                include_unmanaged=None if include else "1",
+            ),
         }
         title = record["display_name"] or record["upn"]
         return page(
