@@ -25,6 +25,7 @@ __all__ = [
     "SETTINGS_FILE",
     "RecommendationSettings",
     "Settings",
+    "SyncSettings",
     "load_settings",
 ]
 
@@ -125,8 +126,30 @@ class RecommendationSettings(BaseModel):
         return tuple(item.strip() for item in value)
 
 
+class SyncSettings(BaseModel):
+    """The `[sync]` section: what the integration tasks keep (DESIGN §3).
+
+    Read from `seatwise.toml` only, like `[recommendations]`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retention_days: int = Field(
+        default=90,
+        ge=90,
+        le=3650,
+        description=(
+            "Days of daily history kept for activations, mail and OneDrive usage and "
+            "Windows/Mac/Mobile/Web: at least the seed's 90, longer allowed (at most ten years)."
+        ),
+    )
+
+
 # Settings that are TOML tables (`[name]`), read from the file only.
-SECTIONS: dict[str, type[BaseModel]] = {"recommendations": RecommendationSettings}
+SECTIONS: dict[str, type[BaseModel]] = {
+    "recommendations": RecommendationSettings,
+    "sync": SyncSettings,
+}
 
 
 class Settings(BaseSettings):
@@ -173,6 +196,11 @@ class Settings(BaseSettings):
     recommendations: RecommendationSettings = Field(
         default_factory=RecommendationSettings,
         description="Thresholds and exclusions of the recommendation rules (a TOML table).",
+    )
+
+    sync: SyncSettings = Field(
+        default_factory=SyncSettings,
+        description="What the integration tasks keep (a TOML table).",
     )
 
     @classmethod

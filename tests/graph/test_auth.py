@@ -12,7 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seatwise.errors import AuthError, GraphAuthError, GraphError, GraphForbidden
+from seatwise.errors import (
+    AuthError,
+    GraphAuthError,
+    GraphError,
+    GraphForbidden,
+    RoleMissing,
+    exit_code_for,
+)
 from seatwise.graph import (
     DELEGATED_SCOPES,
     AuthCodeLogin,
@@ -22,6 +29,7 @@ from seatwise.graph import (
     endpoints,
     listen_for_redirect,
 )
+from seatwise.simulator.model import ROLE_APP_ADMIN
 
 from .conftest import Sim, form_action, hidden_fields, serve, settings_for, sign_in_page_post
 
@@ -121,6 +129,32 @@ def test_cancelled_sign_in_is_a_clear_error(sim: Sim) -> None:
         assert "You can close this window" in page.text
         with pytest.raises(AuthError, match="cancelled"):
             flow_login.finish(flow, wait())
+
+
+def test_consent_without_the_role_names_the_role(sim: Sim) -> None:
+    """AADSTS90094: the admin who signs in may not consent to a permission not yet granted.
+    That is a missing directory role (RoleMissing, exit 3), not a declined consent."""
+    permissions = sim.tenant.app.delegated_permissions
+    admin = sim.tenant.admin
+    removed = "AuditLog.Read.All"
+    assert removed in permissions and ROLE_APP_ADMIN in admin.roles
+    permissions.discard(removed)
+    admin.roles.discard(ROLE_APP_ADMIN)
+    try:
+        redirect_uri, wait = listen_for_redirect(timeout=10)
+        with login(sim) as flow_login:
+            auth_uri, flow = flow_login.start(redirect_uri)
+            page = browser_sign_in(sim, auth_uri)
+            assert "AADSTS90094" in page.text
+            with pytest.raises(RoleMissing) as caught:
+                flow_login.finish(flow, wait())
+    finally:
+        admin.roles.add(ROLE_APP_ADMIN)
+        permissions.add(removed)
+    message = str(caught.value)
+    assert "Application Administrator role" in message
+    assert "declined" not in message and "cancelled" not in message
+    assert exit_code_for(caught.value) == 3
 
 
 def test_an_answer_for_another_sign_in_is_refused(sim: Sim) -> None:

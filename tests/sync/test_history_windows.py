@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import re
 import ssl
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, insert, select
 
 from seatwise.graph import endpoints
+from seatwise.store.schema import UsageSnapshot
 from tests.sync.conftest import Seatwise, Sim, serve
 from tests.web.conftest import Web, web
 
@@ -68,3 +71,49 @@ def test_users_pages_name_each_columns_window(seatwise: Seatwise, tmp_path: Path
         one = client.get(f"/users/{user_id}")
         assert one.status_code == 200
         assert 'id="report-windows"' in one.text and "the 90 days up to the report date" in one.text
+
+
+def _snapshot_days(url: str, days: list[date] | None = None) -> set[date]:
+    """The days of the usage snapshots stored; with `days`, first copy one stored snapshot
+    row back to each of those days (history as earlier syncs would have left it)."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if days:
+                row = conn.execute(select(UsageSnapshot).limit(1)).mappings().one()
+                for day in days:
+                    conn.execute(insert(UsageSnapshot).values({**row, "day": day}))
+            return set(conn.execute(select(UsageSnapshot.day).distinct()).scalars())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("retention", [None, 120])
+def test_snapshots_are_kept_for_the_retention_the_settings_name(
+    seatwise: Seatwise, tmp_path: Path, retention: int | None
+) -> None:
+    if retention is not None:
+        seatwise.data_dir.mkdir(parents=True, exist_ok=True)
+        (seatwise.data_dir / "seatwise.toml").write_text(f"[sync]\nretention_days = {retention}\n")
+    with serve(tmp_path / "sim", users=30, seed=3) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync", "--task", "roster").code == 0
+        today = datetime.now(UTC).date()
+        old = [today - timedelta(days=n) for n in (89, 90, 119, 120)]
+        assert set(old) <= _snapshot_days(seatwise.database_url, old)
+        again = seatwise("sync", "--task", "roster")
+        assert again.code == 0, again.err
+    kept = _snapshot_days(seatwise.database_url)
+    window = retention or 90
+    # With N days kept, today - (N - 1) is the oldest day left.
+    assert {d for d in old if d in kept} == {d for d in old if (today - d).days < window}
+
+
+def test_retention_shorter_than_the_seeds_is_refused(seatwise: Seatwise) -> None:
+    seatwise.data_dir.mkdir(parents=True, exist_ok=True)
+    (seatwise.data_dir / "seatwise.toml").write_text("[sync]\nretention_days = 30\n")
+    done = seatwise("tenant", "list")
+    assert done.code == 3, done.err
+    assert "'retention_days' in [sync] of" in done.err
+    assert "greater than or equal to 90" in done.err
+    assert "Traceback" not in done.err

@@ -28,7 +28,7 @@ import msal
 import requests
 
 from seatwise.config import Settings
-from seatwise.errors import AppError, AuthError, GraphAuthError, GraphError
+from seatwise.errors import AppError, AuthError, GraphAuthError, GraphError, RoleMissing
 
 __all__ = [
     "DELEGATED_PERMISSIONS",
@@ -240,6 +240,16 @@ def _token_error(result: Mapping[str, Any], label: str, client_id: str) -> AppEr
         )
     if 54005 in codes or 501481 in codes:
         return AuthError(f"The sign-in for tenant {label} could not be completed — {again}.")
+    if 90094 in codes:  # the person may consent to nothing new: a role, not a permission
+        return RoleMissing(
+            "consent",
+            "Application Administrator",
+            f"Consenting to seatwise's permissions for tenant {label} needs the Application "
+            "Administrator role (or Cloud Application Administrator), which the account that "
+            f"signed in does not hold — {again} as an administrator who holds it, or have a "
+            "Global Administrator or Privileged Role Administrator assign it in the Microsoft "
+            "Entra admin center (Roles and administrators)."
+        )
     if codes & _CONSENT_CODES or error in ("consent_required", "access_denied"):
         if 65004 in codes or error == "access_denied":
             return AuthError(f"The sign-in for tenant {label} was cancelled or consent declined.")

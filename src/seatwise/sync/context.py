@@ -76,7 +76,6 @@ class SyncOptions:
 
     retention_days: int = 90
     first_sign_in_days: int = 30
-    report_period: str = "D30"
     active_window_days: int = 30  # License Differentiation: "uses" = active in this window
     # Roster: last sign-ins are re-read from this long before the newest one seen, since Entra
     # ID records them late (and non-interactive ones move on all day).

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from seatwise.errors import AppError, UsageError
 from seatwise.store.schema import Tenant
 from seatwise.sync import TASKS, RunResult, run_task
-from seatwise.sync.context import ProgressFn
+from seatwise.sync.context import ProgressFn, SyncOptions
 from seatwise.sync.lease import Lease
 from seatwise.workspace.core import Workspace
 
@@ -77,6 +77,7 @@ def sync_tenant(
     client raise `AuthError` before anything runs.
     """
     ordered = ordered_tasks(tasks)
+    options = SyncOptions(retention_days=workspace.settings.sync.retention_days)
     try:
         with workspace.session() as session:
             row = session.get(Tenant, tenant_pk)
@@ -98,10 +99,17 @@ def sync_tenant(
                     on_task(task)
                 try:
                     if progress is None:
-                        result = run_task(workspace.engine, client, tenant_pk, task)
+                        result = run_task(
+                            workspace.engine, client, tenant_pk, task, options=options
+                        )
                     else:
                         result = run_task(
-                            workspace.engine, client, tenant_pk, task, progress=progress
+                            workspace.engine,
+                            client,
+                            tenant_pk,
+                            task,
+                            options=options,
+                            progress=progress,
                         )
                 except AppError as exc:  # recorded as failed in task_run by run_task
                     report.failure = exc

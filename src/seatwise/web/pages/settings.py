@@ -199,6 +199,7 @@ def render_settings(request: Request, user: Principal, **extra: Any) -> Response
             {
                 "rows": tenant_rows(session),
                 "recommendations": recommendation_rows(state.settings),
+                "retention_days": state.settings.sync.retention_days,
                 "callback_url": _callback_url(request),
                 "permissions": DELEGATED_PERMISSIONS,
                 "messages": _messages(request),
