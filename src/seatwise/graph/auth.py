@@ -248,7 +248,7 @@ def _token_error(result: Mapping[str, Any], label: str, client_id: str) -> AppEr
             "Administrator role (or Cloud Application Administrator), which the account that "
             f"signed in does not hold — {again} as an administrator who holds it, or have a "
             "Global Administrator or Privileged Role Administrator assign it in the Microsoft "
-            "Entra admin center (Roles and administrators)."
+            "Entra admin center (Roles and administrators).",
         )
     if codes & _CONSENT_CODES or error in ("consent_required", "access_denied"):
         if 65004 in codes or error == "access_denied":
