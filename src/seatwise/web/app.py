@@ -22,6 +22,7 @@ from seatwise import __version__
 from seatwise.config import Settings, load_settings
 from seatwise.errors import AppError
 from seatwise.web import pages
+from seatwise.web.formats import FILTERS
 from seatwise.web.security import LoginRequired, csrf_token
 from seatwise.web.state import TEMPLATES_DIR, WebState
 from seatwise.workspace import Workspace
@@ -51,6 +52,7 @@ def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES_DIR))  # autoescape on for .html
     templates.env.globals["csrf_token"] = csrf_token
     templates.env.globals["version"] = __version__
+    templates.env.filters.update(FILTERS)  # numbers, money and dates for people
     return templates
 
 
