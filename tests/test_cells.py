@@ -11,3 +11,21 @@ def test_csv_cells_defuse_spreadsheet_formulas_but_not_numbers() -> None:
     assert csv_cell(-3) == "-3" and csv_cell(None) == "" and csv_cell(True) == "Yes"
     assert csv_cell("ann@example.com") == "ann@example.com"
     assert cell("=1+1") == "=1+1"  # tables on a terminal show the text as it is
+
+
+def test_csv_cells_defuse_whitespace_line_breaks_and_full_width_signs() -> None:
+    for text in (
+        " =1+1",
+        "\u00a0\u3000+cmd",
+        "\n=cmd",
+        "\r\n@SUM(A1)",
+        "note\n  =HYPERLINK(\"x\")",
+        "\uff1d1+1",
+        "\uff0bcmd",
+        "\uff0d2",
+        "\uff20SUM(A1)",
+        "  \uff1dx",
+    ):
+        assert csv_cell(text) == "'" + text, repr(text)
+    for text in ("plain", "a - b", "ann@example.com", "x\ny", "3 = 3"):
+        assert csv_cell(text) == text, repr(text)

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 __all__ = ["FORMULA_START", "cell", "csv_cell"]
 
-# What a spreadsheet would run as a formula at the start of a cell (CSV injection).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet would run as a formula at the start of a cell (CSV injection): the ASCII
+# signs, their full-width forms (which some spreadsheets fold to ASCII), and tab, CR and LF.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
 
 
 def cell(value: object) -> str:
@@ -23,10 +25,19 @@ def cell(value: object) -> str:
     return str(value)
 
 
+def _formula_like(text: str) -> bool:
+    """Whether a spreadsheet could run `text` as a formula: it starts with a formula sign, tab
+    or line break, or one of its lines starts with a sign after any leading whitespace."""
+    if text.startswith(FORMULA_START):
+        return True
+    return any(line.lstrip()[:1] in _SIGNS for line in text.splitlines() if line.strip())
+
+
 def csv_cell(value: object) -> str:
-    """`cell`, for a CSV file: text a spreadsheet would run as a formula starts with `'`.
-    Numbers are left as they are (a negative number is not a formula)."""
+    """`cell`, for a CSV file: text a spreadsheet would run as a formula starts with `'`
+    (leading whitespace, line breaks and full-width signs included). Numbers are left as they
+    are (a negative number is not a formula)."""
     text = cell(value)
-    if isinstance(value, (str, list)) and text.startswith(FORMULA_START):
+    if isinstance(value, (str, list)) and _formula_like(text):
         return "'" + text
     return text

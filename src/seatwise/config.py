@@ -182,6 +182,15 @@ class Settings(BaseSettings):
         default=None,
         description="Extra PEM file of CA certificates to trust, e.g. the simulator's.",
     )
+    graph_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "Seconds to wait for Graph to answer a request (a whole request gets twice that, a "
+            "report download six times); a call that times out twice in a row fails its task."
+        ),
+    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key that encrypts refresh tokens at rest.",

@@ -1,7 +1,8 @@
 """Encryption at rest of tenant secrets (client secrets, refresh tokens) with Fernet.
 
 The key comes from `SEATWISE_SECRET_KEY` (a Fernet key, or any passphrase, stretched with
-PBKDF2) or from a key file `secret.key` in the data directory, created 0600 on first use.
+PBKDF2) or from a key file `secret.key` in the data directory, created 0600 on first use (the
+directory 0700), whatever the umask; a key file others can read is refused.
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ def _key_file(data_dir: Path) -> bytes:
         if path.stat().st_mode & 0o077:
             raise ConfigError(f"The key file {path} is readable by others; run chmod 600 on it.")
         return path.read_bytes().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = Fernet.generate_key()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(key + b"\n")
     return key

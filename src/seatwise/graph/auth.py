@@ -106,7 +106,7 @@ def _trust_file(settings: Settings) -> Path:
     content = Path(certifi.where()).read_bytes() + b"\n" + settings.ca_bundle.read_bytes()
     target = settings.data_dir / "trusted-cas.pem"
     if not target.exists() or target.read_bytes() != content:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = target.with_suffix(".tmp")
         temporary.write_bytes(content)
         temporary.replace(target)

@@ -43,7 +43,14 @@ from seatwise.graph.throttle import (
     retry_delay,
 )
 
-__all__ = ["GraphClient", "GraphStats", "LicenseChange", "Progress", "tls_context"]
+__all__ = [
+    "GraphClient",
+    "GraphStats",
+    "LicenseChange",
+    "Progress",
+    "TaskDeadline",
+    "tls_context",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,23 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _LINK_EXPIRED = frozenset({401, 403, 404, 410})
 # Failures that happen before a request leaves: safe to retry even for writes.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Deadlines (`Settings.graph_timeout_s` is T, 30 s by default): connecting 10 s; each read or
+# write T; a whole API request 2×T, a whole report download 6×T (tens of MB). A call that timed
+# out this many times in a row gives up: a Graph that accepts connections and never answers
+# fails the task in about 2×T (+ backoff), not after every attempt of the retry policy.
+CONNECT_TIMEOUT_S = 10.0
+WHOLE_REQUEST_FACTOR = 2.0
+WHOLE_DOWNLOAD_FACTOR = 6.0
+MAX_TIMEOUTS = 2
+
+
+class _WholeTimeout(httpx.TimeoutException):
+    """A response still arriving (a byte at a time, perhaps) when its whole-request deadline
+    passed."""
+
+
+class TaskDeadline(GraphError):
+    """A task ran past its deadline while working with Graph."""
 
 
 @dataclass
@@ -210,12 +234,15 @@ class GraphClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._origin = _origin(settings.graph_url)
+        self.timeout_s = settings.graph_timeout_s
+        self._deadline: float | None = None  # time.monotonic() by which the task must end
+        self._deadline_s = 0.0
         self._http = httpx.Client(
             base_url=settings.graph_url,
             transport=transport,
             trust_env=False,
             verify=tls_context(settings),
-            timeout=httpx.Timeout(60.0, connect=10.0),
+            timeout=httpx.Timeout(self.timeout_s, connect=min(CONNECT_TIMEOUT_S, self.timeout_s)),
             http2=False,
             follow_redirects=False,
             headers={"User-Agent": f"seatwise/{__version__}"},
@@ -234,6 +261,59 @@ class GraphClient:
         close_provider = getattr(self._auth.provider, "close", None)
         if callable(close_provider):
             close_provider()
+
+    @contextlib.contextmanager
+    def task_deadline(self, seconds: float | None) -> Iterator[None]:
+        """Within the block, every call fails with `TaskDeadline` once `seconds` have passed
+        (None: no deadline); waits and timeouts are cut to what is left."""
+        before = self._deadline, self._deadline_s
+        if seconds is not None:
+            self._deadline, self._deadline_s = time.monotonic() + seconds, seconds
+        try:
+            yield
+        finally:
+            self._deadline, self._deadline_s = before
+
+    def _remaining(self, method: str, path: str) -> float | None:
+        """Seconds left before the task's deadline (None: no deadline); raises once past it."""
+        if self._deadline is None:
+            return None
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            minutes = self._deadline_s / 60
+            raise TaskDeadline(
+                f"The task ran past its deadline of {minutes:g} minutes while waiting for "
+                f"Graph ({method} {path})."
+            )
+        return left
+
+    def _timeout(self, left: float | None) -> httpx.Timeout:
+        read = self.timeout_s if left is None else max(0.001, min(self.timeout_s, left))
+        return httpx.Timeout(read, connect=min(CONNECT_TIMEOUT_S, read))
+
+    def _fetch(
+        self,
+        request: httpx.Request,
+        auth: httpx.Auth | None,
+        whole_s: float,
+        left: float | None,
+    ) -> httpx.Response:
+        """Send `request` and read its body, within the whole-request deadline (and the
+        task's): a response trickling in past it raises `_WholeTimeout`."""
+        limit = whole_s if left is None else min(whole_s, left)
+        ends = time.monotonic() + limit
+        request.extensions["timeout"] = self._timeout(left).as_dict()
+        response = self._http.send(request, stream=True, auth=auth)
+        try:
+            chunks: list[bytes] = []
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                if time.monotonic() > ends:
+                    raise _WholeTimeout(f"no whole answer within {limit:.0f} s", request=request)
+            response._content = b"".join(chunks)  # what Response.read() does
+        finally:
+            response.close()
+        return response
 
     def _count_request(self, _request: httpx.Request) -> None:
         self.stats.requests += 1
@@ -265,21 +345,24 @@ class GraphClient:
         send_headers = dict(headers or {})
         if content is not None:
             send_headers["Content-Type"] = "application/json"
-        attempt, waited = 0, 0.0
+        attempt, waited, timeouts = 0, 0.0, 0
+        whole_s = self.timeout_s * WHOLE_REQUEST_FACTOR
         while True:
             attempt += 1
             status: int | None = None
             got: Mapping[str, str] = {}
+            left = self._remaining(method, path)
             try:
-                response = self._http.request(
-                    method,
-                    url,
-                    params=params,
-                    headers=send_headers,
-                    content=content,
-                    auth=self._auth,
+                request = self._http.build_request(
+                    method, url, params=params, headers=send_headers, content=content
                 )
+                response = self._fetch(request, self._auth, whole_s, left)
             except httpx.TransportError as exc:
+                self._remaining(method, path)  # the task's deadline, not Graph, cut it short
+                if isinstance(exc, httpx.TimeoutException):
+                    timeouts += 1
+                    if timeouts >= MAX_TIMEOUTS:
+                        raise self._silent(method, path, timeouts) from exc
                 if _tls_failure(exc):
                     raise GraphError(
                         f"The TLS certificate of {self.settings.graph_url} could not be "
@@ -300,6 +383,7 @@ class GraphClient:
                 if response.status_code not in retryable:
                     return response
                 status, got, failure, cause = response.status_code, response.headers, "", None
+                timeouts = 0
             delay = retry_delay(
                 status,
                 got,
@@ -312,11 +396,24 @@ class GraphClient:
             )
             if delay is None:
                 raise self._gave_up(method, path, attempt, status, failure) from cause
+            left = self._remaining(method, path)
+            if left is not None and delay >= left:
+                minutes = self._deadline_s / 60
+                raise TaskDeadline(
+                    f"The task would run past its deadline of {minutes:g} minutes waiting "
+                    f"{delay:.0f} s to retry {method} {path}."
+                ) from cause
             self.stats.retries += 1
             log.debug("retrying %s %s in %.2fs after %s", method, path, delay, status or failure)
             self._progress(Progress("retry", path, delay_s=delay, status=status))
             self._sleep(delay)
             waited += delay
+
+    def _silent(self, method: str, path: str, times: int) -> GraphError:
+        return GraphError(
+            f"Graph did not answer {method} {path} within {self.timeout_s:g} s, {times} times "
+            "in a row (it accepts connections but does not respond); try later."
+        )
 
     @staticmethod
     def _gave_up(
@@ -457,7 +554,7 @@ class GraphClient:
         expired or the download fails, the report is asked for again (a new link).
         """
         report = _path(path)
-        attempt, waited = 0, 0.0
+        attempt, waited, timeouts = 0, 0.0, 0
         while True:
             attempt += 1
             response = self._send("GET", path)
@@ -471,14 +568,21 @@ class GraphClient:
             status: int | None = None
             got: Mapping[str, str] = {}
             failure = ""
+            left = self._remaining("GET", report)
             try:
-                download = self._http.get(urljoin(str(response.url), location), auth=None)
+                request = self._http.build_request("GET", urljoin(str(response.url), location))
+                download = self._fetch(request, None, self.timeout_s * WHOLE_DOWNLOAD_FACTOR, left)
             except httpx.TransportError as exc:
                 if _tls_failure(exc):
                     raise GraphError(
                         f"The TLS certificate of the download host of {report} could not be "
                         "verified."
                     ) from exc
+                self._remaining("GET", report)
+                if isinstance(exc, httpx.TimeoutException):
+                    timeouts += 1
+                    if timeouts >= MAX_TIMEOUTS:
+                        raise self._silent("GET", f"{report} (download)", timeouts) from exc
                 failure = type(exc).__name__
             else:
                 self.stats.bytes += len(download.content)

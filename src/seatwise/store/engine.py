@@ -8,7 +8,10 @@ seatwise only `errors` and `store.schema`.
 from __future__ import annotations
 
 import functools
+import logging
+import os
 import re
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MIGRATIONS_DIR",
     "alembic_config",
+    "check_file_modes",
     "current_revision",
     "describe_url",
     "ensure_schema",
@@ -42,6 +46,9 @@ __all__ = [
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+log = logging.getLogger(__name__)
+# A SQLite database's side files; SQLite creates them with the database file's mode.
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 # Key of the PostgreSQL advisory lock that serialises migrations between processes/machines.
 _MIGRATION_LOCK_KEY = 0x5EA7_0001
@@ -138,23 +145,74 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         path = _sqlite_file(parsed)
         if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(
-                    f"Cannot open the database at {path}: cannot create its directory "
-                    f"{path.parent} ({exc.strerror or exc})."
-                ) from exc
+            _private_file(path)
+            check_file_modes(path)
         # Few pooled connections, each keeping its own warm page cache; bursts (the web app's
-        # thread pool) open overflow connections, which close when they come back.
-        engine = create_engine(parsed, pool_size=8, max_overflow=32)
+        # thread pool) open overflow connections, which close when they come back. Statement
+        # parameters (users' names, UPNs) never appear in error messages.
+        engine = create_engine(parsed, pool_size=8, max_overflow=32, hide_parameters=True)
         event.listen(engine, "connect", _on_sqlite_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     connect_args: dict[str, Any] = {}
     if "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = 10
-    return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(
+        parsed, pool_pre_ping=True, connect_args=connect_args, hide_parameters=True
+    )
+
+
+def _private_file(path: Path) -> None:
+    """Create the database's directory (0700) and an empty database file (0600) when missing,
+    whatever the umask: SQLite then creates the WAL and SHM files with the file's mode."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot open the database at {path}: cannot create its directory "
+            f"{path.parent} ({exc.strerror or exc})."
+        ) from exc
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreError(f"Cannot create the database at {path}: {exc.strerror or exc}.") from exc
+    os.fchmod(fd, 0o600)  # the umask may have narrowed O_CREAT's mode, never widened it
+    os.close(fd)
+
+
+def loose_modes(path: Path) -> list[str]:
+    """The database file, its side files and its directory that other users can read or
+    write, each as `name (mode)`."""
+    found: list[str] = []
+    for candidate in (path, *(path.with_name(path.name + s) for s in SQLITE_SIDE_FILES)):
+        try:
+            mode = stat.S_IMODE(candidate.stat().st_mode)
+        except OSError:
+            continue
+        if mode & 0o077:
+            found.append(f"{candidate} ({mode:04o})")
+    try:
+        mode = stat.S_IMODE(path.parent.stat().st_mode)
+    except OSError:
+        return found
+    if mode & 0o077:
+        found.append(f"{path.parent} ({mode:04o})")
+    return found
+
+
+def check_file_modes(path: Path) -> list[str]:
+    """Warn (log) when an operator loosened the modes of the database, its WAL and SHM files
+    or its directory, which hold users' personal data and password hashes."""
+    loose = loose_modes(path)
+    if loose:
+        log.warning(
+            "Other users can read seatwise's data: %s; run chmod 600 on the files and chmod "
+            "700 on the directory.",
+            ", ".join(loose),
+        )
+    return loose
 
 
 def _open_error(engine: Engine, exc: BaseException) -> StoreError:

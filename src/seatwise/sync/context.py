@@ -80,6 +80,9 @@ class SyncOptions:
     # Roster: last sign-ins are re-read from this long before the newest one seen, since Entra
     # ID records them late (and non-interactive ones move on all day).
     sign_in_overlap_minutes: int = 30
+    # Every task ends within this long (None: no limit): a Graph that keeps a task waiting fails
+    # it with a sentence. Generous: a 100k-user roster takes minutes, not hours.
+    task_deadline_s: float | None = 2 * 60 * 60
 
 
 @dataclass

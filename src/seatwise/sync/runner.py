@@ -6,10 +6,10 @@ previous good data intact.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -81,7 +81,11 @@ def run_task(
     ctx: TaskContext | None = None
     try:
         # BEGIN IMMEDIATE on SQLite: the task is the writer from its first statement on.
-        with session_scope(engine, immediate=True) as session, _page_cache(session):
+        with (
+            _deadline(client, (options or SyncOptions()).task_deadline_s),
+            session_scope(engine, immediate=True) as session,
+            _page_cache(session),
+        ):
             tenant = session.get(Tenant, tenant_pk)
             if tenant is None:
                 raise AppError(f"There is no tenant {tenant_pk} in the database.")
@@ -101,7 +105,12 @@ def run_task(
             task, "succeeded", ctx.counts, ctx.notes, None, (clock() - started).total_seconds()
         )
     except BaseException as exc:
-        message = str(exc) if isinstance(exc, AppError) else f"Internal error: {exc!r}"
+        # Never the exception's text unless it is ours: a driver's may quote users' data.
+        message = (
+            str(exc)
+            if isinstance(exc, AppError)
+            else f"Internal error ({type(exc).__name__}); this is a bug in seatwise."
+        )
         if isinstance(exc, KeyboardInterrupt):
             message = INTERRUPTED
         with session_scope(engine) as session:
@@ -115,6 +124,12 @@ def run_task(
                 clock(),
             )
         raise
+
+
+def _deadline(client: GraphClient, seconds: float | None) -> AbstractContextManager[None]:
+    """The task's deadline on the Graph client (clients without deadlines: none)."""
+    limit = getattr(client, "task_deadline", None)
+    return nullcontext() if limit is None else cast(AbstractContextManager[None], limit(seconds))
 
 
 @contextmanager
