@@ -1,5 +1,5 @@
 """`seatwise licenses` (licence positions, totals per currency, renewal horizon) and
-`seatwise license set` (contract terms of one SKU): DESIGN §5 and §8, see docs/licenses.md.
+`seatwise license set` (contract terms of one SKU), see docs/licenses.md.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from seatwise.cli.context import Context
-from seatwise.cli.output import OutputFormat, emit
+from seatwise.cli.output import OutputFormat, columns_option, emit, pick_columns
 from seatwise.cli.report import FormatOption, TenantOption
 from seatwise.errors import UsageError
 
@@ -24,20 +24,21 @@ __all__ = ["license_app", "licenses", "set_contract"]
 license_app = typer.Typer(help="Enter the contract terms of a licence (SKU).", no_args_is_help=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-# To fit a terminal, the table leaves out the ids, unit states and effective date.
+# The table's columns, most useful first (those that fit the terminal are shown); the ids,
+# unit states and effective date only with --columns or --format json.
 TABLE_KEYS = (
-    "sku_part_number",
     "name",
-    "license_type",
     "purchased",
     "assigned",
     "available",
-    "expiration_date",
-    "cost",
-    "currency",
-    "payment_frequency",
     "annual_cost",
     "unused_annual_cost",
+    "currency",
+    "expiration_date",
+    "cost",
+    "payment_frequency",
+    "license_type",
+    "sku_part_number",
 )
 
 
@@ -68,12 +69,15 @@ def licenses(
     days: Annotated[
         int | None, typer.Option("--days", help="Renewal horizon for --expiring (default 90).")
     ] = None,
+    columns: Annotated[str | None, columns_option("licence")] = None,
 ) -> None:
-    """Every SKU with purchased, assigned and available units and its contract cost (DESIGN §5)."""
+    """Every SKU by product name with purchased, assigned and available units and what its
+    contract costs a year (set the terms with `seatwise license set`)."""
     from seatwise.analytics import licenses as view
     from seatwise.analytics.inputs import licenses as inputs
 
     horizon = _check_flags(all_, totals, expiring, days)
+    chosen = pick_columns(columns, view.KEYS)
     ctx = Context()
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
@@ -81,12 +85,30 @@ def licenses(
             inputs.sku_rows(session, row.pk), inputs.contract_rows(session, row.pk), all_
         )
     if totals:
-        emit((t.record() for t in view.totals(found)), view.TOTAL_KEYS, format, _title(row.name))
+        emit(
+            (t.record() for t in view.totals(found)),
+            view.TOTAL_KEYS,
+            format,
+            _title(row.name),
+            empty=_NO_COSTS,
+        )
         return
     if expiring:
         found = view.expiring(found, date.today(), horizon)
     keys = view.KEYS if format is not OutputFormat.table else _table_keys(all_)
-    emit((p.record() for p in found), keys, format, title=f"Licences of {row.name}")
+    if format is OutputFormat.table:  # people look a product up by its name
+        found = sorted(found, key=lambda p: (p.name.casefold(), p.sku_part_number))
+    emit(
+        (p.record() for p in found),
+        keys,
+        format,
+        title=f"Licences of {row.name}",
+        empty=f"No managed SKU's contract ends in the next {horizon} days."
+        if expiring
+        else f"No licences of {row.name} are stored yet: run `seatwise sync` first.",
+        columns=chosen,
+        choosable=True,
+    )
     if format is OutputFormat.table and not expiring:
         _print_totals(found, row.name)
 
@@ -95,8 +117,11 @@ def _title(name: str) -> str:
     return f"Annual cost per currency of {name}'s managed SKUs"
 
 
+_NO_COSTS = "No costs entered yet: seatwise license set SKU --cost X --currency EUR ..."
+
+
 def _table_keys(all_: bool) -> Sequence[str]:
-    return (*TABLE_KEYS[:3], "managed", *TABLE_KEYS[3:]) if all_ else TABLE_KEYS
+    return (*TABLE_KEYS[:1], "managed", *TABLE_KEYS[1:]) if all_ else TABLE_KEYS
 
 
 def _print_totals(found: list[LicensePosition], name: str) -> None:
@@ -106,7 +131,7 @@ def _print_totals(found: list[LicensePosition], name: str) -> None:
     if sums:
         emit((t.record() for t in sums), TOTAL_KEYS, OutputFormat.table, _title(name))
     elif found:
-        typer.echo("No costs entered yet: seatwise license set SKU --cost X --currency EUR ...")
+        typer.echo(_NO_COSTS)
 
 
 def _changes(

@@ -1,4 +1,4 @@
-"""`seatwise reclaim plan|show|approve|apply|undo` and `seatwise audit` (DESIGN §6, §8).
+"""`seatwise reclaim plan|show|approve|apply|undo` and `seatwise audit`.
 
 Dry-run is the default: `apply` and `undo` show what they would do and act only after a yes
 (the prompt, or `--yes`); nothing reaches Graph without an approved plan.
@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from seatwise.cli.context import Context
-from seatwise.cli.output import OutputFormat, emit
+from seatwise.cli.output import OutputFormat, columns_option, emit, pick_columns, product_names
 from seatwise.cli.report import FormatOption, TenantOption
 from seatwise.errors import UsageError
 
@@ -135,7 +135,14 @@ def show(
         sys.stdout.write(_json({**summary, "licences": records}))
         return
     keys = SHOW_KEYS if format is OutputFormat.table else (*SHOW_KEYS, "user_id", "via")
-    emit(records, keys, format, title=f"Plan {plan_id} ({summary['status']})")
+    emit(
+        records,
+        keys,
+        format,
+        title=f"Plan {plan_id} ({summary['status']})",
+        empty=f"Plan {plan_id} holds no licence.",
+        names=product_names(),
+    )
     if format is OutputFormat.table:
         err.print(
             f"{summary['users']} users, {summary['licences_to_remove']} licences to remove, "
@@ -340,10 +347,12 @@ def audit(
         int | None, typer.Option("--limit", min=1, help="Only the newest N events.")
     ] = None,
     format: FormatOption = OutputFormat.table,  # noqa: A002
+    columns: Annotated[str | None, columns_option("audit")] = None,
 ) -> None:
-    """The audit log of every change made to a tenant, newest first."""
+    """The audit log of every change made to a tenant, newest first (times in UTC)."""
     from seatwise.reclaim.audit import KEYS, events
 
+    chosen = pick_columns(columns, KEYS)
     ctx = Context()
     with ctx.session() as session:
         row = ctx.tenant(session, tenant)
@@ -359,5 +368,13 @@ def audit(
         name = row.name
     keys: tuple[str, ...] = KEYS
     if format is OutputFormat.table:
-        keys = ("at", "actor", "action", "outcome", "plan", "upn", "before", "after", "message")
-    emit(records, keys, format, title=f"Audit log of {name}")
+        keys = ("at", "action", "upn", "outcome", "actor", "plan", "message", "before", "after")
+    emit(
+        records,
+        keys,
+        format,
+        title=f"Audit log of {name} (UTC)",
+        empty="No changes recorded" + (f" for plan {plan}." if plan is not None else " yet."),
+        columns=chosen,
+        choosable=True,
+    )

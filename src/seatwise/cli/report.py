@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from seatwise.cli.context import Context
-from seatwise.cli.output import OutputFormat, emit
+from seatwise.cli.output import OutputFormat, columns_option, emit, pick_columns
 
 TenantOption = Annotated[
     str | None, typer.Option("--tenant", help="Tenant name (optional when only one exists).")
@@ -22,15 +22,17 @@ IncludeUnmanagedOption = Annotated[
     ),
 ]
 
+# The table's columns, most useful first: those that fit the terminal are shown.
 TABLE_KEYS = (
     "upn",
-    "display_name",
     "licenses",
-    "block_credentials",
-    "mfa_enabled",
-    "last_used_app",
     "last_activity",
     "days_since_last_activity",
+    "block_credentials",
+    "mfa_enabled",
+    "country",
+    "display_name",
+    "last_used_app",
     "guest",
 )
 
@@ -61,14 +63,17 @@ def users(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many users.")] = None,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many users first.")] = 0,
     include_unmanaged: IncludeUnmanagedOption = False,
+    columns: Annotated[str | None, columns_option("user")] = None,
 ) -> None:
-    """Every user with licences, sign-in, activity, storage and platforms (DESIGN §4).
+    """Every user with licences, sign-in, activity, storage and platforms.
 
+    The table shows the columns that fit the terminal (all of them with --format json or csv).
     Licences of unmanaged SKUs are neither shown nor matched by --license unless
     --include-unmanaged."""
     from seatwise.analytics.inputs import users as inputs
     from seatwise.analytics.users import KEYS, build
 
+    chosen = pick_columns(columns, KEYS)
     query = inputs.UserQuery(
         upn=upn,
         license=license,
@@ -99,4 +104,17 @@ def users(
                     yield build(facts, names)
 
         keys = KEYS if format is not OutputFormat.table else TABLE_KEYS
-        emit(records(), keys, format, title=f"Users of {row.name}")
+        filtered = any(
+            v is not None for v in (upn, license, guest, blocked, mfa, inactive_days, country)
+        )
+        emit(
+            records(),
+            keys,
+            format,
+            title=f"Users of {row.name}",
+            empty="No user matches these filters."
+            if filtered or offset
+            else f"No users of {row.name} are stored yet: run `seatwise sync` first.",
+            columns=chosen,
+            choosable=True,
+        )

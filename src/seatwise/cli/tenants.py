@@ -82,16 +82,22 @@ def list_tenants(format: FormatOption = OutputFormat.table) -> None:  # noqa: A0
 
     with ctx.session() as session:
         records = rollup(session, now, findings)
-    if format is not OutputFormat.json:
+    if format is OutputFormat.csv:  # a table shows money per currency itself
         records = [{k: _flat(v) for k, v in r.items()} for r in records]
     keys: tuple[str, ...] = KEYS
     if format is OutputFormat.table:
-        keys = (
-            "name", "status", "users", "licensed_users", "paid_purchased", "paid_assigned",
-            "paid_unused", "unused_annual_cost", "potential_savings", "last_sync_status",
-            "last_sync_age_hours",
+        keys = (  # most useful first: the table shows those that fit the terminal
+            "name", "status", "users", "paid_unused", "unused_annual_cost", "potential_savings",
+            "last_sync_status", "last_sync_age_hours", "licensed_users", "paid_purchased",
+            "paid_assigned", "annual_cost",
         )  # fmt: skip
-    emit(records, keys, format, title="Tenants")
+    emit(
+        records,
+        keys,
+        format,
+        title="Tenants",
+        empty="No tenant is registered yet: seatwise tenant add NAME ... or seatwise connect NAME.",
+    )
 
 
 def _flat(value: Any) -> Any:
