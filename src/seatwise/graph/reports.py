@@ -66,18 +66,24 @@ def parse_csv(data: bytes) -> tuple[list[str], Iterator[dict[str, str]]]:
 
 
 def parse_csv_columns(
-    data: bytes, columns: Sequence[str], shared: Collection[str] = ()
+    data: bytes,
+    columns: Sequence[str],
+    shared: Collection[str] = (),
+    cut: list[int] | None = None,
 ) -> tuple[list[str], Iterator[tuple[str, ...]]]:
     """The header and an iterator of rows of a report CSV, each a tuple of the cells of
     `columns` in that order: `""` for a column the report lacks or a row is too short for.
 
     Decoding, blank lines and errors as `parse_csv`. Cells of the `shared` columns (dates,
     flags: few distinct values) are the same string object in every row that has that value,
-    so a 100k-row report kept in memory costs tens of megabytes rather than a hundred.
+    so a 100k-row report kept in memory costs tens of megabytes rather than a hundred. With a
+    `cut` list, rows with fewer cells than the header (cut short) are left out and counted in
+    `cut[0]`.
     """
     header, reader = _reader(data)
     position = {name: i for i, name in reversed(list(enumerate(header)))}  # first one wins
-    return header, _picked(reader, [position.get(c) for c in columns], columns, shared)
+    where = [position.get(c) for c in columns]
+    return header, _picked(reader, where, columns, shared, len(header) if cut else 0, cut)
 
 
 def _picked(
@@ -85,6 +91,8 @@ def _picked(
     where: list[int | None],
     columns: Sequence[str],
     shared: Collection[str],
+    least: int = 0,
+    cut: list[int] | None = None,
 ) -> Iterator[tuple[str, ...]]:
     found = [i for i in where if i is not None]
     width = max(found, default=-1) + 1
@@ -93,6 +101,9 @@ def _picked(
     pooled = [n for n, c in enumerate(columns) if c in shared and where[n] is not None]
     pool: dict[str, str] = {}
     for cells in _cells(reader):
+        if len(cells) < least and cut is not None:
+            cut[0] += 1
+            continue
         if complete and len(cells) >= width:
             if pick is not None:
                 row = pick(cells)

@@ -20,7 +20,7 @@ from seatwise.errors import GraphNoPremium
 from seatwise.graph import endpoints
 from seatwise.store import writes
 from seatwise.store.schema import LicenseAssignment, ServiceActivity, SignInSummary, SkuPlan
-from seatwise.sync import normalize, reportdata
+from seatwise.sync import normalize, reportdata, validate
 from seatwise.sync.context import TaskContext
 
 WATERMARK = "sign-ins"
@@ -311,7 +311,11 @@ def _events(
         }
     for page in ctx.client.iter_pages(endpoints.SIGN_INS, params):
         ctx.progress(ctx.task, "sign-in log", len(page), None)
-        yield from page
+        for event in page:
+            if (problem := validate.sign_in_event_problem(event)) is not None:
+                ctx.skip("sign-in event", problem, event)
+                continue
+            yield event
 
 
 def _visio(ctx: TaskContext, rows: list[ActivityRow]) -> None:

@@ -21,6 +21,7 @@ from seatwise.errors import (
     role_advice,
 )
 from seatwise.store.schema import Tenant, User
+from seatwise.sync.validate import Problem, Skipped
 
 if TYPE_CHECKING:
     from seatwise.graph import GraphClient
@@ -98,6 +99,7 @@ class TaskContext:
     progress: ProgressFn = _no_progress
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    skipped: Skipped = field(default_factory=Skipped)
 
     @property
     def today(self) -> date:
@@ -112,6 +114,19 @@ class TaskContext:
         """Record a visible note on the run (once)."""
         if sentence not in self.notes:
             self.notes.append(sentence)
+
+    def skip(self, kind: str, problem: Problem, item: object = None) -> None:
+        """Leave out one Graph object of `kind` (e.g. "user") for `problem`: counted as
+        "<kind>s skipped", and described in the run's notes when it ends (`finish_notes`)."""
+        item_id = item.get("id") if isinstance(item, dict) else None
+        self.skipped.add(kind, problem, item_id)
+        self.count(f"{kind}s skipped")
+
+    def finish_notes(self) -> list[str]:
+        """The notes, with one sentence per kind of object left out and why."""
+        for sentence in self.skipped.notes():
+            self.note(sentence)
+        return self.notes
 
     @contextmanager
     def needs(self, permission: str) -> Iterator[None]:

@@ -10,10 +10,11 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, update
 
+from seatwise.errors import DataError
 from seatwise.graph import endpoints
 from seatwise.store import writes
 from seatwise.store.schema import Sku, SkuPlan, SkuSnapshot
-from seatwise.sync import normalize
+from seatwise.sync import normalize, validate
 from seatwise.sync.context import TaskContext
 
 SKU_FACTS = (
@@ -41,8 +42,21 @@ def run(ctx: TaskContext) -> None:
     plans: list[dict[str, Any]] = []
     with ctx.needs("LicenseAssignment.ReadWrite.All"):
         body = ctx.client.get_json(endpoints.SUBSCRIBED_SKUS, endpoints.subscribed_skus_params())
-    for item in body.get("value") or []:
+    items = body.get("value")
+    if not isinstance(items, list):
+        raise DataError("Graph answered subscribedSkus without a list of SKUs; nothing changed.")
+    for item in items:
+        if (problem := validate.sku_problem(item)) is not None:
+            sku = validate.object_id(item.get("skuId")) if isinstance(item, dict) else None
+            which = f"SKU {sku}" if sku else "a SKU"
+            raise DataError(
+                f"Graph's subscribedSkus lists {which} whose {problem}; nothing was changed."
+            )
         row, sku_plans = normalize.sku_rows(ctx.tenant.pk, item, ctx.now)
+        if any(other["sku_id"] == row["sku_id"] for other in skus):
+            raise DataError(
+                f"Graph's subscribedSkus lists SKU {row['sku_id']} twice; nothing was changed."
+            )
         skus.append(row)
         plans.extend(sku_plans)
     written = writes.upsert_rows(

@@ -9,6 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
+from seatwise.errors import DataError
 from seatwise.graph import endpoints
 from seatwise.graph.reports import looks_concealed, parse_csv_columns
 from seatwise.store import writes
@@ -87,12 +88,31 @@ def fetch(
             data = ctx.client.download_report(endpoints.report_path(name, period))
     del started
     keep = (REFRESH, user_column, *columns)
-    _, parsed = parse_csv_columns(data, keep, shared=(REFRESH, *columns))
+    cut = [0]
+    header, parsed = parse_csv_columns(data, keep, shared=(REFRESH, *columns), cut=cut)
     del data
+    _check_header(name, header, keep)
+    absent = [column for column in keep[2:] if column not in header]
+    if absent:
+        ctx.note(
+            f"Usage report {name} has no {', '.join(repr(c) for c in absent)} column: "
+            "those values are empty."
+        )
     rows = list(parsed)
     refresh = max(
         (d for d in map(parse_date, {row[0] for row in rows}) if d is not None), default=None
     )
+    if cut[0]:
+        ctx.count(f"rows cut:{name}", cut[0])
+        ctx.note(
+            f"{cut[0]} row{'s' if cut[0] != 1 else ''} of usage report {name} "
+            f"{'were' if cut[0] != 1 else 'was'} cut short and left out."
+        )
+    if rows and refresh is None:
+        ctx.note(
+            f"Usage report {name} gives no readable {REFRESH}: its rows are dated the day "
+            "of the sync."
+        )
     concealed = bool(ctx.tenant.concealed_names) or looks_concealed(row[1] for row in rows[:200])
     if concealed:
         ctx.tenant.concealed_names = True
@@ -115,6 +135,18 @@ def fetch(
     ctx.count(f"rows:{name}", len(rows))
     ctx.progress(ctx.task, name, 1, None)
     return Report(name, keep, rows, refresh, concealed)
+
+
+def _check_header(name: str, header: Sequence[str], keep: Sequence[str]) -> None:
+    """A report without its refresh date or user column cannot be read at all: fail the task
+    (nothing stored changes). Other columns it lacks read as empty cells."""
+    present = set(header)
+    for column in keep[:2]:
+        if column not in present:
+            raise DataError(
+                f"Usage report {name} has no {column!r} column (its header does not match "
+                "Microsoft's); nothing was changed."
+            )
 
 
 def check_concealment(ctx: TaskContext) -> None:

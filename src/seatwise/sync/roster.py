@@ -19,7 +19,7 @@ from seatwise.errors import GraphError, GraphNoPremium, GraphNotFound, GraphRequ
 from seatwise.graph import endpoints
 from seatwise.store import writes
 from seatwise.store.schema import Activation, LicenseAssignment, UsageSnapshot, User
-from seatwise.sync import normalize, reportdata
+from seatwise.sync import normalize, reportdata, validate
 from seatwise.sync.columns import update_changed
 from seatwise.sync.context import TaskContext
 
@@ -131,18 +131,14 @@ def _read_delta(
     lose their assignments when gone for good (`deleted`). Returns the ids of the users listed
     (of a round of changes: those new to the store)."""
     seen: set[str] = set()
+    listed: set[str] = set()  # every id of the round so far, to spot duplicates
     pk, today = ctx.tenant.pk, ctx.today
 
-    def prepare(page: list[dict[str, Any]]) -> _DeltaPage:
-        live = [item for item in page if "@removed" not in item]
-        removed = [
-            (str(item["id"]).lower(), str((item["@removed"] or {}).get("reason") or "changed"))
-            for item in page
-            if "@removed" in item
-        ]
+    def prepare(page: list[Any]) -> _DeltaPage:
+        live, removed, kept = _checked(ctx, page, listed)
         rows = [normalize.user_row(pk, item, today) for item in live]
         assignments = [row for item in live for row in normalize.assignment_rows(pk, item)]
-        return _DeltaPage(rows, assignments, removed)
+        return _DeltaPage(rows, assignments, removed, kept)
 
     with ctx.needs("Directory.Read.All"):
         pages = ctx.client.iter_pages(path, params, links=links)
@@ -165,6 +161,8 @@ def _read_delta(
             )
             seen.update(ids)
             seen.difference_update(known)
+            if params is not None:  # a whole round: users left out are kept, not deleted
+                seen.update(page.kept)
             changes = writes.replace_children(
                 ctx.session, LicenseAssignment, pk, ids, page.assignments
             )
@@ -187,6 +185,36 @@ class _DeltaPage(NamedTuple):
     rows: list[dict[str, Any]]
     assignments: list[dict[str, Any]]
     removed: list[tuple[str, str]]
+    kept: list[str]  # ids of users left out (invalid, or listed twice): kept as stored
+
+
+def _checked(
+    ctx: TaskContext, page: list[Any], listed: set[str]
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[str]]:
+    """A delta page through the validation boundary: (live users, removed (id, reason), ids of
+    users left out). An invalid user, or one listed twice in a round, is left out and
+    counted; with an id, its stored row stays as it is (and is not marked deleted)."""
+    live: list[dict[str, Any]] = []
+    removed: list[tuple[str, str]] = []
+    kept: list[str] = []
+    for item in page:
+        gone = isinstance(item, dict) and "@removed" in item
+        problem = validate.removed_problem(item) if gone else validate.user_problem(item)
+        user_id = validate.object_id(item.get("id")) if isinstance(item, dict) else None
+        if problem is None and user_id in listed:
+            problem = validate.Problem("id", "is listed twice in one round")
+        if problem is not None:
+            ctx.skip("user", problem, item)
+            if user_id is not None:
+                kept.append(user_id)
+            continue
+        assert user_id is not None
+        listed.add(user_id)
+        if gone:
+            removed.append((user_id, str((item["@removed"] or {}).get("reason") or "changed")))
+        else:
+            live.append(item)
+    return live, removed, kept
 
 
 def _sign_ins(ctx: TaskContext, full: bool, joined: set[str]) -> None:
@@ -220,6 +248,9 @@ def _sign_ins(ctx: TaskContext, full: bool, joined: set[str]) -> None:
             for params in queries:
                 for page in ctx.client.iter_pages(endpoints.USERS, params):
                     for item in page:
+                        if (problem := validate.sign_in_problem(item)) is not None:
+                            ctx.skip("sign-in record", problem, item)
+                            continue
                         columns = normalize.sign_in_columns(item.get("signInActivity"))
                         values[str(item["id"]).lower()] = tuple(columns[c] for c in SIGN_IN_COLUMNS)
                         for moment in columns.values():
@@ -270,6 +301,9 @@ def _mfa(ctx: TaskContext) -> None:
                 endpoints.REGISTRATION_DETAILS, endpoints.registration_details_params()
             ):
                 for item in page:
+                    if (problem := validate.mfa_problem(item)) is not None:
+                        ctx.skip("MFA registration", problem, item)
+                        continue
                     methods = sorted(str(m) for m in item.get("methodsRegistered") or [])
                     values[str(item["id"]).lower()] = (
                         bool(item.get("isMfaRegistered")),

@@ -100,7 +100,8 @@ def run_task(
             )
             runner(ctx)
             writes.bump_data_version(session, tenant_pk)
-            writes.finish_run(session, run_pk, "succeeded", ctx.counts, ctx.notes, None, clock())
+            notes = ctx.finish_notes()
+            writes.finish_run(session, run_pk, "succeeded", ctx.counts, notes, None, clock())
         return RunResult(
             task, "succeeded", ctx.counts, ctx.notes, None, (clock() - started).total_seconds()
         )
@@ -119,7 +120,7 @@ def run_task(
                 run_pk,
                 "failed",
                 ctx.counts if ctx else {},
-                ctx.notes if ctx else [],
+                ctx.finish_notes() if ctx else [],
                 message,
                 clock(),
             )
