@@ -1,6 +1,8 @@
 """The audit log: one append-only row per action on a tenant (plans made and approved, licences
-removed and restored), with actor, time, the user's licences before and after, and Graph's
-request id. Rows are only ever inserted; the database refuses UPDATE and DELETE (migration 0003).
+removed and restored, contract terms, tenant settings), with actor, time, what was before and
+after, and Graph's request id. Changes that belong to no tenant (local accounts, API tokens) have
+no tenant and show in every tenant's log. Rows are only ever inserted; the database refuses
+UPDATE and DELETE (migration 0003).
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from seatwise.store.schema import AuditEvent
 
-__all__ = ["KEYS", "current_actor", "events", "record"]
+__all__ = ["KEYS", "current_actor", "events", "of_tenant", "record"]
 
 KEYS = (
     "at",
@@ -43,7 +45,7 @@ def current_actor() -> str:
 def record(
     session: Session,
     *,
-    tenant_pk: int,
+    tenant_pk: int | None,
     actor: str,
     action: str,
     outcome: str = "ok",
@@ -56,7 +58,8 @@ def record(
     message: str | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Append one event, in the caller's transaction."""
+    """Append one event, in the caller's transaction (`tenant_pk` None: an account or token
+    change, which belongs to no tenant)."""
     session.add(
         AuditEvent(
             at=at or datetime.now(UTC),
@@ -94,6 +97,11 @@ def _licences(value: list[dict[str, Any]] | None) -> str | None:
     return "; ".join(parts) or "none"
 
 
+def of_tenant(tenant_pk: int) -> ColumnElement[bool]:
+    """The events shown in a tenant's log: its own and those of no tenant (accounts, tokens)."""
+    return or_(AuditEvent.tenant_pk == tenant_pk, AuditEvent.tenant_pk.is_(None))
+
+
 def events(
     session: Session,
     tenant_pk: int,
@@ -105,7 +113,7 @@ def events(
 ) -> Iterator[dict[str, Any]]:
     """The tenant's events (of one plan or user), newest first, as records with `KEYS`
     (`flat`: licences as text)."""
-    stmt = select(AuditEvent).where(AuditEvent.tenant_pk == tenant_pk)
+    stmt = select(AuditEvent).where(of_tenant(tenant_pk))
     if plan_pk is not None:
         stmt = stmt.where(AuditEvent.plan_pk == plan_pk)
     if user_id is not None:

@@ -602,7 +602,8 @@ class AuditEvent(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String)
-    tenant_pk: Mapped[int] = mapped_column(ForeignKey("tenant.pk"))
+    tenant_pk: Mapped[int | None] = mapped_column(ForeignKey("tenant.pk"))
+    """None for changes that belong to no tenant (local accounts, API tokens)."""
     action: Mapped[str] = mapped_column(String)
     outcome: Mapped[str] = mapped_column(String)
     plan_pk: Mapped[int | None] = mapped_column(Integer)

@@ -23,8 +23,10 @@ from seatwise.config import Settings, load_settings
 from seatwise.errors import AppError
 from seatwise.web import pages
 from seatwise.web.formats import FILTERS
-from seatwise.web.security import LoginRequired, csrf_token
+from seatwise.web.guard import Guard, request_id
+from seatwise.web.security import LoginRequired, csrf_token, session_principal
 from seatwise.web.state import TEMPLATES_DIR, WebState
+from seatwise.web.throttle import LoginGuard
 from seatwise.workspace import Workspace
 
 __all__ = ["create_app"]
@@ -56,7 +58,11 @@ def _templates() -> Jinja2Templates:
     return templates
 
 
-def _error_page(request: Request, status: int, message: str) -> Response:
+def _error_page(
+    request: Request, status: int, message: str, context: dict[str, Any] | None = None
+) -> Response:
+    """The API's error shape under /api, else error.html (`context`: the layout's, e.g. the
+    signed-in user for the navigation)."""
     if _wants_json(request):
         from http import HTTPStatus
 
@@ -68,9 +74,18 @@ def _error_page(request: Request, status: int, message: str) -> Response:
         body = {"error": {"code": code, "message": message}}
         return JSONResponse(body, status, headers={"OData-Version": "4.0"})
     state: WebState = request.app.state.web
+    page = {"status": status, "message": message, "request_id": request_id(request)}
     return state.templates.TemplateResponse(
-        request, "error.html", {"status": status, "message": message}, status_code=status
+        request, "error.html", {**(context or {}), **page}, status_code=status
     )
+
+
+def _layout(request: Request) -> dict[str, Any]:
+    """What the layout needs to show the navigation to a signed-in user (404 pages)."""
+    from seatwise.web.render import NAV
+
+    user = session_principal(request)
+    return {} if user is None else {"user": user, "nav": NAV, "active": "", "tenants": []}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -101,6 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,  # on behind a TLS-terminating proxy
     )
+    # Outside the sessions: headers, body caps, API writes checked before their body, 500s.
+    app.add_middleware(Guard, hsts=settings.secure_cookies, error_page=_error_page)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     pages.include(app)
 
@@ -110,7 +127,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(HTTPException)  # Starlette's: FastAPI's and the body decoder's
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        response = _error_page(request, exc.status_code, str(exc.detail))
+        context = None
+        if exc.status_code == 404 and not _wants_json(request):
+            context = await anyio.to_thread.run_sync(_layout, request)
+        response = _error_page(request, exc.status_code, str(exc.detail), context)
         for key, value in (exc.headers or {}).items():
             response.headers[key] = value
         return response
@@ -123,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":  # the client is known: answer like a 400
+            return _error_page(request, 400, "The request body is not valid JSON.")
         where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query"))
         message = f"{where}: {first.get('msg', 'invalid value')}" if where else "Invalid request."
         return _error_page(request, 422, message)

@@ -11,10 +11,11 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from seatwise.web.guard import PRINCIPAL_KEY
 from seatwise.web.state import web_state
 from seatwise.workspace.accounts import (
     Principal,
-    end_sessions,
+    end_sessions_now,
     in_background,
     principal_for_token,
     session_state,
@@ -65,11 +66,13 @@ def sign_in(request: Request, principal: Principal, epoch: int) -> None:
 
 
 def sign_out(request: Request) -> None:
-    """End the session here, and every other session of the account (copied cookies too)."""
+    """End the session here, and every other session of the account (copied cookies too),
+    before answering: the epoch moves on in a unit of work of this request, tried again while
+    the database is busy; `StoreError` (an error page) when it could not be written."""
     name = request.session.get("user")
     request.session.clear()
     if isinstance(name, str):
-        in_background(web_state(request).engine, end_sessions, name)
+        end_sessions_now(web_state(request).engine, name)
 
 
 def session_principal(request: Request) -> Principal | None:
@@ -121,10 +124,14 @@ def api_principal(request: Request) -> Principal:
     """The API caller: a bearer token, or the signed-in user of the UI; 401 otherwise."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        state = web_state(request)
-        with state.session() as session:
-            found = principal_for_token(session, token.strip())
+    state = web_state(request)
+    # An API write's token was checked before its body was read (web.guard).
+    checked: tuple[Principal, int, bool] | None = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+    if checked is not None or (scheme.lower() == "bearer" and token):
+        found = checked
+        if found is None:
+            with state.session() as session:
+                found = principal_for_token(session, token.strip())
         if found is None:
             raise HTTPException(401, "The API token is not valid.", {"WWW-Authenticate": "Bearer"})
         principal, token_pk, stale = found

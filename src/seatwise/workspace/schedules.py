@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from seatwise.errors import UsageError
+from seatwise.reclaim.audit import current_actor, record
 from seatwise.store.schema import TaskRun, Tenant
 from seatwise.sync import TASKS
 
@@ -125,9 +126,13 @@ def set_schedule(
     hour: int | None = None,
     enable: Iterable[str] = (),
     disable: Iterable[str] = (),
+    actor: str | None = None,
 ) -> None:
     """Change the tenant's schedule (in the caller's transaction): the daily hour (0–23, UTC)
-    and tasks switched on or off. `UsageError` for an hour or a task that does not exist."""
+    and tasks switched on or off. `UsageError` for an hour or a task that does not exist. A
+    change is written to the audit log (`tenant.schedule`, by `actor`, default the
+    operating-system account) with the schedule before and after."""
+    before = {"sync_hour": tenant.sync_hour, "disabled_tasks": " ".join(disabled_tasks(tenant))}
     if hour is not None:
         if not 0 <= hour <= 23:
             raise UsageError(f"The hour of the daily sync is 0 to 23 (UTC), not {hour}.")
@@ -138,3 +143,15 @@ def set_schedule(
             raise UsageError(f"Unknown task {task}; choose from {', '.join(TASKS)}.")
     off = (off - set(enable)) | set(disable)
     tenant.disabled_tasks = " ".join(t for t in TASKS if t in off)
+    after = {"sync_hour": tenant.sync_hour, "disabled_tasks": tenant.disabled_tasks}
+    session = object_session(tenant)
+    if after != before and session is not None:
+        record(
+            session,
+            tenant_pk=tenant.pk,
+            actor=actor or current_actor(),
+            action="tenant.schedule",
+            before=[before],
+            after=[after],
+            message=f"Schedule of {tenant.name}: daily at {tenant.sync_hour:02d}:00 UTC.",
+        )

@@ -1,24 +1,28 @@
 """Registering tenants, once: one validation of names and ids for the CLI, the web UI and the
 API; one Entra tenant id per current registration (a second registration of the same tenant is
 refused with the existing name, or supersedes it when asked: the older one is retired, as the
-seed's "deactivate older integrations" rule says); deactivating and reactivating.
+seed's "deactivate older integrations" rule says); deactivating and reactivating. Every change
+is written to the audit log (`tenant.register`, `tenant.credentials`, `tenant.supersede`,
+`tenant.deactivate`, `tenant.reactivate`) with before and after, never a secret.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatwise.errors import UsageError
+from seatwise.reclaim.audit import current_actor, record
 from seatwise.store import reads
 from seatwise.store.schema import Tenant
 from seatwise.store.tenants import store_tenant
 from seatwise.workspace.core import Workspace
 
-__all__ = ["NAME_RULE", "check_ids", "check_name", "register", "set_active"]
+__all__ = ["NAME_RULE", "audited", "check_ids", "check_name", "register", "set_active"]
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 NAME_RULE = (
@@ -26,6 +30,18 @@ NAME_RULE = (
     "(it is what `seatwise sync --tenant NAME` takes)"
 )
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def audited(tenant: Tenant) -> dict[str, Any]:
+    """What the audit log keeps of a tenant's registration (never a secret or token)."""
+    return {
+        "tenant": tenant.name,
+        "tenant_id": tenant.tenant_id,
+        "client_id": tenant.client_id,
+        "auth_mode": tenant.auth_mode,
+        "active": bool(tenant.active),
+        "superseded_by": tenant.superseded_by,
+    }
 
 
 def check_name(name: str) -> str:
@@ -87,14 +103,17 @@ def register(
     refresh: str | None,
     scopes: str | None = None,
     supersede: str | None = None,
+    actor: str | None = None,
 ) -> Tenant:
     """Add tenant `name`, or update its credentials, sealed; with `supersede`, retire that
     older registration of the same Microsoft 365 tenant in the same transaction (it stops
     syncing, leaves the licence position and shows as retired in the ITAM export; its history
-    stays)."""
+    stays). `actor` (default: the operating-system account) is who the audit log names."""
     name = check_name(name)
+    actor = actor or current_actor()
     with workspace.session(write=True) as session:
         known = reads.tenant_by_name(session, name)
+        before = None if known is None else audited(known)
         if known is None and not (tenant_id and client_id and secret):
             raise UsageError(
                 f"Tenant {name} is new: give --tenant-id, --client-id and --client-secret-env."
@@ -125,20 +144,44 @@ def register(
             refresh=refresh,
             scopes=scopes,
         )
+        session.flush()
+        record(
+            session,
+            tenant_pk=row.pk,
+            actor=actor,
+            action="tenant.register" if before is None else "tenant.credentials",
+            before=None if before is None else [before],
+            after=[{**audited(row), "signed_in": refresh is not None}],
+            message=(
+                f"Tenant {name} registered ({auth_mode})."
+                if before is None
+                else f"Tenant {name}: credentials updated ({auth_mode})."
+            ),
+        )
         if supersede is not None:
             old = reads.tenant_by_name(session, supersede)
             assert old is not None
+            old_before = audited(old)
             old.active = False
             old.superseded_by = name
             old.updated_at = datetime.now(UTC)
+            record(
+                session,
+                tenant_pk=old.pk,
+                actor=actor,
+                action="tenant.supersede",
+                before=[old_before],
+                after=[audited(old)],
+                message=f"Tenant {supersede} retired: {name} took over.",
+            )
         session.flush()
         session.expunge(row)
         return row
 
 
-def set_active(workspace: Workspace, name: str, active: bool) -> None:
+def set_active(workspace: Workspace, name: str, active: bool, *, actor: str | None = None) -> None:
     """Deactivate (stop syncing; licences retired in the ITAM export; history kept) or
-    reactivate a tenant. A superseded registration cannot be reactivated."""
+    reactivate a tenant, audited. A superseded registration cannot be reactivated."""
     with workspace.session(write=True) as session:
         tenant = reads.tenant_by_name(session, name)
         if tenant is None:
@@ -147,5 +190,17 @@ def set_active(workspace: Workspace, name: str, active: bool) -> None:
             raise UsageError(
                 f"Tenant {name} was superseded by {tenant.superseded_by}; it cannot sync again."
             )
+        if bool(tenant.active) == active:
+            return
+        before = audited(tenant)
         tenant.active = active
         tenant.updated_at = datetime.now(UTC)
+        record(
+            session,
+            tenant_pk=tenant.pk,
+            actor=actor or current_actor(),
+            action="tenant.reactivate" if active else "tenant.deactivate",
+            before=[before],
+            after=[audited(tenant)],
+            message=f"Tenant {name} {'reactivated' if active else 'deactivated'}.",
+        )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from seatwise.reclaim.audit import KEYS, events
+from seatwise.reclaim.audit import KEYS, events, of_tenant
 from seatwise.store.schema import AuditEvent
 from seatwise.web.api.common import register, resolve_tenant
 from seatwise.web.api.edm import DATETIME, EntitySet
@@ -48,7 +48,7 @@ def _load(request: Request, tenant: str | None) -> list[dict[str, Any]]:
         # The same order as `events` (one transaction): the events' ids.
         ids = session.scalars(
             select(AuditEvent.pk)
-            .where(AuditEvent.tenant_pk == tenant_pk)
+            .where(of_tenant(tenant_pk))
             .order_by(AuditEvent.at.desc(), AuditEvent.pk.desc())
         ).all()
         found = list(events(session, tenant_pk, flat=flat))
