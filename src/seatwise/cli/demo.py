@@ -1,17 +1,71 @@
 """`seatwise demo`: a simulated tenant, connected and synced, in one command.
 
-Serves the simulator on loopback, registers it as tenant `demo` (app-only) in a demo data
-directory of its own, runs the four integration tasks, then serves the web UI with a fresh
-`demo` admin account and prints where to look (the UI's address and password, and the CLI views).
+Checks the web UI's port first (a busy port asked for is one sentence and exit 3; without
+--port a free one is picked), starts from a fresh demo data directory unless --keep, serves
+the simulator on loopback, registers it as tenant `demo` (app-only), runs the four integration
+tasks, enters sample list prices for its paid SKUs (where no contract exists yet), then serves
+the web UI with a fresh `demo` admin account and prints where to look: the UI's address and
+password, and CLI commands that work as printed.
 """
 
 from __future__ import annotations
 
+import errno
 import secrets
 import shlex
-from typing import Annotated, Any
+import shutil
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from seatwise.errors import ConfigError
+
+if TYPE_CHECKING:
+    from seatwise.cli.context import Context
+
+DEFAULT_PORT = 8080
+
+
+def listen(asked: int | None, preferred: int = DEFAULT_PORT) -> socket.socket:
+    """A socket bound to 127.0.0.1 for the web UI: on port `asked` (ConfigError, exit 3, when
+    it is taken), or without one on `preferred`, else on any free port."""
+    if asked is not None and not 1 <= asked <= 65535:
+        raise ConfigError(f"--port must be between 1 and 65535, not {asked}.")
+    for port in (asked,) if asked is not None else (preferred, 0):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as exc:
+            sock.close()
+            if asked is None and port:
+                continue
+            why = "in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+            raise ConfigError(
+                f"Port {port} on 127.0.0.1 is {why}: stop what uses it, or choose another "
+                "port with --port (make demo PORT=...)."
+            ) from None
+        return sock
+    raise AssertionError("binding port 0 always succeeds or raises")  # pragma: no cover
+
+
+def program() -> str:
+    """How to type `seatwise` so that the commands printed work: `seatwise` when that is on
+    PATH, else the path of the program running now (e.g. `.venv/bin/seatwise`)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "seatwise" or not argv0.is_file():
+        return "seatwise"
+    found = shutil.which("seatwise")
+    if found and Path(found).resolve() == argv0.resolve():
+        return "seatwise"
+    try:
+        return str(argv0.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return shlex.quote(str(argv0.resolve()))
 
 
 def demo(
@@ -20,7 +74,21 @@ def demo(
     keep_running: Annotated[
         bool, typer.Option(help="Serve the web UI and the simulated tenant until Ctrl-C.")
     ] = True,
-    port: Annotated[int, typer.Option(help="Port of the web UI.")] = 8080,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the web UI on 127.0.0.1 (default 8080, or a free one when 8080 is "
+            "taken); a port given here that is taken is an error."
+        ),
+    ] = None,
+    keep: Annotated[
+        bool,
+        typer.Option(
+            "--keep",
+            help="Keep the previous demo's data (plans, audit log, prices); by default every "
+            "demo starts from a fresh data directory.",
+        ),
+    ] = False,
     tenants: Annotated[
         int,
         typer.Option(
@@ -29,7 +97,8 @@ def demo(
         ),
     ] = 1,
 ) -> None:
-    """Simulated tenant + sync + web UI in one command, then print where to look."""
+    """A simulated tenant, synced, with sample prices, and the web UI, in one command; then
+    print where to look."""
     from rich.console import Console
 
     from seatwise.cli.context import Context
@@ -42,82 +111,141 @@ def demo(
 
     if not 1 <= tenants <= 20:
         raise UsageError(f"--tenants must be between 1 and 20, not {tenants}.")
-    console = Console(stderr=True, soft_wrap=True)
     base = load_settings()
-    demo_dir = base.data_dir / "demo"
-    demo_dir.mkdir(parents=True, exist_ok=True)
-    what = "a simulated tenant" if tenants == 1 else f"{tenants} simulated tenants"
-    with console.status(f"Generating {what} of {users:,} users…"):
-        simulated = Tenant.create_many(tenants, users=users, seed=seed)
-    with running(create_app(simulated), demo_dir / "tls") as server:
-        settings = Settings(
-            data_dir=demo_dir,
-            graph_url=server.base_url,
-            authority_host=server.base_url,
-            ca_bundle=server.ca_bundle,
-            secret_key=base.secret_key,
-        )
-        ctx = Context(settings)
-        for number, tenant in enumerate(simulated, start=1):
-            name = "demo" if number == 1 else f"demo-{number}"
-            register(
-                ctx,
-                name,
-                tenant.tenant_id,
-                tenant.app.client_id,
-                tenant.app.client_secret,
-                auth_mode="app",
-                refresh=None,
+    sock = listen(port) if keep_running else None  # before anything is printed
+    try:
+        console = Console(stderr=True, soft_wrap=True)
+        demo_dir = base.data_dir / "demo"
+        if demo_dir.exists() and not keep:
+            shutil.rmtree(demo_dir)
+        demo_dir.mkdir(parents=True, exist_ok=True)
+        what = "a simulated tenant" if tenants == 1 else f"{tenants} simulated tenants"
+        with console.status(f"Generating {what} of {users:,} users…"):
+            simulated = Tenant.create_many(tenants, users=users, seed=seed)
+        with running(create_app(simulated), demo_dir / "tls") as server:
+            settings = Settings(
+                data_dir=demo_dir,
+                graph_url=server.base_url,
+                authority_host=server.base_url,
+                ca_bundle=server.ca_bundle,
+                secret_key=base.secret_key,
             )
-            console.print(f"Simulated tenant [bold]{tenant.domain}[/] at {server.base_url}")
-            run_with_progress(ctx, name, ["license-info", "roster", "access", "differentiation"])
-        env = {
-            "SEATWISE_DATA_DIR": str(demo_dir),
-            "SEATWISE_GRAPH_URL": server.base_url,
-            "SEATWISE_AUTHORITY_HOST": server.base_url,
-            "SEATWISE_CA_BUNDLE": str(server.ca_bundle),
-        }
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        password = secrets.token_urlsafe(12)
-        web = _web_app(settings, password) if keep_running else None
-        if web is not None:
-            console.print(
-                f"\n[bold]Web UI[/]: http://127.0.0.1:{port}/ — sign in as [bold]demo[/] with "
-                f"password [bold]{password}[/] (made for this run)."
-            )
-        else:
-            console.print(
-                "\nThe web UI: `seatwise serve` with the settings below, after "
-                "`seatwise user create NAME --role admin`."
-            )
-        console.print("\n[bold]Where to look[/] on the command line:")
-        console.print(f"  export {exports}")
-        which = " --tenant demo" if tenants > 1 else ""  # the others: demo-2, demo-3, ...
-        if tenants > 1:
-            console.print(
-                f"  {'seatwise tenant list':<58} every tenant: users, paid licences, savings"
-            )
-        for command, meaning in (
-            ("seatwise users", "every user: licences, activity, storage, MFA"),
-            ("seatwise users --inactive-days 90 --sort -mail_usage_mb", "filter and sort"),
-            ("seatwise licenses", "licence positions (set costs with `seatwise license set`)"),
-            ("seatwise activity --summary", "who used which of the eleven services, and when"),
-            ("seatwise recommendations", "what to reclaim, downgrade or review"),
-            ("seatwise reclaim plan", "plan taking licences back (then show, approve, apply)"),
-            ("seatwise audit", "every change made to the tenant"),
-            ("seatwise tasks", "the integration tasks' runs"),
-            ("seatwise sync", "sync again (nothing changes on an unchanged tenant)"),
-        ):
-            console.print(f"  {command + which:<58} {meaning}")
-        if web is not None:
-            import uvicorn
+            ctx = Context(settings)
+            for number, tenant in enumerate(simulated, start=1):
+                name = "demo" if number == 1 else f"demo-{number}"
+                register(
+                    ctx,
+                    name,
+                    tenant.tenant_id,
+                    tenant.app.client_id,
+                    tenant.app.client_secret,
+                    auth_mode="app",
+                    refresh=None,
+                )
+                console.print(f"Simulated tenant [bold]{tenant.domain}[/] at {server.base_url}")
+                run_with_progress(
+                    ctx, name, ["license-info", "roster", "access", "differentiation"]
+                )
+                priced = sample_prices(ctx, name)
+                if priced:
+                    console.print(
+                        f"Sample contract prices for {priced} SKUs of {name}: public list "
+                        "prices in USD per user per month, audited as 'sample list price'; "
+                        "change them with `seatwise license set` or on the Licenses page."
+                    )
+            password = secrets.token_urlsafe(12)
+            web = _web_app(settings, password) if sock is not None else None
+            _where_to_look(console, server.base_url, server.ca_bundle, demo_dir, tenants)
+            if web is not None and sock is not None:
+                bound = sock.getsockname()[1]
+                busy = (
+                    f" (port {DEFAULT_PORT} was taken)"
+                    if port is None and bound != DEFAULT_PORT
+                    else ""
+                )
+                console.print(
+                    f"\n[bold]Web UI[/]: http://127.0.0.1:{bound}/{busy} — sign in as "
+                    f"[bold]demo[/] with password [bold]{password}[/] (made for this run)."
+                )
+                console.print("The web UI and the simulated tenant stay up until you press Ctrl-C.")
+                _serve(web, sock)
+                console.print("Stopped.")
+            else:
+                console.print(
+                    f"\nThe web UI: `{program()} serve` with the settings above, after "
+                    f"`{program()} user create NAME --role admin`."
+                )
+    finally:
+        if sock is not None:
+            sock.close()
 
-            console.print("\nThe web UI and the simulated tenant stay up until you press Ctrl-C.")
-            try:
-                uvicorn.run(web, host="127.0.0.1", port=port, log_level="warning")
-            except KeyboardInterrupt:
-                pass
-            console.print("Stopped.")
+
+def sample_prices(ctx: Context, name: str) -> int:
+    """Enter the sample list price of every paid SKU of tenant `name` that has no contract
+    terms yet, through the audited contract edit; return how many were entered."""
+    from seatwise.analytics.inputs import licenses as inputs
+    from seatwise.demo_prices import CURRENCY, FREQUENCY, LIST_PRICES, SAMPLE_ACTOR
+    from seatwise.workspace.contracts import set_contract
+
+    entered = 0
+    now = datetime.now(UTC)
+    with ctx.session(write=True) as session:
+        row = ctx.tenant(session, name)
+        known = {str(c["sku_id"]).lower() for c in inputs.contract_rows(session, row.pk)}
+        for sku in inputs.sku_rows(session, row.pk):
+            cost = LIST_PRICES.get(str(sku.get("part_number") or ""))
+            if cost is None or str(sku["sku_id"]).lower() in known:
+                continue
+            changes = {"cost": cost, "currency": CURRENCY, "payment_frequency": FREQUENCY}
+            set_contract(session, row.pk, sku, changes, actor=SAMPLE_ACTOR, now=now)
+            entered += 1
+    return entered
+
+
+def _where_to_look(
+    console: Any, base_url: str, ca_bundle: Path, demo_dir: Path, tenants: int
+) -> None:
+    """The settings to export and the CLI commands to try, spelled so that they work."""
+    env = {
+        "SEATWISE_DATA_DIR": str(demo_dir.absolute()),
+        "SEATWISE_GRAPH_URL": base_url,
+        "SEATWISE_AUTHORITY_HOST": base_url,
+        "SEATWISE_CA_BUNDLE": str(Path(ca_bundle).absolute()),
+    }
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    me = program()
+    console.print("\n[bold]Where to look[/] on the command line (in a shell, first):")
+    console.print(f"  export {exports}", markup=False)
+    which = " --tenant demo" if tenants > 1 else ""  # the others: demo-2, demo-3, ...
+    lines: list[tuple[str, str]] = []
+    if tenants > 1:
+        lines.append(("tenant list", "every tenant: users, paid licences, savings"))
+    lines += [
+        ("users", "every user: licences, activity, MFA (--columns, --format json)"),
+        ("users --inactive-days 90 --sort -mail_usage_mb", "filter and sort"),
+        ("licenses", "licence positions with sample prices (`license set` to change)"),
+        ("activity --summary", "who used which of the eleven services, and when"),
+        ("recommendations", "what to reclaim, downgrade or review, and the savings"),
+        ("reclaim plan", "plan taking licences back (then show, approve, apply)"),
+        ("audit", "every change made to the tenant"),
+        ("tasks", "the integration tasks' runs"),
+        ("sync", "sync again (while the demo runs)"),
+    ]
+    width = max(len(f"{me} {c}{which}") for c, _ in lines) + 2
+    for command, meaning in lines:
+        suffix = which if command != "tenant list" else ""
+        console.print(f"  {f'{me} {command}{suffix}':<{width}} {meaning}", markup=False)
+
+
+def _serve(web: Any, sock: socket.socket) -> None:
+    """Serve the web app on the already bound socket until Ctrl-C."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(web, log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
 
 
 def _web_app(settings: Any, password: str) -> Any:

@@ -267,7 +267,10 @@ def _render(
     if not fixed:  # a column empty in every row says nothing
         columns = [c for c in columns if any(c.cells)] or columns[:1]
     shown, dropped = _fit(columns, console.width, fixed)
-    table = Table(title=title, title_justify="left")
+    # Columns asked for with --columns may need more than the terminal: the table is then
+    # wider (the terminal wraps its lines) rather than cutting an identifier.
+    wide = sum(c.width + 3 for c in shown) + 1
+    table = Table(title=title, title_justify="left", width=None if wide <= console.width else wide)
     for column in shown:
         kind = column.kind
         table.add_column(
@@ -341,6 +344,8 @@ def emit(
 def _print(table: Table, rows: int) -> None:
     """Print `table` on stdout, through a pager when it is taller than the terminal."""
     console = Console()
+    if table.width is not None and table.width > console.width:
+        console = Console(width=table.width)
     if console.is_terminal and rows + 6 > console.height:
         with console.pager():
             console.print(table)

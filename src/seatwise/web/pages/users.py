@@ -25,6 +25,7 @@ from seatwise.errors import UsageError
 from seatwise.graph import endpoints
 from seatwise.reclaim import audit
 from seatwise.store.schema import UsageSnapshot, UserSummary
+from seatwise.web.downloads import attachment
 from seatwise.web.render import page
 from seatwise.web.security import User
 from seatwise.web.state import web_state
@@ -262,11 +263,11 @@ def users_csv(request: Request, user: User) -> Response:
                 out.truncate()
         yield out.getvalue()
 
-    filename = f"seatwise-users-{name}.csv".replace('"', "")
+    filename = f"seatwise-users-{name}.csv"
     return StreamingResponse(
         rows(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": attachment(filename)},
     )
 
 

@@ -1,0 +1,1 @@
+"""Tests of the `seatwise` command line: tables at terminal widths, the demo."""
