@@ -1,5 +1,5 @@
-"""`seatwise serve` (web UI + API), `seatwise user create` (local accounts) and
-`seatwise token create` (API tokens)."""
+"""`seatwise serve` (web UI + API). The account and token commands (`seatwise user …`,
+`seatwise token …`) live in `seatwise.cli.accounts`; they are re-exported here."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from seatwise.cli.accounts import token_app, user_app
 from seatwise.cli.context import Context
-from seatwise.errors import UsageError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -18,11 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["serve", "served_app", "token_app", "user_app"]
 
-user_app = typer.Typer(help="Local accounts of the web UI.", no_args_is_help=True)
-token_app = typer.Typer(help="Bearer tokens for the reporting API.", no_args_is_help=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-RoleOption = Annotated[str, typer.Option("--role", help="admin or viewer.")]
 
 
 def serve(
@@ -74,46 +70,3 @@ def served_app(settings: Settings | None = None) -> FastAPI:
     if not app.state.web.workspace.is_postgresql:
         install(app)  # the integration tasks on their schedules, for every active tenant
     return app
-
-
-@user_app.command("create")
-def create_user(
-    username: Annotated[str, typer.Argument(help="The account's name.")],
-    role: RoleOption = "viewer",
-    password_env: Annotated[
-        str | None,
-        typer.Option("--password-env", help="Read the password from this environment variable."),
-    ] = None,
-) -> None:
-    """Create a local account (asks for the password unless --password-env is given)."""
-    from seatwise.config import secret_from_environment
-    from seatwise.workspace.accounts import create_user as make
-
-    if password_env:
-        password = secret_from_environment(password_env)
-        if password is None:
-            raise UsageError(f"The environment variable {password_env} is not set.")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
-    ctx = Context()
-    with ctx.session() as session:
-        make(session, username, password, role)
-    err.print(f"User {username} created with role {role}.")
-
-
-@token_app.command("create")
-def create_token(
-    name: Annotated[str, typer.Argument(help="What the token is for, e.g. powerbi.")] = "api",
-    role: RoleOption = "viewer",
-) -> None:
-    """Create an API token and print it (shown once; only its hash is stored)."""
-    from seatwise.reclaim.audit import current_actor
-    from seatwise.workspace.accounts import create_token as make
-
-    if not name.strip():
-        raise UsageError("A token needs a name.")
-    ctx = Context()
-    with ctx.session() as session:
-        token = make(session, name.strip(), role, current_actor())
-    err.print(f"API token {name!r} ({role}); keep it safe, it is not shown again:")
-    typer.echo(token)

@@ -37,6 +37,7 @@ from seatwise.web.api.odata import (
     options_dependency,
     run_records,
 )
+from seatwise.web.downloads import attachment
 from seatwise.web.security import ApiPrincipal
 from seatwise.web.state import web_state
 
@@ -338,5 +339,5 @@ def csv_answer(
     return StreamingResponse(
         csv_rows(records, keys),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"', **HEADERS},
+        headers={"Content-Disposition": attachment(f"{filename}.csv"), **HEADERS},
     )

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from seatwise.analytics.itam import CONSUMPTION_KEYS, ITAM_KEYS
 from seatwise.cells import csv_cell
+from seatwise.web.downloads import attachment
 from seatwise.web.security import User
 from seatwise.web.state import web_state
 from seatwise.workspace import itam
@@ -62,14 +63,14 @@ def _csv(request: Request, loader: Loader, keys: Sequence[str], stem: str) -> Re
     return Response(
         to_csv(_load(request, loader), keys),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(stem, "csv")}"'},
+        headers={"Content-Disposition": attachment(_filename(stem, "csv"))},
     )
 
 
 def _json(request: Request, loader: Loader, stem: str) -> Response:
     return JSONResponse(
         _load(request, loader),
-        headers={"Content-Disposition": f'attachment; filename="{_filename(stem, "json")}"'},
+        headers={"Content-Disposition": attachment(_filename(stem, "json"))},
     )
 
 

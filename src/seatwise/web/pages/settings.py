@@ -29,7 +29,7 @@ from seatwise.graph.auth import (
     ClientCredentialsProvider,
 )
 from seatwise.store import reads
-from seatwise.store.schema import TaskRun, Tenant
+from seatwise.store.schema import ROLES, TaskRun, Tenant
 from seatwise.sync import TASK_TITLES, TASKS
 from seatwise.web import oauth
 from seatwise.web.oauth import PendingSignIn
@@ -37,7 +37,7 @@ from seatwise.web.render import page
 from seatwise.web.security import Admin, Csrf, User
 from seatwise.web.state import web_state
 from seatwise.web.tenancy import all_tenants, pick_tenant
-from seatwise.workspace.accounts import Principal, token_rows
+from seatwise.workspace.accounts import Principal, account_rows, token_rows
 from seatwise.workspace.schedules import disabled_tasks, set_schedule
 from seatwise.workspace.tenants import check_ids, check_name, check_new, register, set_active
 
@@ -63,10 +63,14 @@ Text = Annotated[str, Form()]
 # -- flash messages (kept in the signed session between a post and the page it redirects to) --
 
 
-def _flash(request: Request, kind: str, text: str) -> None:
+def flash(request: Request, kind: str, text: str) -> None:
+    """Keep a message ("ok" or "error") for the next Settings page this session sees."""
     found = request.session.get(FLASH_KEY)
     items = found if isinstance(found, list) else []
     request.session[FLASH_KEY] = [*items[-4:], [kind, text]]
+
+
+_flash = flash
 
 
 def _messages(request: Request) -> list[tuple[str, str]]:
@@ -76,8 +80,13 @@ def _messages(request: Request) -> list[tuple[str, str]]:
     return [(str(kind), str(text)) for kind, text in found]
 
 
+def back(anchor: str = "") -> Response:
+    """Back to the Settings page (at `anchor`, e.g. "#accounts") after a change."""
+    return RedirectResponse(f"/settings{anchor}", status_code=303)
+
+
 def _back() -> Response:
-    return RedirectResponse("/settings", status_code=303)
+    return back()
 
 
 # -- what the page shows ---------------------------------------------------------------------
@@ -204,6 +213,8 @@ def render_settings(request: Request, user: Principal, **extra: Any) -> Response
                 "permissions": DELEGATED_PERMISSIONS,
                 "messages": _messages(request),
                 "api_tokens": token_rows(session) if user.is_admin else [],
+                "accounts": account_rows(session) if user.is_admin else [],
+                "roles": ROLES,
                 "new_token": None,
                 "task_titles": list(TASK_TITLES.items()),
                 **extra,
@@ -274,6 +285,7 @@ def add_tenant(
             auth_mode="app",
             refresh=None,
             supersede=supersede.strip() or None,
+            actor=f"web:{user.name}",
         )
     except UsageError as exc:
         _flash(request, "error", _form_wording(str(exc)))
@@ -412,6 +424,7 @@ def authorize_complete(request: Request, user: Admin) -> Response:
             auth_mode="delegated",
             refresh=tokens.refresh_token,
             scopes=" ".join(tokens.scopes),
+            actor=f"web:{user.name}",
         )
     except UsageError as exc:  # registered meanwhile under another name
         _flash(request, "error", _form_wording(str(exc)))
@@ -426,13 +439,13 @@ def authorize_complete(request: Request, user: Admin) -> Response:
     return _back()
 
 
-def _set_active(request: Request, name: str, active: bool) -> Response:
+def _set_active(request: Request, name: str, active: bool, actor: str) -> Response:
     state = web_state(request)
     with state.session() as session:
         if reads.tenant_by_name(session, name) is None:
             raise HTTPException(404, f"There is no tenant called {name!r}.")
     try:
-        set_active(state.workspace, name, active)
+        set_active(state.workspace, name, active, actor=actor)
     except UsageError as exc:
         _flash(request, "error", str(exc))
         return _back()
@@ -460,7 +473,9 @@ async def save_schedule(request: Request, user: Admin, name: str) -> Response:
         _flash(request, "error", "Choose the hour of the daily sync, 00 to 23.")
         return _back()
     try:
-        await run_in_threadpool(_set_schedule, request, name, int(hour_text), scheduled)
+        await run_in_threadpool(
+            _set_schedule, request, name, int(hour_text), scheduled, f"web:{user.name}"
+        )
     except UsageError as exc:
         _flash(request, "error", str(exc))
         return _back()
@@ -468,7 +483,7 @@ async def save_schedule(request: Request, user: Admin, name: str) -> Response:
     return _back()
 
 
-def _set_schedule(request: Request, name: str, hour: int, scheduled: set[str]) -> None:
+def _set_schedule(request: Request, name: str, hour: int, scheduled: set[str], actor: str) -> None:
     with web_state(request).session(write=True) as session:
         tenant = reads.tenant_by_name(session, name)
         if tenant is None:
@@ -478,16 +493,17 @@ def _set_schedule(request: Request, name: str, hour: int, scheduled: set[str]) -
             hour=hour,
             enable=[t for t in TASKS if t in scheduled],
             disable=[t for t in TASKS if t not in scheduled],
+            actor=actor,
         )
 
 
 @router.post("/settings/tenants/{name}/deactivate", dependencies=[Csrf])
-def deactivate(request: Request, _user: Admin, name: str) -> Response:
+def deactivate(request: Request, user: Admin, name: str) -> Response:
     """Stop syncing a tenant; its licences show as retired, its history stays."""
-    return _set_active(request, name, False)
+    return _set_active(request, name, False, f"web:{user.name}")
 
 
 @router.post("/settings/tenants/{name}/reactivate", dependencies=[Csrf])
-def reactivate(request: Request, _user: Admin, name: str) -> Response:
+def reactivate(request: Request, user: Admin, name: str) -> Response:
     """Sync a deactivated tenant again."""
-    return _set_active(request, name, True)
+    return _set_active(request, name, True, f"web:{user.name}")

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Path, Request
 from fastapi.responses import RedirectResponse, Response
 
+from seatwise.errors import UsageError
 from seatwise.store.schema import ROLES
 from seatwise.web.pages.settings import render_settings
 from seatwise.web.security import Admin, Csrf
@@ -42,7 +43,9 @@ def revoke(
     request: Request, user: Admin, token_pk: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> Response:
     """Revoke a token: API calls with it are refused from now on."""
-    del user
     with web_state(request).session(write=True) as session:
-        revoke_token(session, token_pk)
+        try:
+            revoke_token(session, token_pk, actor=f"web:{user.name}")
+        except UsageError as exc:
+            raise HTTPException(404, str(exc)) from None
     return RedirectResponse("/settings#api-tokens", status_code=303)
