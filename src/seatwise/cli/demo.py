@@ -142,6 +142,8 @@ def demo(
                     auth_mode="app",
                     refresh=None,
                 )
+                if keep:
+                    _forget_cursors(ctx, name)
                 console.print(f"Simulated tenant [bold]{tenant.domain}[/] at {server.base_url}")
                 run_with_progress(
                     ctx, name, ["license-info", "roster", "access", "differentiation"]
@@ -178,6 +180,18 @@ def demo(
     finally:
         if sock is not None:
             sock.close()
+
+
+def _forget_cursors(ctx: Context, name: str) -> None:
+    """Drop the kept demo's delta links and watermarks: they name the previous simulator,
+    which is gone, so this demo's first sync is a full round against the new one."""
+    from sqlalchemy import delete
+
+    from seatwise.store.schema import SyncCursor
+
+    with ctx.session(write=True) as session:
+        row = ctx.tenant(session, name)
+        session.execute(delete(SyncCursor).where(SyncCursor.tenant_pk == row.pk))
 
 
 def sample_prices(ctx: Context, name: str) -> int:
