@@ -2,6 +2,7 @@
 #
 #   make test PYTEST_ARGS="-x -k config"     other pytest arguments (default: -n auto -q)
 #   make simulate SIMULATE_ARGS="--users 50"  arguments for `seatwise simulate`
+#   make demo PORT=8090 DEMO_ARGS="--keep"    the web UI's port; other `seatwise demo` options
 #   make bench BENCH_ARGS="sync"              run only some benchmarks
 
 .DEFAULT_GOAL := help
@@ -11,6 +12,8 @@ PYTHON ?= python3
 BIN := .venv/bin
 PYTEST_ARGS ?= -n auto -q
 SIMULATE_ARGS ?=
+DEMO_ARGS ?=
+PORT ?=
 BENCH_ARGS ?=
 
 # uv from PATH when there is one; otherwise a private copy that pip installs into .tools/.
@@ -19,7 +22,7 @@ BENCH_ARGS ?=
 UV ?= $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 
 help:
-	@echo "make demo       simulated tenant + sync + web UI, in one command"
+	@echo "make demo       simulated tenant + sync + web UI, in one command (PORT=..., DEMO_ARGS=...)"
 	@echo "make test       the test suite (PYTEST_ARGS=... to change pytest's arguments)"
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make bench      every benchmark in bench/ (BENCH_ARGS=NAME... for some)"
@@ -36,7 +39,7 @@ help:
 	@touch $@
 
 demo: .venv/.ok
-	$(BIN)/seatwise demo
+	$(BIN)/seatwise demo $(if $(PORT),--port $(PORT)) $(DEMO_ARGS)
 
 simulate: .venv/.ok
 	$(BIN)/seatwise simulate $(SIMULATE_ARGS)
