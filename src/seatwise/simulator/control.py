@@ -9,6 +9,7 @@ on the tenant of a bearer token if one is sent, else on the first; the fault pla
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
@@ -18,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seatwise.simulator.context import sim_of
-from seatwise.simulator.faults import Fault, FaultPlan, FaultSpecError
+from seatwise.simulator.faults import Canned, Fault, FaultPlan, FaultSpecError
 from seatwise.simulator.odata import json_response
 
 _SWITCHES = ("concealed_names", "premium", "report_throttle", "token_lifetime_s", "download_ttl_s")
@@ -54,6 +55,48 @@ async def faults(request: Request) -> Response:
     except (FaultSpecError, KeyError, TypeError) as exc:
         return _problem(str(exc))
     return json_response({"injected": sim.faults.injected, "queued": len(sim.faults.scripted)})
+
+
+async def hang(request: Request) -> Response:
+    """`POST {"path": "/v1.0/users", "on": true}`: requests under `path` are accepted and never
+    answered (a hung Graph) until `{"path": ..., "on": false}`."""
+    sim = sim_of(request)
+    body = await _json(request)
+    path = body.get("path")
+    if body.get("__invalid__") or not isinstance(path, str) or not path.startswith("/"):
+        return _problem("path must be a URL path such as /v1.0/users.")
+    if body.get("on", True):
+        if path not in sim.faults.hang:
+            sim.faults.hang.append(path)
+    elif path in sim.faults.hang:
+        sim.faults.hang.remove(path)
+    return json_response({"hang": sim.faults.hang})
+
+
+async def respond(request: Request) -> Response:
+    """`POST {"path": "/v1.0/users/delta", "status": 200, "content_type": "application/json",
+    "body_b64": "...", "times": 1}`: the next `times` requests under `path` get these bytes
+    instead of Graph's answer (hostile payloads for tests; `body` for plain text). The path
+    matches exactly, or as a prefix when it ends with `*`."""
+    sim = sim_of(request)
+    body = await _json(request)
+    path, status, times = body.get("path"), body.get("status", 200), body.get("times", 1)
+    if body.get("__invalid__") or not isinstance(path, str) or not path.startswith("/"):
+        return _problem("path must be a URL path such as /v1.0/users.")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        return _problem("status must be an HTTP status code.")
+    if not isinstance(times, int) or times < 1:
+        return _problem("times must be a positive integer.")
+    try:
+        if "body_b64" in body:
+            payload = base64.b64decode(str(body["body_b64"]), validate=True)
+        else:
+            payload = str(body.get("body", "")).encode()
+    except ValueError:
+        return _problem("body_b64 is not base64.")
+    content_type = str(body.get("content_type") or "application/json")
+    sim.faults.canned.append(Canned(path, status, content_type, payload, times))
+    return json_response({"queued": len(sim.faults.canned)})
 
 
 async def expire_tokens(request: Request) -> Response:
@@ -190,6 +233,8 @@ def routes() -> list[Route]:
     """The control routes."""
     return [
         Route("/_control/faults", faults, methods=["POST"]),
+        Route("/_control/hang", hang, methods=["POST"]),
+        Route("/_control/respond", respond, methods=["POST"]),
         Route("/_control/tokens/expire", expire_tokens, methods=["POST"]),
         Route("/_control/admin", admin, methods=["POST"]),
         Route("/_control/settings", settings, methods=["GET", "POST"]),

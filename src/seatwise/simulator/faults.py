@@ -34,6 +34,18 @@ class Fault:
 
 
 @dataclass
+class Canned:
+    """An answer served instead of Graph's, `times` times, to requests for `path` (a prefix
+    when it ends with `*`)."""
+
+    path: str
+    status: int
+    content_type: str
+    body: bytes
+    times: int = 1
+
+
+@dataclass
 class FaultPlan:
     """Fault probabilities plus a queue of scripted faults (served first, in order)."""
 
@@ -45,6 +57,10 @@ class FaultPlan:
     seed: int = 0
     scripted: deque[tuple[str, Fault]] = field(default_factory=deque)
     injected: dict[str, int] = field(default_factory=dict)
+    # Paths (prefixes) whose requests are accepted and never answered, until cleared.
+    hang: list[str] = field(default_factory=list)
+    # Canned answers for the next requests to a path (prefix): hostile payloads for tests.
+    canned: deque[Canned] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -85,6 +101,21 @@ class FaultPlan:
         """Queue `faults` for the next requests whose path starts with `path_prefix`."""
         for fault in faults:
             self.scripted.append((path_prefix, fault))
+
+    def hangs(self, path: str) -> bool:
+        """Whether requests to `path` are to be left unanswered."""
+        return any(path.startswith(prefix) for prefix in self.hang)
+
+    def answer(self, path: str) -> Canned | None:
+        """The canned answer for a request to `path`, if one is queued (used up by this)."""
+        for canned in self.canned:
+            wanted = canned.path
+            if path == wanted or wanted.endswith("*") and path.startswith(wanted[:-1]):
+                canned.times -= 1
+                if canned.times <= 0:
+                    self.canned.remove(canned)
+                return canned
+        return None
 
     def draw(self, path: str) -> Fault | None:
         """The fault to inject for a request to `path`, if any."""
@@ -154,6 +185,20 @@ class FaultMiddleware:
             return
         if plan.latency_s:
             await asyncio.sleep(plan.latency_s)
+        if plan.hangs(scope["path"]):
+            plan.injected["hang"] = plan.injected.get("hang", 0) + 1
+            while plan.hangs(scope["path"]):  # accepted, never answered (until cleared)
+                await asyncio.sleep(0.05)
+        canned = plan.answer(scope["path"])
+        if canned is not None:
+            plan.injected["canned"] = plan.injected.get("canned", 0) + 1
+            headers = [
+                (b"content-type", canned.content_type.encode("latin-1")),
+                (b"content-length", str(len(canned.body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": canned.status, "headers": headers})
+            await send({"type": "http.response.body", "body": canned.body})
+            return
         fault = plan.draw(scope["path"])
         if fault is None:
             await self.app(scope, receive, send)

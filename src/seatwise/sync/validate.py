@@ -83,6 +83,8 @@ def _text(value: object, limit: int = TEXT_MAX) -> str | None:
         return "is not text"
     if len(value) > limit:
         return f"is longer than {limit} characters"
+    if "\x00" in value:
+        return "contains a NUL character"
     return None
 
 
