@@ -145,3 +145,5 @@ def test_help_is_written_for_people(terminal: Terminal) -> None:
         shown = terminal(*command, "--help")
         assert shown.code == 0, shown.err
         assert "DESIGN" not in shown.out and "§" not in shown.out, command
+        assert "<bool>" not in shown.out and "Show this message" in shown.out, command
+    assert "--tenant NAME" in terminal("users", "--help").out

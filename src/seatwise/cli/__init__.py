@@ -39,6 +39,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no <bool>/<str> type column beside every option
 )
 app.command(name="demo")(demo.demo)
 app.command(name="simulate")(simulate.simulate)

@@ -11,9 +11,13 @@ from seatwise.cli.context import Context
 from seatwise.cli.output import OutputFormat, columns_option, emit, pick_columns
 
 TenantOption = Annotated[
-    str | None, typer.Option("--tenant", help="Tenant name (optional when only one exists).")
+    str | None,
+    typer.Option("--tenant", metavar="NAME", help="Tenant name (optional when only one exists)."),
 ]
-FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, csv or json.")]
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="table (fitted to the terminal), csv or json (every field)."),
+]
 IncludeUnmanagedOption = Annotated[
     bool,
     typer.Option(
@@ -40,9 +44,14 @@ TABLE_KEYS = (
 def users(
     tenant: TenantOption = None,
     format: FormatOption = OutputFormat.table,  # noqa: A002
-    upn: Annotated[str | None, typer.Option(help="Only UPNs containing this text.")] = None,
+    upn: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Only UPNs containing this text.")
+    ] = None,
     license: Annotated[  # noqa: A002
-        str | None, typer.Option("--license", help="Only holders of this SKU (part number or id).")
+        str | None,
+        typer.Option(
+            "--license", metavar="SKU", help="Only holders of this SKU (part number or id)."
+        ),
     ] = None,
     guest: Annotated[
         bool | None, typer.Option("--guest/--no-guest", help="Guests or members.")
@@ -54,14 +63,18 @@ def users(
         bool | None, typer.Option("--mfa/--no-mfa", help="MFA registered or not.")
     ] = None,
     inactive_days: Annotated[
-        int | None, typer.Option(min=0, help="No activity in the last N days (or never).")
+        int | None,
+        typer.Option(min=0, metavar="DAYS", help="No activity in the last DAYS days (or never)."),
     ] = None,
-    country: Annotated[str | None, typer.Option(help="Only users in this country.")] = None,
+    country: Annotated[
+        str | None, typer.Option(metavar="COUNTRY", help="Only users in this country.")
+    ] = None,
     sort: Annotated[
-        str, typer.Option(help="Sort by any column; prefix with '-' for descending.")
+        str,
+        typer.Option(metavar="[-]KEY", help="Sort by any column; prefix with '-' for descending."),
     ] = "upn",
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many users.")] = None,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many users first.")] = 0,
+    limit: Annotated[int | None, typer.Option(min=1, metavar="N", help="At most N users.")] = None,
+    offset: Annotated[int, typer.Option(min=0, metavar="N", help="Skip N users first.")] = 0,
     include_unmanaged: IncludeUnmanagedOption = False,
     columns: Annotated[str | None, columns_option("user")] = None,
 ) -> None:
