@@ -56,8 +56,10 @@ _MIGRATION_LOCK_KEY = 0x5EA7_0001
 # Execution option: on SQLite, take the write lock at BEGIN rather than at the first write.
 _IMMEDIATE = "seatwise_begin_immediate"
 
+# How long a SQLite connection waits for another process's write lock, unless the URL says
+# (`sqlite:///path?timeout=SECONDS`, pysqlite's own parameter).
+BUSY_TIMEOUT_S = 30.0
 _SQLITE_PRAGMAS = (
-    "PRAGMA busy_timeout=30000",  # first, so that switching to WAL waits for other writers
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
@@ -115,13 +117,26 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
-def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def _busy_timeout_ms(url: URL) -> int:
+    raw = url.query.get("timeout")
+    try:
+        seconds = float(raw if isinstance(raw, str) else BUSY_TIMEOUT_S)
+    except ValueError:
+        raise StoreError(
+            f"The database URL's timeout must be a number of seconds, not {raw!r}."
+        ) from None
+    return max(0, int(seconds * 1000))
+
+
+def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any, busy_ms: int) -> None:
     del connection_record
     # Let SQLAlchemy emit BEGIN (see `_on_sqlite_begin`): the sqlite3 module's legacy
     # transaction control neither begins before SELECT nor makes DDL transactional.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        # First, so that switching to WAL waits for other writers.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         for pragma in _SQLITE_PRAGMAS:
             cursor.execute(pragma)
     finally:
@@ -151,7 +166,12 @@ def make_engine(url: str) -> Engine:
         # thread pool) open overflow connections, which close when they come back. Statement
         # parameters (users' names, UPNs) never appear in error messages.
         engine = create_engine(parsed, pool_size=8, max_overflow=32, hide_parameters=True)
-        event.listen(engine, "connect", _on_sqlite_connect)
+        busy_ms = _busy_timeout_ms(parsed)
+
+        def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+            _on_sqlite_connect(dbapi_connection, connection_record, busy_ms)
+
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     connect_args: dict[str, Any] = {}
@@ -240,10 +260,14 @@ def session_scope(engine: Engine, *, immediate: bool = False) -> Iterator[Sessio
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
     except (OperationalError, InterfaceError) as exc:
-        raise StoreError(
-            f"The database at {describe_url(engine.url)} failed: "
-            f"{_driver_message(exc, engine.url)}."
-        ) from exc
+        message = _driver_message(exc, engine.url)
+        if engine.dialect.name == "sqlite" and "locked" in message:
+            waited = _busy_timeout_ms(engine.url) / 1000
+            raise StoreError(
+                f"The database at {describe_url(engine.url)} is locked by another process "
+                f"(waited {waited:g} s): try again when it has finished."
+            ) from exc
+        raise StoreError(f"The database at {describe_url(engine.url)} failed: {message}.") from exc
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
