@@ -148,18 +148,18 @@ class Guard:
         limit = _limit(headers)
         length = headers.get("content-length", "")
         request = Request(scope)
+        if scope["path"].startswith("/api/"):  # who asks comes first, then how much
+            found = await _api_writer(scope, headers)
+            if isinstance(found[0], Principal):
+                scope["state"][PRINCIPAL_KEY] = found  # api_principal takes it from here
+            else:
+                status, message, extra = found
+                answer = self.error_page(request, status, message)
+                answer.headers.update(extra)
+                return answer
         if length.isdigit() and int(length) > limit:
             return self.error_page(request, 413, TOO_LARGE.format(limit=limit // 1024))
-        if not scope["path"].startswith("/api/"):
-            return None
-        found = await _api_writer(scope, headers)
-        if isinstance(found, tuple) and isinstance(found[0], Principal):
-            scope["state"][PRINCIPAL_KEY] = found  # api_principal takes it from here
-            return None
-        status, message, extra = found
-        answer = self.error_page(request, status, message)
-        answer.headers.update(extra)
-        return answer
+        return None
 
 
 async def _api_writer(
