@@ -69,8 +69,9 @@ def test_line_chart_puts_higher_values_higher() -> None:
 
 
 def test_a_single_point_and_no_points() -> None:
-    one = _parse(line_chart([("2026-11-20", 5)], title="t"))
-    assert len(list(one.iter(f"{SVG}circle"))) == 1
+    one = _parse(line_chart([("2026-11-20", 5)], title="t", unit="GB"))
+    assert not list(one.iter(f"{SVG}circle")), "one day is a figure, not a lone dot"
+    assert "5 GB" in _texts(one) and any("2026-11-20" in t for t in _texts(one))
     assert "No history yet." in _texts(_parse(line_chart([], title="t")))
     assert "Nothing" in _texts(_parse(bar_chart([], title="t", empty="Nothing")))
     assert "No data yet." in _texts(_parse(stacked_bar_chart([], [], title="t")))
@@ -153,3 +154,10 @@ def test_long_labels_are_cut_but_kept_whole_in_the_tooltip() -> None:
     assert shown and shown[0].endswith("…") and len(shown[0]) < len(long)
     tips = [t.text for t in root.iter(f"{SVG}title")]
     assert f"{long} · Assigned: 3" in tips
+
+
+def test_text_is_large_enough_and_the_unit_is_written() -> None:
+    root = _parse(line_chart([("d1", 1.5), ("d2", 2.0)], title="t", unit="GB"))
+    sizes = {int(t.attrib["font-size"]) for t in root.iter(f"{SVG}text")}
+    assert min(sizes) >= 14  # ≥ 11 px on screen at 80 % of the chart's width
+    assert "GB" in _texts(root)

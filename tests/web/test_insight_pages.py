@@ -19,6 +19,8 @@ from sqlalchemy import create_engine, select
 
 from seatwise.analytics.licenses import FREE_SKUS, license_type
 from seatwise.store.schema import Sku, SkuSnapshot
+from seatwise.web import formats
+from seatwise.web.formats import money
 from tests.sync.conftest import Seatwise, serve
 from tests.sync.test_license_history import license_info_runner
 from tests.web.conftest import Web, screenshot, sign_in
@@ -50,6 +52,11 @@ def _price(seatwise: Seatwise, sku: str, cost: str, currency: str, frequency: st
 def _text(html: str) -> str:
     """The page's text with tags removed and white space collapsed (for number checks)."""
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def _spaced(shown: str) -> str:
+    """A formatted amount as `_text` reads it (no-break spaces as spaces)."""
+    return shown.replace("\u00a0", " ")
 
 
 def _csrf(html: str) -> str:
@@ -87,15 +94,17 @@ def test_overview_shows_the_cli_numbers(seatwise: Seatwise, web: Web, tmp_path: 
     assert 0 < licensed < len(users)
     assert re.search(rf'id="stat-licensed">{licensed:,}<', html)
     for currency, total in totals.items():
-        assert f"{total['annual_cost']} {currency}" in text
-        assert f"unused: {total['unused_annual_cost']} {currency}" in text
+        # Amounts as people read them: "$133,584 USD" (web.formats, Babel).
+        assert _spaced(money(total["annual_cost"], currency, whole=True)) in text
+        assert f"unused: {_spaced(money(total['unused_annual_cost'], currency))} a year" in text
     savings: dict[str, Decimal] = defaultdict(Decimal)
     for item in found:
         if item["annual_savings"] is not None:
             savings[item["currency"]] += Decimal(item["annual_savings"])
     assert savings, "the simulated tenant should have priced recommendations"
     for currency, amount in savings.items():
-        assert f"Potential savings ({currency}) {amount:.2f} {currency}" in text
+        shown = _spaced(money(amount, currency, whole=True))
+        assert f"Potential savings ({currency}) {shown}" in text
     assert re.search(rf'id="stat-recommendations">{len(found)}<', html)
     # The seats chart: one stacked bar per SKU, assigned and unused.
     licences = [item for item in licences if item["license_type"] != "free"]
@@ -112,9 +121,13 @@ def test_overview_shows_the_cli_numbers(seatwise: Seatwise, web: Web, tmp_path: 
         "Application Access",
         "License Differentiation",
     ):
-        assert re.search(rf"<td>{title}</td>\s*<td>\d{{4}}-\d\d-\d\d \d\d:\d\d UTC</td>", html)
+        assert re.search(
+            rf"<td>{title}</td>\s*<td><time [^>]+>"
+            rf"\d{{1,2}} \w{{3}} \d{{4}} \d\d:\d\d</time> UTC</td>",
+            html,
+        )
     assert "never run" not in text and ">failed<" not in html
-    assert re.search(r"<td>\d{4}-\d\d-\d\d</td>", html)  # a report refresh date
+    assert re.search(r'<td><time class="date" datetime="\d{4}-\d\d-\d\d"', html)  # refresh date
 
 
 def _licence_section(client: httpx.Client) -> str:
@@ -164,8 +177,9 @@ def test_overview_draws_the_licence_history(seatwise: Seatwise, web: Web, tmp_pa
                 run_at(datetime.combine(today - timedelta(days=2), datetime.min.time(), UTC))
                 one = _licence_section(client)
                 first = (today - timedelta(days=2)).isoformat()
-                assert f"One day of licence history so far ({first})" in one
-                assert "<circle" not in one
+                # One day: the two figures, not two lone dots.
+                assert f"On {first}; the trend is drawn from the second day on." in one
+                assert "<circle" not in one and one.count('class="figure"') == 2
                 # The tenant buys units and loses a licensed user between the days.
                 paid = [h for h in sim.tenant.holdings.values() if h.sku_id not in free]
                 paid[0].enabled += 9
@@ -196,14 +210,16 @@ def test_overview_draws_the_licence_history(seatwise: Seatwise, web: Web, tmp_pa
         sum(p["purchased"] for p in licences),
     )
     assigned, purchased = stored[latest]
-    assert f"On {latest.isoformat()}: {assigned:,} assigned of {purchased:,} purchased." in section
+    assert f"On {formats.day(latest)}: {assigned:,} assigned of {purchased:,} purchased." in section
 
 
 def _rows(html: str) -> dict[str, dict[str, str]]:
-    """The licence table: part number → {cell class → text}."""
+    """The licence table: part number → {cell class → text} (the name is the row's heading)."""
     rows: dict[str, dict[str, str]] = {}
     for sku, body in re.findall(r'<tr data-sku="([^"]+)"[^>]*>(.*?)</tr>', html, re.S):
-        cells = re.findall(r'<td class="(?:num )?([a-z]+)">(.*?)</td>', body, re.S)
+        cells = re.findall(
+            r'<(?:td|th scope="row") class="(?:num )?([a-z]+)">(.*?)</t[dh]>', body, re.S
+        )
         rows[sku] = {name: _text(value).strip() for name, value in cells}
     return rows
 
@@ -222,17 +238,25 @@ def test_licenses_page_shows_the_cli_positions(
     for item in expected:
         row = rows[item["sku_part_number"]]
         assert row["name"].startswith(item["name"])
-        assert row["purchased"] == str(item["purchased"])
-        assert row["assigned"] == str(item["assigned"])
-        assert row["available"] == str(item["available"])
-        assert row["managed"] == ("Yes" if item["managed"] else "No")
-        assert row["cost"] == (item["cost"] or "")
-        assert row["annual"] == (item["annual_cost"] or "")
-        assert row["unused"] == (item["unused_annual_cost"] or "")
+        assert item["sku_part_number"] in row["name"]
+        assert row["purchased"] == f"{item['purchased']:,}"
+        assert row["assigned"] == f"{item['assigned']:,}"
+        assert row["available"] == f"{item['available']:,}"
+        assert ("unmanaged" in row["name"]) == (not item["managed"])
+        cost = money(item["cost"], item["currency"], exact=True)
+        frequency = item["payment_frequency"] or ""
+        assert row["cost"] == _spaced(f"{cost} {frequency}".strip() if cost else "")
+        assert row["annual"] == _spaced(money(item["annual_cost"], item["currency"], whole=True))
+        assert row["unused"] == _spaced(
+            money(item["unused_annual_cost"], item["currency"], whole=True)
+        )
     [eur] = totals
     assert re.search(
-        rf'data-currency="EUR"><td>EUR</td><td class="num">{eur["annual_cost"]}</td>'
-        rf'<td class="num">{eur["unused_annual_cost"]}</td>',
+        r'data-currency="EUR"><td>EUR</td><td class="num">'
+        + re.escape(money(eur["annual_cost"], "EUR"))
+        + r'</td><td class="num">'
+        + re.escape(money(eur["unused_annual_cost"], "EUR"))
+        + "</td>",
         html,
     )
     assert "Edit</a>" in html
@@ -262,10 +286,10 @@ def test_an_admin_edits_a_contract_in_the_browser(
     expected = Decimal("31.25") * 12 * stored["purchased"]
     assert stored["annual_cost"] == f"{expected:.2f}"
     row = page.locator('tr[data-sku="ENTERPRISEPACK"]')
-    assert row.locator("td.cost").inner_text() == "31.25"
-    assert row.locator("td.currency").inner_text() == "GBP"
-    assert row.locator("td.annual").inner_text() == stored["annual_cost"]
-    assert row.locator("td.unused").inner_text() == stored["unused_annual_cost"]
+    assert row.locator("td.cost .nowrap").inner_text() == money("31.25", "GBP", exact=True)
+    assert row.locator("td.annual").inner_text() == money(stored["annual_cost"], "GBP", whole=True)
+    unused = money(stored["unused_annual_cost"], "GBP", whole=True)
+    assert row.locator("td.unused").inner_text() == unused
     assert page.locator('#totals tr[data-currency="GBP"]').count() == 1
     screenshot(page, "licenses")
 
@@ -343,7 +367,7 @@ def test_an_admin_toggles_managed(seatwise: Seatwise, web: Web, tmp_path: Path) 
         done = client.post(f"/licenses/{sku}/managed", data={"csrf_token": token, "managed": "no"})
         assert done.status_code == 303
         html = client.get(done.headers["location"]).text
-        assert _rows(html)["ENTERPRISEPACK"]["managed"] == "No"
+        assert "unmanaged" in _rows(html)["ENTERPRISEPACK"]["name"]
         assert 'id="totals"' not in html  # its cost no longer counts
     [stored] = [p for p in _json(seatwise, "licenses", "--all") if p["sku_id"] == sku]
     assert stored["managed"] is False and stored["cost"] == "20.50"
@@ -388,7 +412,8 @@ def test_activity_page_shows_the_cli_activity(seatwise: Seatwise, web: Web, tmp_
     assert any(r["Teams"] == "never" for r in per_user)
     # Directory data with markup is shown as text.
     name = per_user[marked]["display_name"]
-    assert "<script" not in escaped.split("<main>", 1)[1] and "<img" not in escaped
+    main = escaped.split("<main>", 1)[1].split("</main>", 1)[0]
+    assert "<script" not in main and "<img" not in escaped
     assert str(markupsafe_escape(name)) in escaped
     # The summary (distribution) as --summary prints it.
     for record in summary:
@@ -469,13 +494,13 @@ def test_recommendations_show_the_first_results_of_each_rule_and_count_them_all(
         capped = client.get("/recommendations", params={"per_rule": 2}).text
         section = _section(capped, rule)
         assert f'<span class="badge">{len(items)}</span>' in section
-        shown = [i["upn"] for i in items if f"<td>{i['upn']}</td>" in section]
+        shown = [i["upn"] for i in items if f'data-upn="{i["upn"]}"' in section]
         assert shown == [i["upn"] for i in items[:2]]
         assert f"Showing the first 2 of {len(items)}." in _text(section)
         link = re.search(r'href="(/recommendations\?[^"]+)">Show all', section)
         assert link is not None
         everything = _section(client.get(link.group(1).replace("&amp;", "&")).text, rule)
-        assert all(f"<td>{i['upn']}</td>" in everything for i in items)
+        assert all(f'data-upn="{i["upn"]}"' in everything for i in items)
         assert "Showing the first" not in everything
         refused = client.get("/recommendations", params={"per_rule": 0})
         assert refused.status_code == 422

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from seatwise.web import formats
+from seatwise.web.pages.users import SHOWN
 from tests.sync.conftest import Seatwise, Sim, serve
 from tests.web.conftest import Web, screenshot, sign_in
 
@@ -41,8 +43,9 @@ def _row_ids(page_html: str) -> list[str]:
 
 
 def _cells(page_html: str, user_id: str) -> list[str]:
+    """The text of a row's cells, its heading (the user) first."""
     row = page_html.split(f'<tr data-id="{user_id}">', 1)[1].split("</tr>", 1)[0]
-    cells = re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+    cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S)
     return [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells]
 
 
@@ -61,19 +64,26 @@ def test_filtered_sorted_paged_users_are_the_clis(sim: Sim, web: Web, seatwise: 
     assert f"{len(everyone):,} users" in text
     assert _row_ids(text) == [u["id"] for u in everyone[100:200]]
     assert 'rel="prev"' in text
-    # Every §4 column but the id (the UPN links to the detail page) is a sort link.
+    # Every §4 column but the id (the UPN links to the detail page) is a sort link; the most
+    # useful come first, and the sorted column is shown although it is not one of them.
     keys = _headings(text)
-    assert keys[0] == "upn" and "days_since_last_activity" in keys and len(keys) == 26
-    # Values as the CLI has them, booleans as Yes/No.
+    assert keys[: len(SHOWN)] == list(SHOWN) and len(keys) == 26
+    shown = re.findall(r'<th scope="col" data-col="([a-z_]+)" class="(?:asc|desc)?"', text)
+    assert shown == [*SHOWN, "mail_usage_mb"]
+    assert "Sorted by <strong>Mailbox</strong>, descending" in text
+    # Values as the CLI has them, for people: booleans as Yes/No, sizes in MB or GB, dates.
     record = everyone[100]
     cells = dict(zip(keys, _cells(text, record["id"]), strict=True))
-    assert cells["upn"] == record["upn"]
+    assert cells["upn"] == record["upn"] + (record["display_name"] or "")
     assert cells["mfa_enabled"] == {True: "Yes", False: "No", None: ""}[record["mfa_enabled"]]
     assert cells["guest"] == "No"
-    assert cells["mail_usage_mb"] == (
-        "" if record["mail_usage_mb"] is None else str(record["mail_usage_mb"])
+    assert cells["mail_usage_mb"] == html.unescape(formats.size_mb(record["mail_usage_mb"]))
+    last = record["last_activity"]
+    assert cells["last_activity"] == (
+        re.sub(r"<[^>]+>", "", formats.day(last)) if last else "Never"
     )
-    assert cells["last_activity"] == (record["last_activity"] or "Never")
+    names = {lic["name"] for lic in record["licenses"]}
+    assert all(name in cells["licenses"] for name in names)
 
 
 def test_other_filters_and_sort_match_the_cli(sim: Sim, web: Web, seatwise: Seatwise) -> None:
@@ -167,10 +177,19 @@ def test_markup_in_directory_data_is_shown_as_text(
     sign_in(page, "viewer")
     page.goto("/users")
     assert page.locator("#users-table tbody tr").count() == 100
+    assert not page.locator("#users-table th[data-col=title]").is_visible()
     screenshot(page, "users")
+    # The column chooser: ticking a column shows it at once, and it is remembered.
+    for key in ("title", "display_name"):
+        page.click("#col-chooser summary")
+        with page.expect_navigation():
+            page.check(f"#col-chooser input[value={key}]")
+        assert page.locator(f"#users-table th[data-col={key}]").is_visible()
     page.click("#users-table th a[data-key=display_name]")
     page.wait_for_url("**sort=display_name**")
-    page.goto(f"/users?upn={hostile['upn'][:-1]}")
+    assert "Display name" in page.locator("#sort-cue").inner_text()
+    page.goto(f"/users?upn={hostile['upn'][:-1]}")  # no columns named: the remembered ones
+    page.wait_for_url("**cols=**")
     row = page.locator(f'tr[data-id="{hostile["id"]}"]')
     assert hostile["display_name"] in row.inner_text()
     assert hostile["title"] and hostile["title"] in row.inner_text()

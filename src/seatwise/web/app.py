@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "flag and plans. Lists answer `{value: [...], @odata.nextLink}` like OData, so "
             "Power BI's OData and Web connectors page through them."
         ),
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI and ReDoc from the package: web.pages.apidocs
         redoc_url=None,
         lifespan=_lifespan,
         openapi_url="/api/v1/openapi.json",

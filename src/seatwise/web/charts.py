@@ -9,7 +9,15 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-__all__ = ["MAX_DOTS", "PALETTE", "bar_chart", "line_chart", "lines_chart", "stacked_bar_chart"]
+__all__ = [
+    "MAX_DOTS",
+    "PALETTE",
+    "TEXT",
+    "bar_chart",
+    "line_chart",
+    "lines_chart",
+    "stacked_bar_chart",
+]
 
 # Colours of the series, in order (readable on white, distinguishable in greyscale).
 PALETTE = ("#2456c9", "#9bb4ea", "#1f7a4d", "#a05a00", "#b42318", "#6b4fbb", "#5b6577")
@@ -19,6 +27,11 @@ MAX_DOTS = 200
 _INK = "#1d2433"
 _MUTED = "#5b6577"
 _GRID = "#dfe3ea"
+# Text sizes in the chart's own units: pages show charts at 80% of their width at the least
+# (two cards side by side at 1,024 px), so text stays at 11 px or more on screen.
+TEXT = 14
+SMALL = 14
+_CHAR = 0.6  # about the width of one character, in font sizes
 
 
 def _number(value: float) -> str:
@@ -52,16 +65,16 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> Markup:
     return Markup(head + "".join(body) + "</svg>")
 
 
-def _text(x: float, y: float, label: object, anchor: str = "start", size: int = 12) -> str:
+def _text(x: float, y: float, label: object, anchor: str = "start", size: int = TEXT) -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{_INK}" '
         f'text-anchor="{anchor}">{escape(str(label))}</text>'
     )
 
 
-def _fit(label: str, width: float) -> str:
-    """`label` cut with an ellipsis to about `width` pixels of 12px text (tooltips keep it)."""
-    room = max(int(width / 6.5), 4)
+def _fit(label: str, width: float, size: int = TEXT) -> str:
+    """`label` cut with an ellipsis to about `width` units of text (tooltips keep it whole)."""
+    room = max(int(width / (_CHAR * size)), 4)
     return label if len(label) <= room else label[: room - 1] + "…"
 
 
@@ -69,9 +82,9 @@ def _legend(series: Sequence[str], x: float, y: float) -> list[str]:
     parts = []
     for i, name in enumerate(series):
         colour = PALETTE[i % len(PALETTE)]
-        parts.append(f'<rect x="{x:.1f}" y="{y - 10:.1f}" width="12" height="12" fill="{colour}"/>')
-        parts.append(_text(x + 16, y, name))
-        x += 30 + 7 * len(name)
+        parts.append(f'<rect x="{x:.1f}" y="{y - 11:.1f}" width="13" height="13" fill="{colour}"/>')
+        parts.append(_text(x + 18, y, name))
+        x += 34 + _CHAR * TEXT * len(name)
     return parts
 
 
@@ -79,19 +92,40 @@ def _empty(title: str, width: int, message: str) -> Markup:
     return _svg(width, 60, title, [_text(width / 2, 35, message, "middle")])
 
 
+def _figures(
+    label: str, series: Sequence[tuple[str, Sequence[float]]], *, title: str, width: int, unit: str
+) -> Markup:
+    """One day of data: each series' value as a large figure (a lone dot says nothing), with
+    the day and a note that the trend starts with the second day."""
+    body: list[str] = []
+    column = width / len(series)
+    for i, (name, values) in enumerate(series):
+        x = column * i + column / 2
+        figure = f"{_number(values[0])} {unit}".strip()
+        body.append(
+            f'<text x="{x:.1f}" y="58" font-size="34" font-weight="600" fill="{_INK}" '
+            f'text-anchor="middle" class="figure">{escape(figure)}</text>'
+        )
+        if name:
+            body.append(_text(x, 84, name, "middle"))
+    note = f"On {label}; the trend is drawn from the second day on."
+    body.append(_text(width / 2, 116, _fit(note, width - 20), "middle"))
+    return _svg(width, 132, title, body)
+
+
 def bar_chart(
     items: Sequence[tuple[str, float]],
     *,
     title: str,
-    width: int = 640,
-    bar_height: int = 22,
+    width: int = 560,
+    bar_height: int = 24,
     empty: str = "No data yet.",
 ) -> Markup:
     """Horizontal bars, one per (label, value), with the value at the end of each bar."""
     if not items:
         return _empty(title, width, empty)
-    label_w = min(260, 20 + 7 * max(len(label) for label, _ in items))
-    plot_w = width - label_w - 70
+    label_w = min(250, 20 + _CHAR * TEXT * max(len(label) for label, _ in items))
+    plot_w = width - label_w - 80
     top = max((value for _, value in items), default=0)
     scale = plot_w / top if top > 0 else 0.0
     gap = 8
@@ -114,8 +148,8 @@ def stacked_bar_chart(
     series: Sequence[tuple[str, Sequence[float]]],
     *,
     title: str,
-    width: int = 640,
-    bar_height: int = 22,
+    width: int = 560,
+    bar_height: int = 24,
     empty: str = "No data yet.",
 ) -> Markup:
     """Horizontal stacked bars: one bar per category, one segment per (series name, values);
@@ -125,13 +159,13 @@ def stacked_bar_chart(
     for name, values in series:
         if len(values) != len(categories):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(categories)}")
-    label_w = min(260, 20 + 7 * max(len(c) for c in categories))
-    plot_w = width - label_w - 70
+    label_w = min(250, 20 + _CHAR * TEXT * max(len(c) for c in categories))
+    plot_w = width - label_w - 80
     totals = [sum(max(v[i], 0) for _, v in series) for i in range(len(categories))]
     top = max(totals, default=0)
     scale = plot_w / top if top > 0 else 0.0
     gap = 8
-    legend_h = 26
+    legend_h = 30
     height = legend_h + len(categories) * (bar_height + gap) + gap
     body = _legend([name for name, _ in series], label_w, 16)
     for i, category in enumerate(categories):
@@ -156,9 +190,10 @@ def line_chart(
     points: Sequence[tuple[str, float]],
     *,
     title: str,
-    width: int = 640,
+    width: int = 560,
     height: int = 220,
     empty: str = "No history yet.",
+    unit: str = "",
 ) -> Markup:
     """A line over (x label, value) points in order, with a y axis from 0 and dots; the first
     and last x labels are written under the axis (every label is in the dot's tooltip)."""
@@ -169,6 +204,7 @@ def line_chart(
         width=width,
         height=height,
         empty=empty,
+        unit=unit,
     )
 
 
@@ -177,24 +213,28 @@ def lines_chart(
     series: Sequence[tuple[str, Sequence[float]]],
     *,
     title: str,
-    width: int = 640,
+    width: int = 560,
     height: int = 220,
     empty: str = "No history yet.",
     min_points: int = 1,
+    unit: str = "",
 ) -> Markup:
     """Lines over shared x labels, one per (series name, values), on one y axis from 0, with a
     legend when there are several series. Each point has a dot whose tooltip names its label
     (and series); past `MAX_DOTS` points the lines go without dots. The first and last x labels
-    are written under the axis. Fewer than `min_points` labels draw `empty` instead."""
+    are written under the axis; `unit` (e.g. "GB") above the y axis. Fewer than `min_points`
+    labels draw `empty` instead; a single label draws each value as a large figure."""
     if not labels or not series or len(labels) < min_points:
         return _empty(title, width, empty)
     for name, values in series:
         if len(values) != len(labels):
             raise ValueError(f"series {name!r} has {len(values)} values for {len(labels)}")
     named = len(series) > 1
-    left, right, top_pad, bottom = 56, 16, 14, 30
+    if len(labels) == 1:
+        return _figures(labels[0], series, title=title, width=width, unit=unit)
+    left, right, top_pad, bottom = 64, 16, 14, 32
     if named:
-        top_pad += 22  # room for the legend
+        top_pad += 26  # room for the legend
     plot_w = width - left - right
     plot_h = height - top_pad - bottom
     top = _ceiling(max(max(values) for _, values in series))
@@ -211,7 +251,9 @@ def lines_chart(
         body.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="{_GRID}"/>'
         )
-        body.append(_text(left - 6, y + 4, _number(tick), "end", 11))
+        body.append(_text(left - 6, y + 5, _number(tick), "end", SMALL))
+    if unit:
+        body.append(_text(left - 6, top_pad - 6 if not named else top_pad - 30, unit, "end", SMALL))
     coords: list[tuple[float, float]] = []
     for s, (name, values) in enumerate(series):
         colour = PALETTE[s % len(PALETTE)]
@@ -227,7 +269,7 @@ def lines_chart(
                 f"<title>{tip}: {escape(_number(value))}</title></circle>"
             )
     base = height - 10
-    body.append(_text(coords[0][0], base, labels[0], "start", 11))
+    body.append(_text(coords[0][0], base, labels[0], "start", SMALL))
     if count > 1:
-        body.append(_text(coords[-1][0], base, labels[-1], "end", 11))
+        body.append(_text(coords[-1][0], base, labels[-1], "end", SMALL))
     return _svg(width, height, title, body)

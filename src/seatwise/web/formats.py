@@ -13,7 +13,7 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, get_currency_symbol
 from markupsafe import Markup, escape
 
-__all__ = ["FILTERS", "day", "moment", "money", "number", "size_mb", "when"]
+__all__ = ["FILTERS", "day", "moment", "money", "number", "size_mb", "upn", "when"]
 
 LOCALE = "en"
 _DAY = "d MMM y"
@@ -37,13 +37,16 @@ def number(value: object, decimals: int = 1) -> str:
     return format_decimal(amount, format=pattern, locale=LOCALE)
 
 
-def money(value: object, currency: str | None = None, *, whole: bool = False) -> str:
+def money(
+    value: object, currency: str | None = None, *, whole: bool = False, exact: bool = False
+) -> str:
     """An amount with separators, the currency's symbol and its code ("$133,584.00 USD",
-    "CHF 1,200.00"); without a currency, the amount alone. `whole` drops the cents."""
+    "CHF 1,200.00"); without a currency, the amount alone. `whole` drops the cents; `exact`
+    keeps up to 4 decimals (unit prices as entered)."""
     amount = _decimal(value)
     if amount is None:
         return ""
-    pattern = "#,##0" if whole else "#,##0.00"
+    pattern = "#,##0" if whole else "#,##0.00##" if exact else "#,##0.00"
     shown = format_decimal(amount, format=pattern, locale=LOCALE)
     if not currency:
         return shown
@@ -114,7 +117,14 @@ def when(value: object) -> str:
     return text.replace("_", " ")
 
 
+def upn(value: object) -> Markup:
+    """A UPN that may break only before its "@" and after a guest's "#EXT#", never mid-word."""
+    text = str(escape("" if value is None else value))
+    return Markup(text.replace("#EXT#", "#EXT#<wbr>").replace("@", "<wbr>@"))
+
+
 FILTERS = {
+    "upn": upn,
     "number": number,
     "money": money,
     "size_mb": size_mb,

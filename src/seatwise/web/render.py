@@ -23,6 +23,7 @@ NAV = (
     ("/reclamation", "Reclamation"),
     ("/tasks", "Tasks"),
     ("/settings", "Settings"),
+    ("/api/docs", "API"),
 )
 
 

@@ -116,20 +116,25 @@ def _listing(request: Request, user: Principal, messages: list[tuple[str, str]])
     with web_state(request).session() as session:
         tenants = all_tenants(session)
         tenant = pick_tenant(request, session)
-        context: dict[str, Any] = {"messages": messages, "horizon": HORIZON_DAYS}
+        context: dict[str, Any] = {
+            "messages": messages,
+            "horizon": HORIZON_DAYS,
+            "today": date.today(),
+        }
         if tenant is not None:
             found = view.build(
                 inputs.sku_rows(session, tenant.pk), inputs.contract_rows(session, tenant.pk), True
             )
             counted = [p for p in found if p.counted]
+            paid = [p for p in counted if p.license_type != "free"]  # free ones come in 10,000s
             context |= {
                 "positions": found,
                 "totals": view.totals(counted),
                 "expiring": view.expiring(counted, date.today(), HORIZON_DAYS),
                 "unused_chart": charts.bar_chart(
-                    [(p.name, float(p.available)) for p in counted if p.available > 0],
-                    title="Unused licences per SKU",
-                    empty="Every purchased licence is assigned.",
+                    [(p.name, float(p.available)) for p in paid if p.available > 0],
+                    title="Unused paid licences per SKU",
+                    empty="Every paid licence is assigned.",
                 ),
                 "money": view.money,
                 "price": view.price,

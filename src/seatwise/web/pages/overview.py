@@ -165,15 +165,8 @@ def licence_trend(
 
 
 def licence_chart(days: list[LicenceDay]) -> Markup:
-    """The line chart of licences assigned and purchased per day; it needs two days at least,
-    and says how much history there is until then."""
-    if not days:
-        empty = "No licence history yet: run a sync."
-    else:
-        empty = (
-            f"One day of licence history so far ({days[0].day.isoformat()}): the trend starts "
-            "after the next day's sync."
-        )
+    """The line chart of licences assigned and purchased per day; on the first day the two
+    figures, with a note that the trend starts with the next day's sync."""
     return charts.lines_chart(
         [d.day.isoformat() for d in days],
         [
@@ -181,8 +174,7 @@ def licence_chart(days: list[LicenceDay]) -> Markup:
             ("Purchased", [float(d.purchased) for d in days]),
         ],
         title="Licences assigned and purchased per day",
-        empty=empty,
-        min_points=2,
+        empty="No licence history yet: run a sync.",
     )
 
 
@@ -214,10 +206,14 @@ def _summary(session: Session, tenant: Tenant, recommended: list[Recommendation]
         "savings": savings(recommended),
         "freshness": freshness(session, tenant.pk),
         "active_chart": charts.line_chart(
-            active_trend(session, tenant.pk), title="Users of Microsoft 365 apps per report day"
+            active_trend(session, tenant.pk),
+            title="Users of Microsoft 365 apps per report day",
+            unit="users",
         ),
         "storage_chart": charts.line_chart(
-            storage_trend(session, tenant.pk), title="Mailbox and OneDrive storage (GB) per day"
+            storage_trend(session, tenant.pk),
+            title="Mailbox and OneDrive storage (GB) per day",
+            unit="GB",
         ),
         "licence_chart": licence_chart(history),
         "licence_latest": history[-1] if history else None,

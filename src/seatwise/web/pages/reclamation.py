@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Form, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
+from seatwise.analytics.inputs.users import sku_names
 from seatwise.errors import AppError, PlanError
 from seatwise.reclaim import Outcome, approve, get_plan, plan_records, plan_summary
 from seatwise.reclaim.audit import events
@@ -142,6 +144,31 @@ def _queued_job(request: Request, tenant_pk: int, plan_pk: int) -> dict[str, Any
     return next((j for j in jobs if j["kind"] != "sync" and j["plan_pk"] == plan_pk), None)
 
 
+def by_user(records: list[dict[str, Any]], names: dict[str, str]) -> list[dict[str, Any]]:
+    """The plan's records (one per user and licence) as one entry per user, in order: the
+    user's facts and reasons once, their licences (with product names) and the annual cost
+    per currency of what is removed."""
+    people: dict[str, dict[str, Any]] = {}
+    for record in records:
+        person = people.setdefault(
+            record["user_id"],
+            {
+                **{k: record[k] for k in ("upn", "user_id", "state", "undo_state", "message")},
+                "reasons": record["reasons"],
+                "protected": record["protected"],
+                "licences": [],
+                "costs": {},
+            },
+        )
+        person["licences"].append({**record, "name": names.get(record["sku"], record["sku"])})
+        if record["annual_cost"] is not None and record["action"].startswith("remove"):
+            costs = person["costs"]
+            costs[record["currency"]] = costs.get(record["currency"], 0) + Decimal(
+                record["annual_cost"]
+            )
+    return list(people.values())
+
+
 @router.get("/reclamation/plans/{plan_pk}")
 def plan_page(request: Request, user: User, plan_pk: PlanPk) -> Response:
     """One plan: summary, every user and licence, the actions its status allows."""
@@ -151,12 +178,18 @@ def plan_page(request: Request, user: User, plan_pk: PlanPk) -> Response:
         plan = get_plan(session, tenant.pk, plan_pk)
         summary = plan_summary(session, plan)
         records = list(plan_records(session, plan))
+        names = dict(sku_names(session, tenant.pk).values())
         job = job_of(tenant.pk, plan_pk)
         queued = _queued_job(request, tenant.pk, plan_pk)
         return page(
             request,
             "reclamation_plan.html",
-            {"plan": summary, "records": records, "job": job, "queued": queued},
+            {
+                "plan": summary,
+                "people": by_user(records, names),
+                "job": job,
+                "queued": queued,
+            },
             user=user,
             tenant=tenant,
             tenants=tenants,

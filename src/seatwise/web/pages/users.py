@@ -46,12 +46,25 @@ FILTERS = (
 )
 HEADINGS = {
     "upn": "UPN",
-    "mfa_enabled": "MFA enabled",
-    "mail_usage_mb": "Mail MB",
-    "onedrive_usage_mb": "OneDrive MB",
+    "block_credentials": "Blocked",
+    "mfa_enabled": "MFA",
+    "mail_usage_mb": "Mailbox",
+    "onedrive_usage_mb": "OneDrive",
     "days_since_last_activity": "Days inactive",
     "on_premises_sync": "On-premises sync",
 }
+# The columns shown unless the column chooser (`cols`) says otherwise, first and in this order;
+# they fit 1,024 px. The rest follow in the view's order.
+SHOWN = (
+    "upn",
+    "licenses",
+    "last_activity",
+    "days_since_last_activity",
+    "block_credentials",
+    "mfa_enabled",
+    "country",
+)
+ORDER = (*SHOWN, *(k for k in KEYS if k not in SHOWN and k != "id"))
 HISTORY_DAYS = 90
 # Which usage report each column comes from: (columns, what the report is, report name).
 REPORT_COLUMNS: tuple[tuple[tuple[str, ...], str, str], ...] = (
@@ -151,7 +164,19 @@ def query_from(params: Mapping[str, str]) -> inputs.UserQuery:
 
 def _kept(params: Mapping[str, str]) -> dict[str, str]:
     """The filter and sort parameters that are set (links keep them)."""
-    return {k: params[k] for k in (*FILTERS, "sort") if params.get(k)}
+    return {k: params[k] for k in (*FILTERS, "sort", "cols") if params.get(k)}
+
+
+def chosen_columns(params: Mapping[str, str]) -> set[str]:
+    """The columns to show: `cols` (comma-separated keys; unknown ones ignored) or `SHOWN`;
+    the UPN always, and the sorted column so that the order can be seen."""
+    asked = {k for k in (params.get("cols") or "").split(",") if k in ORDER}
+    shown = asked or set(SHOWN)
+    shown.add("upn")
+    sort = (params.get("sort") or "upn").lstrip("-")
+    if sort in ORDER:
+        shown.add(sort)
+    return shown
 
 
 def _href(path: str, params: Mapping[str, str], **changes: str | int | None) -> str:
@@ -181,6 +206,10 @@ def _countries(session: Session, tenant_pk: int) -> list[str]:
 def users_page(request: Request, user: User) -> Response:
     """The Users view of the chosen tenant: filters, sortable columns, 100 users a page."""
     params = dict(request.query_params)
+    picked = request.query_params.getlist("col")  # the column chooser's form
+    if picked:
+        params["cols"] = ",".join(k for k in ORDER if k in picked)
+        params.pop("col", None)
     query = query_from(params)
     number = _whole(params.get("page"), "Page", minimum=1) or 1
     kept = _kept(params)
@@ -203,18 +232,20 @@ def users_page(request: Request, user: User) -> Response:
             windows = report_windows(inputs.report_dates(session, tenant.pk))
             notes = column_notes(windows)
             sort = kept.get("sort", "upn")
+            shown = chosen_columns(params)
             columns = [
                 {
                     "key": key,
-                    "label": heading(key),
+                    "label": "User" if key == "upn" else heading(key),
                     "href": _href(
                         "/users", kept, sort=f"-{key}" if sort == key else key, page=None
                     ),
                     "order": "asc" if sort == key else "desc" if sort == f"-{key}" else "",
                     "note": notes.get(key),
+                    "shown": key in shown,
+                    "default": key in SHOWN,
                 }
-                for key in KEYS
-                if key != "id"
+                for key in ORDER
             ]
             context.update(
                 records=records,
@@ -227,7 +258,11 @@ def users_page(request: Request, user: User) -> Response:
                 prev_href=_href("/users", kept, page=number - 1) if number > 1 else None,
                 next_href=_href("/users", kept, page=number + 1) if number < pages else None,
                 csv_href=_href("/users.csv", {**kept, "tenant": tenant.name}),
-                skus=sorted({part for sku, (part, _) in names.items() if sku not in hidden}),
+                skus=sorted(
+                    {(name, part) for sku, (part, name) in names.items() if sku not in hidden}
+                ),
+                sorted_by=next((c for c in columns if c["order"]), None),
+                reset_href=_href("/users", kept, cols=",".join(SHOWN), page=None),
                 windows=windows,
                 countries=_countries(session, tenant.pk),
             )
