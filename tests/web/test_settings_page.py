@@ -346,3 +346,84 @@ def test_sign_in_started_in_one_process_is_finished_in_another(
         ]
         assert seatwise("sync", "--tenant", "contoso", "--task", "license-info").code == 0
     assert sim.tenant.app.client_secret.encode() not in _stored(seatwise, web)
+
+
+def _flashes(client: httpx.Client) -> list[str]:
+    page = client.get("/settings")
+    return [html.unescape(m) for m in re.findall(r'<p class="flash \w+">(.*?)</p>', page.text)]
+
+
+def _account_post(client: httpx.Client, action: str, **fields: str) -> list[str]:
+    path = "/settings/accounts" + (f"/{action}" if action else "")
+    answer = client.post(path, data={"csrf_token": _csrf(client), **fields})
+    assert answer.status_code == 303 and answer.headers["location"] == "/settings#accounts"
+    return _flashes(client)
+
+
+def test_admins_manage_accounts_on_settings(web: Web) -> None:
+    with web.client() as viewer:
+        web.login(viewer, "viewer")
+        assert 'id="accounts"' not in viewer.get("/settings").text
+    with web.client() as admin, web.client() as carol:
+        web.login(admin, "admin")
+        page = admin.get("/settings").text
+        assert 'id="account-list"' in page and 'data-account="viewer"' in page
+        assert _account_post(
+            admin, "", username="carol", password="carol's long password", role="viewer"
+        ) == ["Account carol created with role viewer."]
+        assert _account_post(admin, "", username="dave", password="short", role="viewer") == [
+            "A password needs at least 10 characters."
+        ]
+        web_login = _sign(carol, "carol", "carol's long password")
+        assert web_login == 303 and carol.get("/").status_code == 200
+        assert _account_post(admin, "role", username="carol", role="admin") == [
+            "Account carol is admin; its sessions have ended."
+        ]
+        assert carol.get("/").status_code == 303
+        assert _sign(carol, "carol", "carol's long password") == 303
+        assert _account_post(
+            admin, "password", username="carol", password="a brand new password"
+        ) == ["New password set for carol; its sessions have ended."]
+        assert carol.get("/").status_code == 303
+        assert _sign(carol, "carol", "carol's long password") == 401
+        assert _account_post(admin, "disable", username="carol") == ["Account carol disabled."]
+        assert _sign(carol, "carol", "a brand new password") == 401
+        assert 'data-account="carol"' in admin.get("/settings").text
+        assert _account_post(admin, "enable", username="carol") == ["Account carol enabled."]
+        assert _sign(carol, "carol", "a brand new password") == 303
+        assert _account_post(admin, "delete", username="carol") == ["Account carol deleted."]
+        assert carol.get("/").status_code == 303
+        assert 'data-account="carol"' not in admin.get("/settings").text
+        refused = _account_post(admin, "disable", username="admin")
+        assert refused == [
+            "admin is the last active admin and cannot be disabled; make another account admin "
+            "first."
+        ]
+        assert _account_post(admin, "role", username="admin", role="viewer")[0].startswith(
+            "admin is the last active admin"
+        )
+        assert admin.get("/settings").status_code == 200  # still an admin, still signed in
+        nothing = admin.post(
+            "/settings/accounts/promote", data={"csrf_token": _csrf(admin), "username": "viewer"}
+        )
+        assert nothing.status_code == 404
+
+
+def _sign(client: httpx.Client, username: str, password: str) -> int:
+    form = client.get("/login")
+    csrf = form.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    answer = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": csrf}
+    )
+    return answer.status_code
+
+
+def test_disabling_an_account_in_chromium(page: Any, web: Web) -> None:
+    sign_in(page, "admin")
+    page.goto("/settings#accounts")
+    row = page.locator('tr[data-account="viewer"]')
+    row.locator('button[data-action="disable"]').click()
+    page.wait_for_url("**/settings#accounts")
+    assert "Account viewer disabled." in page.locator("main").inner_text()
+    assert page.locator('tr[data-account="viewer"] .badge').inner_text() == "disabled"
+    screenshot(page, "settings-accounts")
