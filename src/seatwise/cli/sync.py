@@ -119,7 +119,8 @@ def run_with_progress(ctx: Context, tenant: str | None, tasks: list[str]) -> Non
     results = outcome.results
     summary = Table(title=f"Sync of {name}")
     for column in ("task", "status", "seconds", "items", "rows changed", "notes"):
-        summary.add_column(column, overflow="fold")
+        # names and numbers on one line; counts and notes wrap between words, never inside one
+        summary.add_column(column, no_wrap=column in ("task", "status", "seconds"))
     for result in results:
         items = ", ".join(
             f"{k} {v:,}"
@@ -159,14 +160,14 @@ def tasks(
         _print_jobs(ctx, tenant_pk, name, limit)
     with ctx.session() as session:
         row = ctx.tenant(session, name)
-        table = Table(title=f"Task runs of {row.name}")
+        table = Table(title=f"Task runs of {row.name} (UTC)")
         for column in ("started", "task", "status", "seconds", "error / notes"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, no_wrap=column != "error / notes")
         for run in reads.recent_runs(session, row.pk, limit):
             detail = run.error or " ".join(run.notes or [])
             seconds = f"{run.duration_s:.1f}" if run.duration_s is not None else ""
             table.add_row(
-                run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+                run.started_at.strftime("%Y-%m-%d %H:%M"),
                 TASK_TITLES.get(run.task, run.task),
                 run.status,
                 seconds,
@@ -185,7 +186,7 @@ def _print_jobs(ctx: Context, tenant_pk: int, name: str, limit: int) -> None:
         return
     table = Table(title=f"Jobs of {name}")
     for column in ("job", "what", "state", "retries", "queued by", "queued", "finished", "error"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, no_wrap=column not in ("what", "queued by", "error"))
     for job in jobs:
         what = TASK_TITLES.get(job["task"], job["task"])
         if job["kind"] != "sync":
@@ -206,4 +207,4 @@ def _print_jobs(ctx: Context, tenant_pk: int, name: str, limit: int) -> None:
 def _moment(value: object) -> str:
     from datetime import datetime
 
-    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime) else ""
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else ""
