@@ -281,3 +281,78 @@ def test_signing_out_ends_a_copied_session_cookie(web: Web) -> None:
             # The epoch moved on before the answer: the copy is refused on the very next call.
             assert thief.get("/settings").status_code == 303
             assert thief.get("/api/v1/tenants").status_code == 401
+
+
+def test_download_names_follow_rfc_6266() -> None:
+    from seatwise.web.downloads import attachment
+
+    assert attachment("seatwise-users-contoso.csv") == (
+        'attachment; filename="seatwise-users-contoso.csv"; '
+        "filename*=UTF-8''seatwise-users-contoso.csv"
+    )
+    hostile = attachment('Müller "AG"\r\nSet-Cookie: x=1;\\..csv')
+    assert "\r" not in hostile and "\n" not in hostile
+    plain, encoded = hostile.split("; filename*=UTF-8''")
+    assert plain == 'attachment; filename="Muller _AG_Set-Cookie_ x_1__..csv"'
+    assert encoded == "M%C3%BCller%20%22AG%22Set-Cookie%3A%20x%3D1%3B_..csv"
+    assert attachment("") == "attachment; filename=\"download\"; filename*=UTF-8''download"
+
+
+def test_downloads_send_both_names(web: Web) -> None:
+    from seatwise.workspace.tenants import register
+
+    register(
+        web.app.state.web.workspace,
+        "contoso.eu",
+        "11111111-1111-1111-1111-111111111111",
+        "22222222-2222-2222-2222-222222222222",
+        "not a real secret",
+        auth_mode="app",
+        refresh=None,
+    )
+    with web.client() as client, web.client(headers=_bearer(web, "viewer")) as api:
+        web.login(client)
+        for answer in (
+            client.get("/users.csv", params={"tenant": "contoso.eu"}),
+            client.get("/export/itam.csv"),
+            api.get("/api/v1/users", params={"$format": "csv", "tenant": "contoso.eu"}),
+        ):
+            assert answer.status_code == 200, answer.url
+            disposition = answer.headers["content-disposition"]
+            assert re.fullmatch(
+                r"attachment; filename=\"[\w.-]+\"; filename\*=UTF-8''[\w.%-]+", disposition
+            ), disposition
+
+
+def test_sign_out_is_retried_then_fails_visibly_while_the_database_stays_busy(
+    seatwise: Any, web: Web
+) -> None:
+    import sqlite3
+
+    from sqlalchemy import create_engine, select
+
+    from seatwise.errors import StoreError
+    from seatwise.store.schema import AppUser
+    from seatwise.workspace.accounts import end_sessions_now
+
+    if not seatwise.database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock; PostgreSQL locks rows, not the database")
+    path = seatwise.database_url.removeprefix("sqlite:///")
+    impatient = create_engine(seatwise.database_url, connect_args={"timeout": 0.05})
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # a long sync holding the write lock
+        with pytest.raises(StoreError, match="stayed busy"):
+            end_sessions_now(impatient, "admin")
+        holder.execute("ROLLBACK")
+        with web.app.state.web.session() as session:
+            before = session.scalar(
+                select(AppUser.session_epoch).where(AppUser.username == "admin")
+            )
+        end_sessions_now(impatient, "admin")
+        with web.app.state.web.session() as session:
+            after = session.scalar(select(AppUser.session_epoch).where(AppUser.username == "admin"))
+        assert after == (before or 0) + 1
+    finally:
+        holder.close()
+        impatient.dispose()
