@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from itertools import islice
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -45,6 +46,9 @@ def activity(
     differentiation: DifferentiationOption = False,
     format: FormatOption = OutputFormat.table,  # noqa: A002
     include_unmanaged: IncludeUnmanagedOption = False,
+    limit: Annotated[
+        int | None, typer.Option(min=1, metavar="N", help="At most N users (per user only).")
+    ] = None,
 ) -> None:
     """Each user's last activity per service: a date, "never" or "not available" (Visio).
 
@@ -64,11 +68,16 @@ def activity(
         elif differentiation:
             _differentiation(session, row, selected, format, include_unmanaged)
         else:
-            _per_user(session, row, selected, format, include_unmanaged)
+            _per_user(session, row, selected, format, include_unmanaged, limit)
 
 
 def _per_user(
-    session: Session, tenant: Tenant, selected: Sequence[str], fmt: OutputFormat, unmanaged: bool
+    session: Session,
+    tenant: Tenant,
+    selected: Sequence[str],
+    fmt: OutputFormat,
+    unmanaged: bool,
+    limit: int | None = None,
 ) -> None:
     from seatwise.analytics import activity as view
     from seatwise.analytics.inputs import activity as inputs
@@ -81,7 +90,13 @@ def _per_user(
     keys = view.keys(selected)
     if fmt is OutputFormat.table:  # the id and display name do not fit beside 11 services
         keys = tuple(k for k in keys if k not in ("id", "display_name"))
-    emit(records(), keys, fmt, title=f"Activity of {tenant.name}")
+    emit(
+        islice(records(), limit),
+        keys,
+        fmt,
+        title=f"Activity of {tenant.name}",
+        empty="No licensed user has activity stored yet: run `seatwise sync`.",
+    )
 
 
 def _summary(
@@ -93,7 +108,13 @@ def _summary(
     licences = inputs.live_licences(session, tenant.pk, unmanaged)
     rows = inputs.activity_rows(session, tenant.pk, selected)
     records = view.summarise(licences, rows, selected)
-    emit(records, view.SUMMARY_KEYS, fmt, title=f"Activity summary of {tenant.name}")
+    emit(
+        records,
+        view.SUMMARY_KEYS,
+        fmt,
+        title=f"Activity summary of {tenant.name}",
+        empty="No activity stored yet: run `seatwise sync`.",
+    )
 
 
 def _differentiation(
@@ -104,4 +125,13 @@ def _differentiation(
 
     stored = inputs.differentiation_rows(session, tenant.pk, unmanaged)
     records = view.differentiation(stored, inputs.sku_names(session, tenant.pk), selected)
-    emit(records, view.DIFFERENTIATION_KEYS, fmt, title=f"Licence use of {tenant.name}")
+    keys: tuple[str, ...] = view.DIFFERENTIATION_KEYS
+    if fmt is OutputFormat.table:  # the product name first, the ids last
+        keys = ("name", "service", "holders", "active_users", "as_of", "sku_part_number")
+    emit(
+        records,
+        keys,
+        fmt,
+        title=f"Licence use of {tenant.name}",
+        empty="No licence differentiation stored yet: run `seatwise sync`.",
+    )

@@ -33,7 +33,9 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 # Cells of these columns are identifiers: shown whole or not at all.
 WHOLE = frozenset({"upn", "email", "sku_part_number", "sku_id", "id", "user_id", "tenant_id"})
 # Cells of these columns are names or lists of names: they wrap between words, never inside one.
-WORDS = frozenset({"licenses", "skus", "name", "display_name", "target_sku", "sku"})
+WORDS = frozenset(
+    {"licenses", "skus", "name", "display_name", "target_sku", "sku", "service", "what"}
+)
 # Amounts of money (strings with decimals in JSON): thousands separators in a table.
 MONEY = frozenset(
     {

@@ -40,6 +40,12 @@ def recommendations(
     format: FormatOption = OutputFormat.table,  # noqa: A002
     check: CheckOption = False,
     columns: Annotated[str | None, columns_option("recommendation")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Print at most N (the total and --check count them all)."
+        ),
+    ] = None,
 ) -> None:
     """Licences to reclaim, downgrade or review, with the evidence and the saving a year; the
     table ends with the total saving per currency."""
@@ -58,13 +64,15 @@ def recommendations(
         name = row.name
         facts = inputs.tenant_facts(session, row.pk)
         users = (user for batch in inputs.iter_user_facts(session, row.pk) for user in batch)
-        found = evaluate(users, facts, policy, as_of, rules=rule)
+        found = list(evaluate(users, facts, policy, as_of, rules=rule))
+    count = len(found)
+    shown = found if limit is None else found[:limit]
     if format is not OutputFormat.table:
-        count = emit((r.record() for r in found), KEYS, format)
+        emit((r.record() for r in shown), KEYS, format)
     else:
         records = [r.record() for r in found]
-        count = emit(
-            records,
+        emit(
+            records[: len(shown)],
             TABLE_KEYS,
             format,
             title=f"Recommendations for {name}",
@@ -75,7 +83,8 @@ def recommendations(
             choosable=True,
         )
         if records:
-            typer.echo(_total(records))
+            more = f"Showing {len(shown):,} of {count:,}. " if len(shown) < count else ""
+            typer.echo(more + _total(records))
     if check and count:
         raise CheckFailed(f"{count} recommendation{'s' if count != 1 else ''} found.")
 
