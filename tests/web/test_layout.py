@@ -103,9 +103,9 @@ def _serious(tab: Any, axe: str) -> list[str]:
     """axe-core's violations of serious or critical impact on the page, one line each."""
     if not tab.evaluate("typeof axe !== 'undefined'"):
         tab.evaluate(axe + "\n;0")  # through the debugger, which no Content-Security-Policy stops
-    found = tab.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
+    result = tab.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    assert result["passes"], "axe-core checked nothing"
+    found = result["violations"]
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
         for v in found
