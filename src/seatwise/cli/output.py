@@ -61,6 +61,7 @@ HEADERS: Mapping[str, str] = {
     "expiration_date": "expires",
     "license_type": "type",
     "skus": "licences",
+    "sku": "licence",
     "licenses": "licences",
 }
 LINE_MIN = 16  # narrowest a one-line text column is made before columns are left out

@@ -134,7 +134,9 @@ def show(
     if format is OutputFormat.json:
         sys.stdout.write(_json({**summary, "licences": records}))
         return
-    keys = SHOW_KEYS if format is OutputFormat.table else (*SHOW_KEYS, "user_id", "via")
+    keys: tuple[str, ...] = (*SHOW_KEYS, "user_id", "via")
+    if format is OutputFormat.table:  # what happens to whom first, then the money and why
+        keys = ("upn", "sku", "action", "state", "annual_cost", "currency", "message", "managed")
     emit(
         records,
         keys,
