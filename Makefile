@@ -6,7 +6,7 @@
 #   make bench BENCH_ARGS="sync"              run only some benchmarks
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench simulate clean distclean
+.PHONY: help demo test lint bench reliability simulate clean distclean
 
 PYTHON ?= python3
 BIN := .venv/bin
@@ -26,6 +26,7 @@ help:
 	@echo "make test       the test suite (PYTEST_ARGS=... to change pytest's arguments)"
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make bench      every benchmark in bench/ (BENCH_ARGS=NAME... for some)"
+	@echo "make reliability  faults, hostile inputs, security tests and a load test -> RELIABILITY.md"
 	@echo "make simulate   serve a simulated tenant (SIMULATE_ARGS=... for its options)"
 	@echo "make clean      remove caches and build output; distclean also .venv and .tools"
 
@@ -54,6 +55,9 @@ lint: .venv/.ok
 
 bench: .venv/.ok
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+reliability: .venv/.ok
+	$(BIN)/python -m bench.reliability
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build dist htmlcov .coverage
