@@ -82,6 +82,8 @@ def test_every_demo_starts_fresh_unless_keep_with_sample_prices(terminal: Termin
     assert len(audit) == len(priced) and {e["actor"] for e in audit} == {SAMPLE_ACTOR}
     totals = terminal("licenses", "--totals", "--format", "json").json()
     assert totals[0]["currency"] == "USD" and Decimal(totals[0]["unused_annual_cost"]) > 0
+    table = terminal("licenses").out
+    assert f"The costs of {len(paid)} SKUs are sample list prices entered by" in table
 
     part = paid[0]["sku_part_number"]
     edited = terminal("license", "set", part, "--cost", "1.50")  # editable like any contract

@@ -84,6 +84,7 @@ def licenses(
         found = view.build(
             inputs.sku_rows(session, row.pk), inputs.contract_rows(session, row.pk), all_
         )
+        samples = _samples(session, row.pk) if format is OutputFormat.table else set()
     if totals:
         emit(
             (t.record() for t in view.totals(found)),
@@ -111,6 +112,25 @@ def licenses(
     )
     if format is OutputFormat.table and not expiring:
         _print_totals(found, row.name)
+    sampled = [p.name for p in found if p.sku_id.lower() in samples]
+    if sampled:
+        typer.echo(
+            f"The costs of {len(sampled)} SKUs are sample list prices entered by `seatwise demo`"
+            " (USD per user per month), not a contract: change them with `seatwise license set`."
+        )
+
+
+def _samples(session: Any, tenant_pk: int) -> set[str]:
+    """The SKU ids (lower case) whose contract terms are still the demo's sample prices."""
+    from sqlalchemy import select
+
+    from seatwise.demo_prices import SAMPLE_ACTOR
+    from seatwise.store.schema import LicenseContract
+
+    query = select(LicenseContract.sku_id).where(
+        LicenseContract.tenant_pk == tenant_pk, LicenseContract.updated_by == SAMPLE_ACTOR
+    )
+    return {str(sku_id).lower() for sku_id in session.scalars(query)}
 
 
 def _title(name: str) -> str:

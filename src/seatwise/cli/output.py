@@ -60,7 +60,6 @@ HEADERS: Mapping[str, str] = {
     "last_sync_age_hours": "sync age (h)",
     "expiration_date": "expires",
     "license_type": "type",
-    "skus": "licences",
     "sku": "licence",
     "licenses": "licences",
 }
@@ -256,10 +255,12 @@ def _render(
     *,
     fixed: bool,
     names: Mapping[str, str] | None,
+    headers: Mapping[str, str],
 ) -> tuple[Table | None, list[str], int]:
     """The table of `records` for this terminal, the headers left out, and the row count."""
     console = Console()
-    columns = [_Column(k, HEADERS.get(k, k.replace("_", " ")), []) for k in keys]
+    said = {**HEADERS, **headers}
+    columns = [_Column(k, said.get(k, k.replace("_", " ")), []) for k in keys]
     count = 0
     for record in records:
         for column in columns:
@@ -304,12 +305,14 @@ def emit(
     columns: Sequence[str] | None = None,
     names: Mapping[str, str] | None = None,
     choosable: bool = False,
+    headers: Mapping[str, str] | None = None,
 ) -> int:
     """Write `records` to stdout in `fmt` (JSON one array, CSV with a header row, or a table
     of `columns` or of the `keys` that fit, most useful first); return how many there were.
 
     In a table, `names` turns part numbers into product names, and no record at all prints
-    `empty` (one sentence) instead of an empty table; `choosable`: the command has --columns."""
+    `empty` (one sentence) instead of an empty table; `choosable`: the command has --columns;
+    `headers` names columns (by key) beyond `HEADERS`."""
     out = sys.stdout
     count = 0
     if fmt is OutputFormat.json:
@@ -327,7 +330,12 @@ def emit(
             count += 1
     else:
         table, dropped, count = _render(
-            records, columns or keys, title, fixed=columns is not None, names=names
+            records,
+            columns or keys,
+            title,
+            fixed=columns is not None,
+            names=names,
+            headers=headers or {},
         )
         if table is None:
             out.write((empty or "Nothing to show.") + "\n")

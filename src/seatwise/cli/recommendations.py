@@ -81,6 +81,7 @@ def recommendations(
             columns=chosen,
             names=product_names(),
             choosable=True,
+            headers={"skus": "licences"},
         )
         if records:
             more = f"Showing {len(shown):,} of {count:,}. " if len(shown) < count else ""
