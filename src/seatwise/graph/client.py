@@ -145,6 +145,13 @@ class _BearerAuth(httpx.Auth):
             yield request
 
 
+def _span(seconds: float) -> str:
+    """A deadline for people: seconds under two minutes, else minutes."""
+    if seconds < 120:
+        return f"{seconds:g} s"
+    return f"{seconds / 60:g} minutes"
+
+
 def _path(url: str) -> str:
     """The path of `url`, for messages: no host, no query (which may carry tokens)."""
     return urlsplit(url).path or "/"
@@ -280,10 +287,9 @@ class GraphClient:
             return None
         left = self._deadline - time.monotonic()
         if left <= 0:
-            minutes = self._deadline_s / 60
             raise TaskDeadline(
-                f"The task ran past its deadline of {minutes:g} minutes while waiting for "
-                f"Graph ({method} {path})."
+                f"The task ran past its deadline of {_span(self._deadline_s)} while waiting "
+                f"for Graph ({method} {path})."
             )
         return left
 
@@ -398,10 +404,9 @@ class GraphClient:
                 raise self._gave_up(method, path, attempt, status, failure) from cause
             left = self._remaining(method, path)
             if left is not None and delay >= left:
-                minutes = self._deadline_s / 60
                 raise TaskDeadline(
-                    f"The task would run past its deadline of {minutes:g} minutes waiting "
-                    f"{delay:.0f} s to retry {method} {path}."
+                    f"The task would run past its deadline of {_span(self._deadline_s)} "
+                    f"waiting {delay:.0f} s to retry {method} {path}."
                 ) from cause
             self.stats.retries += 1
             log.debug("retrying %s %s in %.2fs after %s", method, path, delay, status or failure)

@@ -77,7 +77,8 @@ async def respond(request: Request) -> Response:
     """`POST {"path": "/v1.0/users/delta", "status": 200, "content_type": "application/json",
     "body_b64": "...", "times": 1}`: the next `times` requests under `path` get these bytes
     instead of Graph's answer (hostile payloads for tests; `body` for plain text). The path
-    matches exactly, or as a prefix when it ends with `*`."""
+    matches exactly, or as a prefix when it ends with `*`; `"trickle_s": 0.2` sends the body in
+    ten pieces that far apart (an answer that crawls)."""
     sim = sim_of(request)
     body = await _json(request)
     path, status, times = body.get("path"), body.get("status", 200), body.get("times", 1)
@@ -94,8 +95,11 @@ async def respond(request: Request) -> Response:
             payload = str(body.get("body", "")).encode()
     except ValueError:
         return _problem("body_b64 is not base64.")
+    trickle = body.get("trickle_s", 0)
+    if isinstance(trickle, bool) or not isinstance(trickle, int | float) or not 0 <= trickle <= 60:
+        return _problem("trickle_s must be a number of seconds from 0 to 60.")
     content_type = str(body.get("content_type") or "application/json")
-    sim.faults.canned.append(Canned(path, status, content_type, payload, times))
+    sim.faults.canned.append(Canned(path, status, content_type, payload, times, float(trickle)))
     return json_response({"queued": len(sim.faults.canned)})
 
 

@@ -43,6 +43,7 @@ class Canned:
     content_type: str
     body: bytes
     times: int = 1
+    trickle_s: float = 0.0  # > 0: the body in 10 pieces, this long apart (a crawling answer)
 
 
 @dataclass
@@ -197,7 +198,15 @@ class FaultMiddleware:
                 (b"content-length", str(len(canned.body)).encode()),
             ]
             await send({"type": "http.response.start", "status": canned.status, "headers": headers})
-            await send({"type": "http.response.body", "body": canned.body})
+            if canned.trickle_s > 0:
+                size = max(1, -(-len(canned.body) // 10))
+                for start in range(0, len(canned.body), size):
+                    await asyncio.sleep(canned.trickle_s)
+                    piece = canned.body[start : start + size]
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+            else:
+                await send({"type": "http.response.body", "body": canned.body, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
             return
         fault = plan.draw(scope["path"])
         if fault is None:
