@@ -160,3 +160,13 @@ def _get_when_ready(url: str, deadline: float) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@SQLITE
+def test_a_demo_directory_that_cannot_be_replaced_is_one_sentence(terminal: Terminal) -> None:
+    terminal.data_dir.mkdir(parents=True)
+    (terminal.data_dir / "demo").write_text("not a directory")
+    refused = terminal("demo", "--users", "20", "--no-keep-running")
+    assert refused.code == 3
+    assert refused.err.startswith("Error: Cannot start a fresh demo in ")
+    assert len(refused.err.strip().splitlines()) == 1 and "Traceback" not in refused.err

@@ -116,9 +116,14 @@ def demo(
     try:
         console = Console(stderr=True, soft_wrap=True)
         demo_dir = base.data_dir / "demo"
-        if demo_dir.exists() and not keep:
-            shutil.rmtree(demo_dir)
-        demo_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if demo_dir.exists() and not keep:
+                shutil.rmtree(demo_dir)  # plans, audit and prices belong to the last demo
+            demo_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(
+                f"Cannot start a fresh demo in {demo_dir}: {exc.strerror or exc}."
+            ) from None
         what = "a simulated tenant" if tenants == 1 else f"{tenants} simulated tenants"
         with console.status(f"Generating {what} of {users:,} users…"):
             simulated = Tenant.create_many(tenants, users=users, seed=seed)
