@@ -211,9 +211,42 @@ def test_every_page_fits_and_passes_axe(
                         problems.append(f"licenses at {size}: the Edit link is off-screen")
                     expired = tab.locator('#licenses tr[data-sku="ENTERPRISEPACK"] .expired')
                     assert expired.count() == 1, "the expired contract is not flagged"
+            if size == "1440":
+                _select_all(tab)
         finally:
             context.close()
     assert not problems, "\n".join(problems)
+    # Without JavaScript the select-all box is a form field: every reclaim result of the rule.
+    blocked = [
+        r["upn"]
+        for r in seatwise("recommendations", "--format", "json", "--rule", "blocked").json()
+        if r["action"] == "reclaim"
+    ]
+    with web.client() as client:
+        web.login(client)
+        form = client.get("/recommendations").text
+        token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+        made = client.post(
+            "/recommendations/plan", data={"csrf_token": token, "whole_rule": "blocked"}
+        )
+        assert made.status_code == 303, made.text
+        shown = client.get(made.headers["location"]).text
+    assert sorted(re.findall(r'<span class="upn">([^<]+)</span>', shown.replace("<wbr>", ""))) == (
+        sorted(blocked)
+    )
+
+
+def _select_all(tab: Any) -> None:
+    """Select all of a rule ticks every box of its section (and only of its section)."""
+    tab.goto("/recommendations")
+    section = tab.locator("#rule-blocked")
+    boxes = section.locator("input[name=pick]")
+    assert boxes.count() > 1
+    section.locator("input[data-select-all]").check()
+    assert all(boxes.nth(i).is_checked() for i in range(boxes.count()))
+    assert not tab.locator("#rule-never-used input[name=pick]:checked").count()
+    boxes.first.uncheck()
+    assert not section.locator("input[data-select-all]").is_checked()
 
 
 def test_api_docs_render_offline(web: Web, browser: Any) -> None:
