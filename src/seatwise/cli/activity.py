@@ -50,7 +50,9 @@ def activity(
         int | None, typer.Option(min=1, metavar="N", help="At most N users (per user only).")
     ] = None,
 ) -> None:
-    """Each user's last activity per service: a date, "never" or "not available" (Visio).
+    """Last activity per user and service.
+
+    A date, "never" or "not available" (Visio).
 
     --summary counts users per service; --differentiation shows each licence's services in use.
     Licences of unmanaged SKUs count nowhere unless --include-unmanaged.

@@ -97,8 +97,9 @@ def demo(
         ),
     ] = 1,
 ) -> None:
-    """A simulated tenant, synced, with sample prices, and the web UI, in one command; then
-    print where to look."""
+    """Simulated tenant, synced, priced, with the web UI.
+
+    Then prints where to look: the web UI's address and password, and CLI commands to try."""
     from rich.console import Console
 
     from seatwise.cli.context import Context

@@ -71,8 +71,10 @@ def licenses(
     ] = None,
     columns: Annotated[str | None, columns_option("licence")] = None,
 ) -> None:
-    """Every SKU by product name with purchased, assigned and available units and what its
-    contract costs a year (set the terms with `seatwise license set`)."""
+    """Licence positions and what they cost a year.
+
+    Every SKU by product name with purchased, assigned and available units and its contract
+    cost (set the terms with `seatwise license set`)."""
     from seatwise.analytics import licenses as view
     from seatwise.analytics.inputs import licenses as inputs
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["audit", "reclaim_app"]
 
 reclaim_app = typer.Typer(
-    help="Take licences back through Graph: plan, approve, apply, undo.", no_args_is_help=True
+    help="Take licences back: plan, approve, apply, undo.", no_args_is_help=True
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -351,7 +351,9 @@ def audit(
     format: FormatOption = OutputFormat.table,  # noqa: A002
     columns: Annotated[str | None, columns_option("audit")] = None,
 ) -> None:
-    """The audit log of every change made to a tenant, newest first (times in UTC)."""
+    """The audit log of every change, newest first.
+
+    Every change made to a tenant, by whom and when (times in UTC)."""
     from seatwise.reclaim.audit import KEYS, events
 
     chosen = pick_columns(columns, KEYS)

@@ -47,8 +47,9 @@ def recommendations(
         ),
     ] = None,
 ) -> None:
-    """Licences to reclaim, downgrade or review, with the evidence and the saving a year; the
-    table ends with the total saving per currency."""
+    """What to reclaim, downgrade or review, and the savings.
+
+    With the evidence and the saving a year; the table ends with the total per currency."""
     from seatwise.analytics.inputs import recommendations as inputs
     from seatwise.analytics.recommendations import KEYS, RULES, Policy, evaluate
 

@@ -78,7 +78,7 @@ def users(
     include_unmanaged: IncludeUnmanagedOption = False,
     columns: Annotated[str | None, columns_option("user")] = None,
 ) -> None:
-    """Every user with licences, sign-in, activity, storage and platforms.
+    """Every user: licences, activity, sign-in, MFA, storage.
 
     The table shows the columns that fit the terminal (all of them with --format json or csv).
     Licences of unmanaged SKUs are neither shown nor matched by --license unless

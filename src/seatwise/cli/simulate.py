@@ -79,7 +79,9 @@ def simulate(
         typer.Option(help="Directory for the self-signed certificate (default: a temporary one)."),
     ] = None,
 ) -> None:
-    """Serve a simulated Microsoft 365 tenant (Graph and identity platform) on 127.0.0.1."""
+    """Serve simulated Microsoft 365 tenants on 127.0.0.1.
+
+    Microsoft Graph and the identity platform over HTTPS, for trying and testing seatwise."""
     from rich.console import Console
 
     from seatwise.simulator import FaultSpecError, create_app, serve, write_info_file

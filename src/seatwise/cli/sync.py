@@ -37,8 +37,9 @@ def sync(
         ),
     ] = False,
 ) -> None:
-    """Run the integration tasks against Microsoft Graph and store the results (or, with
-    --queue, leave them to the workers)."""
+    """Run the integration tasks against Microsoft Graph.
+
+    Stores the results; with --queue the workers run them instead."""
     from seatwise.tasknames import TASK_NAMES
 
     tasks = list(TASK_NAMES) if task is TaskChoice.all else [task.value]
@@ -148,7 +149,9 @@ def tasks(
     tenant: TenantOption = None,
     limit: Annotated[int, typer.Option(help="How many recent runs.")] = 20,
 ) -> None:
-    """List recent task runs: status, counts, duration and errors."""
+    """Recent task runs and queued jobs.
+
+    Status, counts, duration and errors of each run (and on PostgreSQL the job queue)."""
     from seatwise.store import reads
     from seatwise.tasknames import TASK_TITLES
 

@@ -157,7 +157,9 @@ def connect(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the sign-in.")] = 300.0,
     supersede: SupersedeOption = None,
 ) -> None:
-    """Sign in to a tenant as an administrator (authorization code with PKCE, in a browser)."""
+    """Sign in to a tenant as an administrator.
+
+    Authorization code flow with PKCE, in a browser; the ids are needed the first time only."""
     from seatwise.graph.auth import AuthCodeLogin, listen_for_redirect
     from seatwise.store import reads
     from seatwise.workspace.tenants import check_ids, check_name, check_new, register
