@@ -98,7 +98,8 @@ async def _api_client(
 async def _attacker(base: str, n: int, ends: float, phase: Phase) -> None:
     """Fail to sign in, again and again, as one client with its own cookie jar."""
     timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(base, timeout=timeout) as session:
+    jar = aiohttp.CookieJar(unsafe=True)  # keep the CSRF cookie of 127.0.0.1
+    async with aiohttp.ClientSession(base, timeout=timeout, cookie_jar=jar) as session:
         async with session.get("/login") as page:
             found = _CSRF.search(await page.text())
         token = found.group(1) if found else ""
