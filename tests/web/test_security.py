@@ -356,3 +356,22 @@ def test_sign_out_is_retried_then_fails_visibly_while_the_database_stays_busy(
     finally:
         holder.close()
         impatient.dispose()
+
+
+def test_no_page_breaks_the_content_security_policy_in_chromium(page: Any, web: Web) -> None:
+    from .conftest import sign_in
+
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    sign_in(page, "admin")
+    for path in ("/", "/users", "/licenses", "/activity", "/settings", "/tasks", "/api/docs"):
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 200, path
+        page.wait_for_load_state("load")
+    page.wait_for_selector(".swagger-ui")  # Swagger UI started from its own script
+    assert violations == []
