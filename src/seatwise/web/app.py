@@ -108,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.web = WebState(workspace, _templates())
+    app.state.login_guard = LoginGuard()  # sign-in throttle and password-check pool
     app.add_middleware(
         SessionMiddleware,
         secret_key=box.derive("web session").hex(),
