@@ -161,3 +161,15 @@ def test_text_is_large_enough_and_the_unit_is_written() -> None:
     sizes = {int(t.attrib["font-size"]) for t in root.iter(f"{SVG}text")}
     assert min(sizes) >= 14  # ≥ 11 px on screen at 80 % of the chart's width
     assert "GB" in _texts(root)
+
+
+def test_a_long_legend_wraps_instead_of_being_clipped() -> None:
+    names = ["Active ≤ 7 days", "8–30 days", "31–90 days", "Inactive > 90 days", "Never"]
+    svg = stacked_bar_chart(["Teams"], [(n, [1.0]) for n in names], title="t", width=400)
+    root = _parse(svg)
+    width = float(root.attrib["width"])
+    legend = [t for t in root.iter(f"{SVG}text") if t.text in names]
+    assert len(legend) == len(names)
+    for text in legend:  # each name ends inside the chart (about 0.6 em a character)
+        assert float(text.attrib["x"]) + 0.6 * 14 * len(text.text or "") <= width
+    assert len({text.attrib["y"] for text in legend}) > 1  # on more than one row

@@ -48,6 +48,8 @@ KEY_COLUMNS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("pick", "user", "action", "skus", "savings", "confidence", "when", "evidence"),
     ),
     "plan": ("", "#plan-items", ("user", "sku", "annual", "state", "why")),
+    # Eleven services of dates: within 1,440 px (at 1,024 px the page scrolls, the users stay).
+    "activity": ("/activity", "#activity", ("user", "Exchange", "Teams", "SharePoint", "as_of")),
 }
 PAGES = (
     ("overview", "/"),
@@ -61,6 +63,8 @@ PAGES = (
     ("plan", ""),
     ("audit", "/reclamation/audit"),
     ("tasks", "/tasks"),
+    ("settings", "/settings"),
+    ("not-found", "/no-such-page"),
 )
 
 
@@ -192,14 +196,17 @@ def test_every_page_fits_and_passes_axe(
         tab = context.new_page()
         tab.set_default_timeout(30_000)
         try:
+            tab.goto("/login")
+            screenshot(tab, f"layout-login-{size}")
+            problems += [f"login at {size}: {p}" for p in _serious(tab, axe)]
             sign_in(tab, "admin")
             for name, path in PAGES:
                 tab.goto(path or paths[name])
-                assert tab.locator("main h1").count() == 1, name
+                assert tab.locator("h1").count() == 1, name
                 screenshot(tab, f"layout-{name}-{size}")
                 problems += [f"{name} at {size}: {p}" for p in _serious(tab, axe)]
                 problems += [f"{name} at {size}: scroll box {p}" for p in _nested_scroll_boxes(tab)]
-                if name in KEY_COLUMNS:
+                if name in KEY_COLUMNS and (name != "activity" or size == "1440"):
                     _, table, columns = KEY_COLUMNS[name]
                     problems += [f"{name} at {size}: {p}" for p in _sideways(tab)]
                     problems += [f"{name} at {size}: {c}" for c in _outside(tab, table, columns)]

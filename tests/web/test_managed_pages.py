@@ -34,7 +34,7 @@ def _json(seatwise: Seatwise, *args: str) -> Any:
 
 
 def _latest_assigned(text: str) -> int:
-    found = re.search(r"On \d{4}-\d\d-\d\d: ([\d,]+) assigned of", text)
+    found = re.search(r"On <time [^>]+>[^<]+</time>: ([\d,]+) assigned of", text)
     assert found, "the Overview names the latest day of licence history"
     return int(found[1].replace(",", ""))
 
@@ -66,7 +66,8 @@ def unmanaged(synced: Seatwise, web: Web) -> Unmanaged:
 
 
 def _badge(part: str) -> re.Pattern[str]:
-    return re.compile(rf'<span class="badge[^"]*"[^>]*>{re.escape(part)}</span>')
+    """A licence badge of the Users table: the product's name, its part number as tooltip."""
+    return re.compile(rf'<span class="badge[^"]*" title="{re.escape(part)}[ "]')
 
 
 def test_users_pages_and_csv(synced: Seatwise, web: Web, unmanaged: Unmanaged) -> None:

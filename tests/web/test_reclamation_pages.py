@@ -57,7 +57,7 @@ def test_plan_approve_apply_and_audit_in_the_browser(
         assert tab.inner_text("#plan-status") == "draft"
         upns = {value.split("|", 1)[1] for value in picked if value}
         rows = tab.locator("#plan-items tbody tr")
-        assert {rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())} == upns
+        assert {rows.nth(i).locator(".upn").inner_text() for i in range(rows.count())} == upns
         screenshot(tab, "reclamation-plan")
         tab.click("text=Approve the plan")
         assert tab.inner_text("#plan-status") == "approved"
@@ -96,7 +96,7 @@ def test_viewer_sees_no_actions_and_cannot_apply(
         with web.client() as client:
             web.login(client, "viewer")
             shown = client.get(f"/reclamation/plans/{plan}")
-            assert shown.status_code == 200 and holder.upn in shown.text
+            assert shown.status_code == 200 and holder.upn in shown.text.replace("<wbr>", "")
             assert "Apply the plan" not in shown.text
             token = shown.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
             refused = client.post(

@@ -78,14 +78,23 @@ def _fit(label: str, width: float, size: int = TEXT) -> str:
     return label if len(label) <= room else label[: room - 1] + "…"
 
 
-def _legend(series: Sequence[str], x: float, y: float) -> list[str]:
+LEGEND_ROW = 24
+
+
+def _legend(series: Sequence[str], left: float, y: float, right: float) -> tuple[list[str], int]:
+    """A swatch and the name of each series from (`left`, `y`), on as many rows as it takes to
+    stay left of `right` (never clipped); the parts and the number of rows."""
     parts = []
+    x, rows = left, 1
     for i, name in enumerate(series):
+        wide = 34 + _CHAR * TEXT * len(name)
+        if x > left and x + wide - 16 > right:
+            x, y, rows = left, y + LEGEND_ROW, rows + 1
         colour = PALETTE[i % len(PALETTE)]
         parts.append(f'<rect x="{x:.1f}" y="{y - 11:.1f}" width="13" height="13" fill="{colour}"/>')
         parts.append(_text(x + 18, y, name))
-        x += 34 + _CHAR * TEXT * len(name)
-    return parts
+        x += wide
+    return parts, rows
 
 
 def _empty(title: str, width: int, message: str) -> Markup:
@@ -165,9 +174,9 @@ def stacked_bar_chart(
     top = max(totals, default=0)
     scale = plot_w / top if top > 0 else 0.0
     gap = 8
-    legend_h = 30
+    body, rows = _legend([name for name, _ in series], 10, 16, width - 4)
+    legend_h = 6 + LEGEND_ROW * rows
     height = legend_h + len(categories) * (bar_height + gap) + gap
-    body = _legend([name for name, _ in series], label_w, 16)
     for i, category in enumerate(categories):
         y = legend_h + gap + i * (bar_height + gap)
         shown = _fit(category, label_w - 12)
@@ -233,8 +242,12 @@ def lines_chart(
     if len(labels) == 1:
         return _figures(labels[0], series, title=title, width=width, unit=unit)
     left, right, top_pad, bottom = 64, 16, 14, 32
+    body: list[str] = []
     if named:
-        top_pad += 26  # room for the legend
+        body, rows = _legend([name for name, _ in series], left, 16, width - right)
+        top_pad += LEGEND_ROW * rows + 2  # room for the legend
+    if unit:
+        top_pad += 16  # room for the unit above the axis
     plot_w = width - left - right
     plot_h = height - top_pad - bottom
     top = _ceiling(max(max(values) for _, values in series))
@@ -245,7 +258,6 @@ def lines_chart(
         x = left + (i * step if count > 1 else plot_w / 2)
         return x, top_pad + plot_h - max(value, 0) / top * plot_h
 
-    body: list[str] = _legend([name for name, _ in series], left, 16) if named else []
     for tick in (0.0, top / 2, top):
         y = top_pad + plot_h - tick / top * plot_h
         body.append(
@@ -253,7 +265,7 @@ def lines_chart(
         )
         body.append(_text(left - 6, y + 5, _number(tick), "end", SMALL))
     if unit:
-        body.append(_text(left - 6, top_pad - 6 if not named else top_pad - 30, unit, "end", SMALL))
+        body.append(_text(4, top_pad - 4, unit, "start", SMALL))
     coords: list[tuple[float, float]] = []
     for s, (name, values) in enumerate(series):
         colour = PALETTE[s % len(PALETTE)]

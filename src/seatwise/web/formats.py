@@ -82,13 +82,14 @@ def _as_date(value: object) -> date | None:
     return None
 
 
-def day(value: object, empty: str = "") -> Markup:
-    """A date as `<time>` "1 Feb 2027" (the ISO date in `datetime` and the tooltip)."""
+def day(value: object, empty: str = "", *, short: bool = False) -> Markup:
+    """A date as `<time>` "1 Feb 2027" ("1 Feb 27" when `short`, for grids of dates), the ISO
+    date in `datetime` and the tooltip."""
     found = _as_date(value)
     if found is None:
         return Markup(escape(empty if value is None or value == "" else str(value)))
     iso = found.isoformat()
-    text = format_date(found, _DAY, locale=LOCALE)
+    text = format_date(found, "d MMM yy" if short else _DAY, locale=LOCALE)
     return Markup(f'<time class="date" datetime="{iso}" title="{iso}">{escape(text)}</time>')
 
 
