@@ -11,6 +11,7 @@ import string
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,8 @@ from seatwise.sync import normalize, validate
 from seatwise.web.api.edm import properties
 from seatwise.web.api.filters import FilterError, check_names, parse_filter, predicate
 from seatwise.web.api.users import UserRecord
+
+pytestmark = pytest.mark.hostile
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TODAY = date(2026, 11, 20)

@@ -30,6 +30,8 @@ def _text(data: bytes) -> str:
         raise DataError(f"The report is not UTF-8 text (byte {exc.start} is invalid).") from exc
     if text.startswith(codecs.BOM_UTF8.decode("utf-8")):  # a doubled BOM has been seen
         text = text[1:]
+    if "\x00" in text:  # no text column of either database can hold it
+        raise DataError(f"The report holds a NUL character (at {text.index(chr(0))}).")
     return text
 
 

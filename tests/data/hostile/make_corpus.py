@@ -454,7 +454,7 @@ def build() -> None:
         "csv-sql-upn", csv_ok.replace("{upn0}", "x'; DROP TABLE user; --").encode(), "succeeded", ""
     )
     report("csv-oversize-cell", csv_ok.replace("Someone", "S" * 20_000).encode(), "succeeded", "")
-    report("csv-nul-byte", csv_ok.replace("Someone", "Some\x00one").encode(), "succeeded", "")
+    report("csv-nul-byte", csv_ok.replace("Someone", "Some\x00one").encode(), "failed", "NUL")
     # -- sign-in activity, MFA registration, sign-in events ---------------------------------
     case(
         "sign-in-activity-text",
