@@ -60,11 +60,14 @@ def test_loosened_modes_are_warned_about_at_start(
     assert not caplog.records
     db.chmod(0o644)
     db.parent.chmod(0o755)
+    (db.parent / "crash.log").write_text("")
+    (db.parent / "crash.log").chmod(0o640)
     with caplog.at_level(logging.WARNING, logger="seatwise.store.engine"):
         make_engine(f"sqlite:///{db}").dispose()
     (record,) = caplog.records
     assert "Other users can read seatwise's data" in record.getMessage()
     assert "(0644)" in record.getMessage() and "(0755)" in record.getMessage()
+    assert "crash.log (0640)" in record.getMessage()
 
 
 def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:

@@ -49,6 +49,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 log = logging.getLogger(__name__)
 # A SQLite database's side files; SQLite creates them with the database file's mode.
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+# Private files seatwise keeps beside a database in the data directory.
+PRIVATE_NEIGHBOURS = ("secret.key", "crash.log")
 
 # Key of the PostgreSQL advisory lock that serialises migrations between processes/machines.
 _MIGRATION_LOCK_KEY = 0x5EA7_0001
@@ -203,10 +205,15 @@ def _private_file(path: Path) -> None:
 
 
 def loose_modes(path: Path) -> list[str]:
-    """The database file, its side files and its directory that other users can read or
-    write, each as `name (mode)`."""
+    """The database file, its side files, the key file and crash log beside it, and its
+    directory, that other users can read or write, each as `name (mode)`."""
     found: list[str] = []
-    for candidate in (path, *(path.with_name(path.name + s) for s in SQLITE_SIDE_FILES)):
+    candidates = (
+        path,
+        *(path.with_name(path.name + s) for s in SQLITE_SIDE_FILES),
+        *(path.with_name(name) for name in PRIVATE_NEIGHBOURS),
+    )
+    for candidate in candidates:
         try:
             mode = stat.S_IMODE(candidate.stat().st_mode)
         except OSError:
