@@ -166,6 +166,19 @@ def _outside(tab: Any, table: str, columns: tuple[str, ...]) -> list[str]:
     return found
 
 
+def _small_chart_text(tab: Any) -> list[str]:
+    """Charts whose smallest text shows under 11 px (font size × the chart's scale)."""
+    found: list[str] = tab.evaluate(
+        """() => [...document.querySelectorAll('svg.chart')].flatMap(svg => {
+          const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+          const sizes = [...svg.querySelectorAll('text')].map(t => +t.getAttribute('font-size'));
+          const px = Math.min(...sizes) * scale;
+          return px < 11 ? [svg.getAttribute('aria-label') + ': ' + px.toFixed(1) + ' px'] : [];
+        })"""
+    )
+    return found
+
+
 def _sideways(tab: Any) -> list[str]:
     """A sentence when the page is wider than the window (it would scroll sideways)."""
     width = tab.evaluate("document.documentElement.scrollWidth")
@@ -206,6 +219,7 @@ def test_every_page_fits_and_passes_axe(
                 screenshot(tab, f"layout-{name}-{size}")
                 problems += [f"{name} at {size}: {p}" for p in _serious(tab, axe)]
                 problems += [f"{name} at {size}: scroll box {p}" for p in _nested_scroll_boxes(tab)]
+                problems += [f"{name} at {size}: {p}" for p in _small_chart_text(tab)]
                 if name in KEY_COLUMNS and (name != "activity" or size == "1440"):
                     _, table, columns = KEY_COLUMNS[name]
                     problems += [f"{name} at {size}: {p}" for p in _sideways(tab)]
