@@ -5,14 +5,15 @@ sentence; a task's deadline cuts waits and calls short."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from seatwise.errors import GraphError
-from seatwise.graph import GraphClient
+from seatwise.graph import ClientCredentialsProvider, GraphClient
 from seatwise.graph.client import TaskDeadline
 
-from .conftest import FAST, Sim, Sleeps
+from .conftest import FAST, Sim, Sleeps, serve
 
 pytestmark = pytest.mark.fault
 SKUS = "/v1.0/subscribedSkus"
@@ -20,7 +21,11 @@ SKUS = "/v1.0/subscribedSkus"
 
 def _client(sim: Sim, timeout_s: float) -> GraphClient:
     settings = sim.settings.model_copy(update={"graph_timeout_s": timeout_s})
-    return GraphClient(settings, sim.provider(), policy=FAST, sleep=Sleeps())
+    app = sim.tenant.app
+    provider = ClientCredentialsProvider(
+        settings, sim.tenant.tenant_id, app.client_id, app.client_secret
+    )
+    return GraphClient(settings, provider, policy=FAST, sleep=Sleeps())
 
 
 def test_a_graph_that_never_answers_ends_the_call_after_two_timeouts(sim: Sim) -> None:
@@ -70,3 +75,15 @@ def test_a_retry_wait_past_the_task_deadline_ends_the_task_at_once(sim: Sim) -> 
         with pytest.raises(TaskDeadline, match="waiting 20 s to retry GET /v1.0/subscribedSkus"):
             client.get_json(SKUS)
         assert client._sleep.delays == []  # type: ignore[attr-defined]
+
+
+def test_an_identity_platform_that_never_answers_fails_the_call(tmp_path: Path) -> None:
+    with serve(tmp_path, users=10) as fresh:  # no token kept from other tests
+        token_path = f"/{fresh.tenant.tenant_id}/oauth2/v2.0/token"
+        fresh.control("hang", {"path": token_path, "on": True})
+        try:
+            with _client(fresh, 0.5) as client:
+                with pytest.raises(GraphError, match=r"Cannot reach the identity platform"):
+                    client.get_json(SKUS)
+        finally:
+            fresh.control("hang", {"path": token_path, "on": False})

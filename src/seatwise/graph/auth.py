@@ -113,13 +113,30 @@ def _trust_file(settings: Settings) -> Path:
     return target
 
 
+class _TimedSession(requests.Session):
+    """A `requests.Session` whose every request has (connect, read) deadlines: an identity
+    platform that accepts and never answers fails the call instead of holding it for ever."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self.deadlines = timeout
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.deadlines
+        return super().request(method, url, *args, **kwargs)
+
+
 def msal_http_client(settings: Settings) -> requests.Session:
     """The `requests.Session` MSAL sends through: environment ignored, our CA bundle or the default.
 
     `trust_env=False` is what stops REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, proxies and .netrc from
-    overriding `verify` (requests reads them only when trust_env is on).
+    overriding `verify` (requests reads them only when trust_env is on). Each request may take
+    10 s to connect and `graph_timeout_s` to answer.
     """
-    session = requests.Session()
+    session = _TimedSession((min(10.0, settings.graph_timeout_s), settings.graph_timeout_s))
     session.trust_env = False
     session.verify = str(_trust_file(settings)) if settings.ca_bundle else True
     # Token calls come minutes apart: no idle keep-alive connection left behind to leak.

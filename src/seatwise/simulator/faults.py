@@ -177,19 +177,19 @@ class FaultMiddleware:
         self.plan_getter = plan_getter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(GRAPH_PREFIXES):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         plan: FaultPlan | None = self.plan_getter()  # type: ignore[operator]
-        if plan is None:
+        if plan is not None and plan.hangs(scope["path"]):  # Graph and identity alike
+            plan.injected["hang"] = plan.injected.get("hang", 0) + 1
+            while plan.hangs(scope["path"]):  # accepted, never answered (until cleared)
+                await asyncio.sleep(0.05)
+        if plan is None or not scope["path"].startswith(GRAPH_PREFIXES):
             await self.app(scope, receive, send)
             return
         if plan.latency_s:
             await asyncio.sleep(plan.latency_s)
-        if plan.hangs(scope["path"]):
-            plan.injected["hang"] = plan.injected.get("hang", 0) + 1
-            while plan.hangs(scope["path"]):  # accepted, never answered (until cleared)
-                await asyncio.sleep(0.05)
         canned = plan.answer(scope["path"])
         if canned is not None:
             plan.injected["canned"] = plan.injected.get("canned", 0) + 1
