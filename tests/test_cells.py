@@ -19,7 +19,7 @@ def test_csv_cells_defuse_whitespace_line_breaks_and_full_width_signs() -> None:
         "\u00a0\u3000+cmd",
         "\n=cmd",
         "\r\n@SUM(A1)",
-        "note\n  =HYPERLINK(\"x\")",
+        'note\n  =HYPERLINK("x")',
         "\uff1d1+1",
         "\uff0bcmd",
         "\uff0d2",
