@@ -68,7 +68,7 @@ def test_admin_changes_are_audited_with_before_and_after(seatwise: Seatwise, web
     ):
         assert action in by_action, action
     assert by_action["tenant.register"]["actor"] == "tests"
-    assert by_action["tenant.register"]["before"] is None
+    assert by_action["tenant.register"]["before"] == []
     assert by_action["tenant.register"]["after"][0]["tenant"] == "contoso"
     web_schedule, cli_schedule = [e for e in log if e["action"] == "tenant.schedule"]
     assert web_schedule["actor"] == "web:admin"

@@ -115,8 +115,8 @@ def _audit(
         tenant_pk=None,
         actor=actor or current_actor(),
         action=action,
-        before=None if before is None else [before],
-        after=None if after is None else [after],
+        before=[] if before is None else [before],  # [] : nothing before (made) or after (gone)
+        after=[] if after is None else [after],
         message=message,
     )
 

@@ -150,7 +150,7 @@ def register(
             tenant_pk=row.pk,
             actor=actor,
             action="tenant.register" if before is None else "tenant.credentials",
-            before=None if before is None else [before],
+            before=[] if before is None else [before],  # []: no registration before
             after=[{**audited(row), "signed_in": refresh is not None}],
             message=(
                 f"Tenant {name} registered ({auth_mode})."
