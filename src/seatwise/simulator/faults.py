@@ -141,6 +141,25 @@ class FaultPlan:
         return None
 
 
+async def _hang(plan: FaultPlan, path: str, receive: Receive) -> Receive | None:
+    """Leave the request unanswered while `path` hangs: None when the client disconnects
+    meanwhile, else a `receive` that replays what arrived (the request body)."""
+    arrived: deque[Message] = deque()
+    while plan.hangs(path):
+        try:
+            message = await asyncio.wait_for(receive(), 0.05)
+        except TimeoutError:
+            continue
+        if message["type"] == "http.disconnect":
+            return None
+        arrived.append(message)
+
+    async def replay() -> Message:
+        return arrived.popleft() if arrived else await receive()
+
+    return replay
+
+
 def _duration(value: str) -> float:
     if value.endswith("ms"):
         return float(value[:-2]) / 1000
@@ -183,8 +202,10 @@ class FaultMiddleware:
         plan: FaultPlan | None = self.plan_getter()  # type: ignore[operator]
         if plan is not None and plan.hangs(scope["path"]):  # Graph and identity alike
             plan.injected["hang"] = plan.injected.get("hang", 0) + 1
-            while plan.hangs(scope["path"]):  # accepted, never answered (until cleared)
-                await asyncio.sleep(0.05)
+            replay = await _hang(plan, scope["path"], receive)
+            if replay is None:  # the client gave up: nothing to answer
+                return
+            receive = replay
         if plan is None or not scope["path"].startswith(GRAPH_PREFIXES):
             await self.app(scope, receive, send)
             return
