@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.sync.conftest import Seatwise, Sim, serve
-from tests.web.conftest import Web, screenshot, sign_in
+from tests.web.conftest import ARTEFACTS, Web, screenshot, sign_in
 
 VIEWPORTS = {"1440": (1440, 900), "1024": (1024, 768)}
 USERS = 160
@@ -220,6 +220,8 @@ def test_every_page_fits_and_passes_axe(
                 problems += [f"{name} at {size}: {p}" for p in _serious(tab, axe)]
                 problems += [f"{name} at {size}: scroll box {p}" for p in _nested_scroll_boxes(tab)]
                 problems += [f"{name} at {size}: {p}" for p in _small_chart_text(tab)]
+                if name in KEY_COLUMNS:  # and what a person sees first, without scrolling
+                    tab.screenshot(path=str(ARTEFACTS / f"layout-{name}-{size}-first-screen.png"))
                 if name in KEY_COLUMNS and (name != "activity" or size == "1440"):
                     _, table, columns = KEY_COLUMNS[name]
                     problems += [f"{name} at {size}: {p}" for p in _sideways(tab)]
