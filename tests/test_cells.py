@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from seatwise.cells import cell, csv_cell
 
 
@@ -29,3 +32,18 @@ def test_csv_cells_defuse_whitespace_line_breaks_and_full_width_signs() -> None:
         assert csv_cell(text) == "'" + text, repr(text)
     for text in ("plain", "a - b", "ann@example.com", "x\ny", "3 = 3"):
         assert csv_cell(text) == text, repr(text)
+
+
+SIGNS = "=+-@\uff1d\uff0b\uff0d\uff20"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*SIGNS, " ", "\t", "\r", "\n", "\u3000", "a", "1"])))
+def test_no_defused_cell_can_start_a_formula(text: str) -> None:
+    out = csv_cell(text)
+    if out != text:
+        assert out == "'" + text
+        return
+    assert not text.startswith(("\t", "\r", "\n"))
+    for line in text.splitlines():
+        assert line.lstrip()[:1] not in SIGNS or not line.strip()
