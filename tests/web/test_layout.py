@@ -166,6 +166,20 @@ def _outside(tab: Any, table: str, columns: tuple[str, ...]) -> list[str]:
     return found
 
 
+def _spilling_tables(tab: Any) -> list[str]:
+    """Tables that stick out of the card or frame around them."""
+    found: list[str] = tab.evaluate(
+        """() => [...document.querySelectorAll('main table')].flatMap(table => {
+          const frame = table.parentElement.closest('.card, .table-wrap, main');
+          const inner = table.getBoundingClientRect(), outer = frame.getBoundingClientRect();
+          return inner.right > outer.right + 1
+            ? [(table.id || table.className) + ' by ' + Math.round(inner.right - outer.right)
+               + ' px'] : [];
+        })"""
+    )
+    return found
+
+
 def _small_chart_text(tab: Any) -> list[str]:
     """Charts whose smallest text shows under 11 px (font size × the chart's scale)."""
     found: list[str] = tab.evaluate(
@@ -220,6 +234,8 @@ def test_every_page_fits_and_passes_axe(
                 problems += [f"{name} at {size}: {p}" for p in _serious(tab, axe)]
                 problems += [f"{name} at {size}: scroll box {p}" for p in _nested_scroll_boxes(tab)]
                 problems += [f"{name} at {size}: {p}" for p in _small_chart_text(tab)]
+                if size == "1440":  # at 1,024 px only the key pages' tables must fit
+                    problems += [f"{name} at {size}: spills {p}" for p in _spilling_tables(tab)]
                 if name in KEY_COLUMNS:  # and what a person sees first, without scrolling
                     tab.screenshot(path=str(ARTEFACTS / f"layout-{name}-{size}-first-screen.png"))
                 if name in KEY_COLUMNS and (name != "activity" or size == "1440"):
