@@ -37,7 +37,7 @@ def test_csv_cells_defuse_whitespace_line_breaks_and_full_width_signs() -> None:
 SIGNS = "=+-@\uff1d\uff0b\uff0d\uff20"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True)
 @given(st.text(alphabet=st.sampled_from([*SIGNS, " ", "\t", "\r", "\n", "\u3000", "a", "1"])))
 def test_no_defused_cell_can_start_a_formula(text: str) -> None:
     out = csv_cell(text)

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from seatwise.errors import DataError
@@ -24,7 +24,12 @@ from seatwise.web.api.users import UserRecord
 
 pytestmark = pytest.mark.hostile
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,  # the same examples every run: CI never fails by chance
+    suppress_health_check=[HealthCheck.too_slow],
+)
 TODAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 
@@ -166,6 +171,7 @@ def test_the_filter_parser_answers_or_refuses_any_text(text: str) -> None:
 quoted = st.text(max_size=30).map(lambda s: "'" + s.replace("'", "''") + "'")
 
 
+LITERAL_WORDS = frozenset({"true", "false", "null", "inf", "nan", "infinity", "not"})
 PROPS = {prop.name: prop for prop in properties(UserRecord)[0]}
 TEXT_NAMES = sorted(name for name, prop in PROPS.items() if prop.type == "Edm.String")
 
@@ -199,6 +205,7 @@ def test_filters_over_any_string_literal_parse_and_match_as_python_would(
 @SETTINGS
 @given(st.text(alphabet=string.ascii_letters, min_size=1, max_size=12), quoted)
 def test_filters_over_unknown_names_are_refused(name: str, literal: str) -> None:
+    assume(name.lower() not in LITERAL_WORDS)  # `FALSE eq 'x'` compares two literals
     tree = parse_filter(f"{name} eq {literal}")
     if name in PROPS:
         check_names(tree, PROPS)
