@@ -80,6 +80,10 @@ def _cases(report: Path) -> list[Case]:
     return found
 
 
+def _seconds(cases: list[Case], hostile: bool) -> float:
+    return sum(c.seconds for c in cases if (".hostile." in c.name) == hostile)
+
+
 def _short(name: str) -> str:
     return name.rsplit("::", 1)[-1]
 
@@ -194,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Reliability\n\n"
         f"Written by `make reliability` on {stamp}, on {machine()}. Figures from another "
         "machine are not comparable.\n\n"
-        f"## Faults survived\n\nThe fault suite (`pytest -m fault`, {fault_wall:.0f} s with the "
+        "## Faults survived\n\nThe fault suite (`pytest -m fault`: "
+        f"{_seconds(fault_cases, False):.0f} s of tests; {fault_wall:.0f} s in all with the "
         "corpus below) runs `seatwise` against the simulator and disturbs it.\n\n"
         + _faults(fault_cases)
         + "\n\n## Hostile inputs\n\n"
