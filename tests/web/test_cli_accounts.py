@@ -145,6 +145,8 @@ def test_the_last_admin_is_kept_and_bad_names_get_one_sentence(
         assert result.code == 2, (args, result.err)
         assert text in result.err and "Traceback" not in result.err
     assert seatwise("token", "revoke", "0").code == 2  # below the ids' range: usage
+    unasked = seatwise("user", "delete", "viewer")  # no terminal to ask on
+    assert unasked.code == 2 and "Give --yes" in unasked.err
 
 
 def test_listing_and_revoking_tokens_from_the_command_line(seatwise: Seatwise, web: Web) -> None:

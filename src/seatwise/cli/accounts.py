@@ -3,6 +3,7 @@ reporting API): thin adapters over `seatwise.workspace.accounts`, which audits e
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated, Any
 
 import typer
@@ -123,8 +124,11 @@ def delete_user(
     from seatwise.reclaim.audit import current_actor
     from seatwise.workspace.accounts import delete_user as remove
 
-    if not yes and not typer.confirm(f"Delete the account {username}?", err=True):
-        raise UsageError("Nothing deleted.")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"Give --yes to delete the account {username} without a question.")
+        if not typer.confirm(f"Delete the account {username}?", err=True):
+            raise UsageError("Nothing deleted.")
     with Context().session(write=True) as session:
         remove(session, username, actor=current_actor())
     err.print(f"User {username} deleted.")
