@@ -134,11 +134,12 @@ def create_user(
     _check_role(role)
     username = _check_username(username)
     _check_password(password)
+    digest = _HASHER.hash(password)  # before the first statement: no lock held meanwhile
     if session.scalar(select(AppUser.pk).where(AppUser.username == username)) is not None:
         raise UsageError(f"There is already a user called {username!r}.")
     user = AppUser(
         username=username,
-        password_hash=_HASHER.hash(password),
+        password_hash=digest,
         role=role,
         active=True,
         created_at=datetime.now(UTC),
@@ -217,8 +218,9 @@ def change_password(
 ) -> None:
     """Give an account a new password; every session of the account ends."""
     _check_password(password)
+    digest = _HASHER.hash(password)  # before the first statement: no lock held meanwhile
     user = _user(session, username)
-    user.password_hash = _HASHER.hash(password)
+    user.password_hash = digest
     user.session_epoch += 1
     _audit(
         session,

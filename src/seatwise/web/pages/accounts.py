@@ -1,7 +1,9 @@
 """Local accounts on the Settings page: admins create accounts, disable and enable them, give
 them a new password or role, and delete them (every form carries the CSRF token). The use cases
 are `seatwise.workspace.accounts`'s, which audits each change and ends the account's sessions
-where it must; the last active admin cannot be disabled, demoted or deleted."""
+where it must; the last active admin cannot be disabled, demoted or deleted. A new password is
+hashed on the sign-in's password pool (`seatwise.web.throttle`), never on the threads that serve
+pages, and before the database's write lock is taken."""
 
 from __future__ import annotations
 
@@ -11,11 +13,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from seatwise.errors import UsageError
+from seatwise.web.pages.auth import login_guard
 from seatwise.web.pages.settings import back, flash
 from seatwise.web.security import Admin, Csrf
 from seatwise.web.state import web_state
+from seatwise.web.throttle import PoolBusy
 from seatwise.workspace.accounts import (
     change_password,
     create_user,
@@ -42,19 +47,32 @@ def _change(request: Request, work: Callable[[Session], str]) -> Response:
     return back(ANCHOR)
 
 
+async def _run(request: Request, work: Callable[[Session], str], *, hashing: bool) -> Response:
+    """`_change` on the password pool when it hashes a password, else on the usual threads."""
+    if not hashing:
+        return await run_in_threadpool(_change, request, work)
+    try:
+        return await login_guard(request).check(lambda: _change(request, work))
+    except PoolBusy:
+        flash(request, "error", "Too many passwords are being checked at once; try again.")
+        return back(ANCHOR)
+
+
 @router.post("/settings/accounts", dependencies=[Csrf])
-def create(request: Request, user: Admin, username: Text, password: Text, role: Text) -> Response:
+async def create(
+    request: Request, user: Admin, username: Text, password: Text, role: Text
+) -> Response:
     """Create an account."""
 
     def work(session: Session) -> str:
         made = create_user(session, username, password, role, actor=f"web:{user.name}")
         return f"Account {made.username} created with role {made.role}."
 
-    return _change(request, work)
+    return await _run(request, work, hashing=True)
 
 
 @router.post("/settings/accounts/{action}", dependencies=[Csrf])
-def change(
+async def change(
     request: Request,
     user: Admin,
     action: str,
@@ -81,4 +99,4 @@ def change(
             return f"Account {username} deleted."
         raise HTTPException(404, "There is no such account action.")
 
-    return _change(request, work)
+    return await _run(request, work, hashing=action == "password")
