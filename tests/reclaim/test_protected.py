@@ -6,7 +6,6 @@ unless included explicitly, and a plan that includes them says why they are prot
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 from typing import Any
 
