@@ -40,6 +40,17 @@ KEYS = (
     "country",
     "account_created",
 )
+# What an admin looks for first, in this order: the columns a table shows when it cannot show
+# them all (the Users page within 1,024 px, `seatwise users` within the terminal).
+FIRST_KEYS = (
+    "upn",
+    "licenses",
+    "last_activity",
+    "days_since_last_activity",
+    "block_credentials",
+    "mfa_enabled",
+    "country",
+)
 
 
 @dataclass

@@ -26,19 +26,8 @@ IncludeUnmanagedOption = Annotated[
     ),
 ]
 
-# The table's columns, most useful first: those that fit the terminal are shown.
-TABLE_KEYS = (
-    "upn",
-    "licenses",
-    "last_activity",
-    "days_since_last_activity",
-    "block_credentials",
-    "mfa_enabled",
-    "country",
-    "display_name",
-    "last_used_app",
-    "guest",
-)
+# After analytics.users.FIRST_KEYS, the table's next columns: those that fit the terminal show.
+TABLE_EXTRA_KEYS = ("display_name", "last_used_app", "guest")
 
 
 def users(
@@ -84,7 +73,7 @@ def users(
     Licences of unmanaged SKUs are neither shown nor matched by --license unless
     --include-unmanaged."""
     from seatwise.analytics.inputs import users as inputs
-    from seatwise.analytics.users import KEYS, build
+    from seatwise.analytics.users import FIRST_KEYS, KEYS, build
 
     chosen = pick_columns(columns, KEYS)
     query = inputs.UserQuery(
@@ -116,7 +105,7 @@ def users(
                 for facts in batch:
                     yield build(facts, names)
 
-        keys = KEYS if format is not OutputFormat.table else TABLE_KEYS
+        keys = KEYS if format is not OutputFormat.table else (*FIRST_KEYS, *TABLE_EXTRA_KEYS)
         filtered = any(
             v is not None for v in (upn, license, guest, blocked, mfa, inactive_days, country)
         )

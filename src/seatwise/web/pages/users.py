@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from seatwise import services
 from seatwise.analytics.inputs import users as inputs
-from seatwise.analytics.users import KEYS, build
+from seatwise.analytics.users import FIRST_KEYS, KEYS, build
 from seatwise.cells import csv_cell
 from seatwise.errors import UsageError
 from seatwise.graph import endpoints
@@ -55,15 +55,7 @@ HEADINGS = {
 }
 # The columns shown unless the column chooser (`cols`) says otherwise, first and in this order;
 # they fit 1,024 px. The rest follow in the view's order.
-SHOWN = (
-    "upn",
-    "licenses",
-    "last_activity",
-    "days_since_last_activity",
-    "block_credentials",
-    "mfa_enabled",
-    "country",
-)
+SHOWN = FIRST_KEYS
 ORDER = (*SHOWN, *(k for k in KEYS if k not in SHOWN and k != "id"))
 HISTORY_DAYS = 90
 # Which usage report each column comes from: (columns, what the report is, report name).
