@@ -124,7 +124,7 @@ class SyncRunner:
             job.error = str(exc)
             log.warning("Sync of %s stopped: %s", job.tenant, exc)
         except Exception as exc:  # run boundary: the thread must end, recorded and logged
-            job.error = f"Internal error: {exc!r}"
+            job.error = f"Internal error ({type(exc).__name__}); this is a bug in seatwise."
             log.exception("Sync of %s failed", job.tenant)
         finally:
             with self._lock:
