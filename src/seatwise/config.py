@@ -127,7 +127,8 @@ class RecommendationSettings(BaseModel):
 
 
 class SyncSettings(BaseModel):
-    """The `[sync]` section: what the integration tasks keep (DESIGN §3).
+    """The `[sync]` section: what the integration tasks keep (DESIGN §3) and how long they wait
+    for Graph.
 
     Read from `seatwise.toml` only, like `[recommendations]`.
     """
@@ -141,6 +142,15 @@ class SyncSettings(BaseModel):
         description=(
             "Days of daily history kept for activations, mail and OneDrive usage and "
             "Windows/Mac/Mobile/Web: at least the seed's 90, longer allowed (at most ten years)."
+        ),
+    )
+    graph_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description=(
+            "Seconds to wait for Graph to answer a request (a whole request gets twice that, a "
+            "report download six times); a call that times out twice in a row fails its task."
         ),
     )
 
@@ -182,15 +192,6 @@ class Settings(BaseSettings):
         default=None,
         description="Extra PEM file of CA certificates to trust, e.g. the simulator's.",
     )
-    graph_timeout_s: float = Field(
-        default=30.0,
-        gt=0,
-        le=600,
-        description=(
-            "Seconds to wait for Graph to answer a request (a whole request gets twice that, a "
-            "report download six times); a call that times out twice in a row fails its task."
-        ),
-    )
     secret_key: SecretStr | None = Field(
         default=None,
         description="Fernet key that encrypts refresh tokens at rest.",
@@ -206,10 +207,9 @@ class Settings(BaseSettings):
         default_factory=RecommendationSettings,
         description="Thresholds and exclusions of the recommendation rules (a TOML table).",
     )
-
     sync: SyncSettings = Field(
         default_factory=SyncSettings,
-        description="What the integration tasks keep (a TOML table).",
+        description="What the integration tasks keep and how long they wait for Graph (a TOML table).",
     )
 
     @classmethod

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from seatwise.config import SyncSettings
 from seatwise.graph import client as graph_client
 from seatwise.graph.throttle import DEFAULT_POLICY
 from tests.sync.test_connect import _connect
@@ -93,7 +94,8 @@ def test_a_hung_graph_fails_the_task_within_the_deadline(faults: Faults) -> None
     assert faults.seatwise.add_app_only(faults.sim).code == 0
     assert faults.seatwise("sync").code == 0
     good = faults.good_data()
-    faults.seatwise.monkeypatch.setenv("SEATWISE_GRAPH_TIMEOUT_S", "2")
+    faults.seatwise.data_dir.mkdir(parents=True, exist_ok=True)
+    (faults.seatwise.data_dir / "seatwise.toml").write_text("[sync]\ngraph_timeout_s = 2\n")
     faults.sim.control("hang", {"path": "/v1.0/subscribedSkus", "on": True})
     try:
         started = time.monotonic()
@@ -109,6 +111,6 @@ def test_a_hung_graph_fails_the_task_within_the_deadline(faults: Faults) -> None
 
 
 def test_the_default_deadlines_end_a_hung_call_within_two_minutes() -> None:
-    timeout = graph_client.Settings.model_fields["graph_timeout_s"].default
+    timeout = SyncSettings.model_fields["graph_timeout_s"].default
     worst = graph_client.MAX_TIMEOUTS * timeout + DEFAULT_POLICY.base_s * 2
     assert worst < 120, worst

@@ -20,7 +20,8 @@ SKUS = "/v1.0/subscribedSkus"
 
 
 def _client(sim: Sim, timeout_s: float) -> GraphClient:
-    settings = sim.settings.model_copy(update={"graph_timeout_s": timeout_s})
+    sync = sim.settings.sync.model_copy(update={"graph_timeout_s": timeout_s})
+    settings = sim.settings.model_copy(update={"sync": sync})
     app = sim.tenant.app
     provider = ClientCredentialsProvider(
         settings, sim.tenant.tenant_id, app.client_id, app.client_secret

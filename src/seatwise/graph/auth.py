@@ -134,9 +134,10 @@ def msal_http_client(settings: Settings) -> requests.Session:
 
     `trust_env=False` is what stops REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, proxies and .netrc from
     overriding `verify` (requests reads them only when trust_env is on). Each request may take
-    10 s to connect and `graph_timeout_s` to answer.
+    10 s to connect and `[sync] graph_timeout_s` to answer.
     """
-    session = _TimedSession((min(10.0, settings.graph_timeout_s), settings.graph_timeout_s))
+    timeout = settings.sync.graph_timeout_s
+    session = _TimedSession((min(10.0, timeout), timeout))
     session.trust_env = False
     session.verify = str(_trust_file(settings)) if settings.ca_bundle else True
     # Token calls come minutes apart: no idle keep-alive connection left behind to leak.

@@ -66,7 +66,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _LINK_EXPIRED = frozenset({401, 403, 404, 410})
 # Failures that happen before a request leaves: safe to retry even for writes.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-# Deadlines (`Settings.graph_timeout_s` is T, 30 s by default): connecting 10 s; each read or
+# Deadlines (`[sync] graph_timeout_s` is T, 30 s by default): connecting 10 s; each read or
 # write T; a whole API request 2×T, a whole report download 6×T (tens of MB). A call that timed
 # out this many times in a row gives up: a Graph that accepts connections and never answers
 # fails the task in about 2×T (+ backoff), not after every attempt of the retry policy.
@@ -241,7 +241,7 @@ class GraphClient:
         self._rng = rng or random.Random()
         self._clock = clock
         self._origin = _origin(settings.graph_url)
-        self.timeout_s = settings.graph_timeout_s
+        self.timeout_s = settings.sync.graph_timeout_s
         self._deadline: float | None = None  # time.monotonic() by which the task must end
         self._deadline_s = 0.0
         self._http = httpx.Client(
