@@ -209,7 +209,7 @@ class Settings(BaseSettings):
     )
     sync: SyncSettings = Field(
         default_factory=SyncSettings,
-        description="What the integration tasks keep and how long they wait for Graph (a TOML table).",
+        description="What the tasks keep and how long they wait for Graph (a TOML table).",
     )
 
     @classmethod
