@@ -100,7 +100,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 class Seatwise:
-    """The `seatwise` command run in-process with its own environment."""
+    """The `seatwise` command run in-process with its own environment, in a terminal `width`
+    columns wide (`lines` high when set; never a TTY)."""
+
+    width = 200
+    lines: int | None = None
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, data_dir: Path, database_url: str) -> None:
         self.monkeypatch = monkeypatch
@@ -140,7 +144,9 @@ class Seatwise:
         out, err = io.StringIO(), io.StringIO()
         code = 0
         self.monkeypatch.setattr(sys, "argv", ["seatwise", *args])
-        self.monkeypatch.setenv("COLUMNS", "200")
+        self.monkeypatch.setenv("COLUMNS", str(self.width))
+        if self.lines is not None:
+            self.monkeypatch.setenv("LINES", str(self.lines))
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
                 main()
