@@ -5,7 +5,6 @@ the simulator's request counters, never from sleeping."""
 from __future__ import annotations
 
 import os
-import ssl
 import subprocess
 import sys
 import time
@@ -13,11 +12,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.sync.conftest import Seatwise, Sim, serve
+from tests.sync.conftest import Seatwise, Sim, query, serve
 
 READY_S = 120.0  # the longest any readiness wait may take on a loaded machine
 
@@ -29,13 +26,10 @@ class Faults:
         self.sim = sim
         self.seatwise = seatwise
         self.url = seatwise.database_url
-        self._verify = ssl.create_default_context(cafile=str(sim.server.ca_bundle))
 
     def requests_served(self) -> int:
         """How many requests the simulator has answered or started on (all routes)."""
-        with httpx.Client(verify=self._verify, trust_env=False) as client:
-            stats = client.get(f"{self.sim.server.base_url}/_control/stats").json()
-        return sum(int(n) for n in stats["calls"].values())
+        return sum(int(n) for n in self.sim.stats()["calls"].values())
 
     def wait_for(self, condition: Callable[[], bool], what: str) -> None:
         """Poll `condition` until it holds (a readiness signal), at most `READY_S`."""
@@ -56,12 +50,7 @@ class Faults:
         )
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        engine = create_engine(self.url)
-        try:
-            with engine.connect() as connection:
-                return [tuple(row) for row in connection.execute(text(sql))]
-        finally:
-            engine.dispose()
+        return query(self.url, sql)
 
     def good_data(self) -> dict[str, Any]:
         """What a good sync stored and any later failure must leave readable and unchanged."""

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.sync.conftest import Seatwise, Sim, serve
+from tests.sync.conftest import Seatwise, Sim, query, serve
 
 pytestmark = pytest.mark.hostile
 
@@ -43,18 +40,10 @@ class World:
     personal: list[str]  # stored names and UPNs that no error or note may quote
 
     def canned_served(self) -> int:
-        verify = ssl.create_default_context(cafile=str(self.sim.server.ca_bundle))
-        with httpx.Client(verify=verify, trust_env=False) as client:
-            stats = client.get(f"{self.sim.server.base_url}/_control/stats").json()
-        return int(stats["faults_injected"].get("canned", 0))
+        return int(self.sim.stats()["faults_injected"].get("canned", 0))
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        engine = create_engine(self.url)
-        try:
-            with engine.connect() as connection:
-                return [tuple(row) for row in connection.execute(text(sql))]
-        finally:
-            engine.dispose()
+        return query(self.url, sql)
 
     def good_data(self) -> dict[str, Any]:
         ids = ", ".join(f"'{i}'" for i in self.baseline_ids)
@@ -83,10 +72,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         assert seatwise.add_app_only(sim).code == 0
         first = seatwise("sync")
         assert first.code == 0, first.err
-        ids = [row[0] for row in _rows(url, "SELECT id FROM user ORDER BY id")]
+        ids = [row[0] for row in query(url, "SELECT id FROM user ORDER BY id")]
         personal = [
             value
-            for row in _rows(url, "SELECT upn, display_name FROM user")
+            for row in query(url, "SELECT upn, display_name FROM user")
             for value in row
             if value
         ]
@@ -98,15 +87,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         last = seatwise("sync")
         assert last.code == 0, last.err
         assert world.good_data() == world.baseline
-
-
-def _rows(url: str, sql: str) -> list[tuple[Any, ...]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def _payload(world: World, case: dict[str, Any]) -> bytes:

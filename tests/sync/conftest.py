@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import create_engine, text
 
 from seatwise.cli import main
 from seatwise.simulator import Tenant, create_app
@@ -57,9 +58,26 @@ class Sim:
             response.raise_for_status()
             return response.json() if response.content else None
 
+    def stats(self) -> Any:
+        """The simulator's `/_control/stats`: calls per route, faults injected, ..."""
+        verify = ssl.create_default_context(cafile=str(self.server.ca_bundle))
+        with httpx.Client(verify=verify, trust_env=False) as client:
+            response = client.get(f"{self.server.base_url}/_control/stats")
+            return response.raise_for_status().json()
+
     def server_app_tokens(self) -> list[str]:
         """Refresh tokens the simulator has issued."""
         return self.tokens.refresh_tokens()
+
+
+def query(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """The rows of `sql` in the database at `url`, read on an engine of its own."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager

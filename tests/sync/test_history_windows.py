@@ -6,11 +6,9 @@ Graph does, and the Users pages say which window each column covers and its repo
 from __future__ import annotations
 
 import re
-import ssl
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, insert, select
 
@@ -34,9 +32,7 @@ def _sync(seatwise: Seatwise, tmp_path: Path, *task: str) -> tuple[Sim, dict[str
         assert seatwise.add_app_only(sim).code == 0
         done = seatwise("sync", *task)
         assert done.code == 0, done.err
-        verify = ssl.create_default_context(cafile=str(sim.server.ca_bundle))
-        with httpx.Client(verify=verify, trust_env=False) as client:
-            stats = client.get(f"{sim.server.base_url}/_control/stats").raise_for_status().json()
+        stats = sim.stats()
     return sim, stats["calls"], stats["refresh_date"]
 
 
