@@ -271,6 +271,12 @@ def test_every_page_fits_and_passes_axe(
         )
         assert made.status_code == 303, made.text
         shown = client.get(made.headers["location"]).text
+        # A rule with nothing to reclaim (a downgrade) plans nothing, not every reclaim rule.
+        empty = client.post(
+            "/recommendations/plan", data={"csrf_token": token, "whole_rule": "e5-to-e3"}
+        )
+        assert empty.status_code == 400
+        assert "no users to reclaim from" in empty.text
     assert sorted(re.findall(r'<span class="upn">([^<]+)</span>', shown.replace("<wbr>", ""))) == (
         sorted(blocked)
     )

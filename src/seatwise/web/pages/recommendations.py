@@ -166,6 +166,8 @@ def plan_from_selection(
                 for r in state.findings.of(session, tenant.pk, policy, now.date())
                 if r.rule in everything and r.action == "reclaim"
             }
+            if not pairs and not named:  # else make_plan would take every reclaim rule
+                raise HTTPException(400, "The rules ticked have no users to reclaim from.")
         plan = make_plan(
             session,
             tenant.pk,
