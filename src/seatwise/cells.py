@@ -10,6 +10,8 @@ __all__ = ["FORMULA_START", "cell", "csv_cell"]
 # signs, their full-width forms (which some spreadsheets fold to ASCII), and tab, CR and LF.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 _SIGNS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+# Where str.splitlines breaks a line.
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def cell(value: object) -> str:
@@ -30,6 +32,8 @@ def _formula_like(text: str) -> bool:
     or line break, or one of its lines starts with a sign after any leading whitespace."""
     if text.startswith(FORMULA_START):
         return True
+    if _LINE_BREAKS.isdisjoint(text):  # one line (most cells): no need to split
+        return text.lstrip()[:1] in _SIGNS
     return any(line.lstrip()[:1] in _SIGNS for line in text.splitlines() if line.strip())
 
 
