@@ -5,6 +5,7 @@ and which service plans (by `servicePlanName`) stand for each (graph-facts §5, 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Final
 
 EXCHANGE: Final = "Exchange"
@@ -143,7 +144,11 @@ _ruled: dict[str, tuple[str, ...]] = {}
 def services_of_plan(name: str) -> tuple[str, ...]:
     """The services one enabled service plan gives access to: from the table, else from the
     plan's string id alone (a plan newer than the table)."""
-    known = plan_services().get(name)
+    return _services(name, plan_services())
+
+
+def _services(name: str, table: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    known = table.get(name)
     if known is not None:
         return known
     found = _ruled.get(name)
@@ -153,8 +158,10 @@ def services_of_plan(name: str) -> tuple[str, ...]:
 
 
 def services_of_plans(plan_names: set[str] | frozenset[str]) -> set[str]:
-    """The services a set of enabled service plans gives access to."""
+    """The services a set of enabled service plans gives access to (the table looked up once,
+    not per plan)."""
+    table = plan_services()
     result: set[str] = set()
     for name in plan_names:
-        result.update(services_of_plan(name))
+        result.update(_services(name, table))
     return result
