@@ -6,10 +6,10 @@ previous good data intact.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
@@ -82,7 +82,7 @@ def run_task(
     try:
         # BEGIN IMMEDIATE on SQLite: the task is the writer from its first statement on.
         with (
-            _deadline(client, (options or SyncOptions()).task_deadline_s),
+            client.task_deadline((options or SyncOptions()).task_deadline_s),
             session_scope(engine, immediate=True) as session,
             _page_cache(session),
         ):
@@ -125,12 +125,6 @@ def run_task(
                 clock(),
             )
         raise
-
-
-def _deadline(client: GraphClient, seconds: float | None) -> AbstractContextManager[None]:
-    """The task's deadline on the Graph client (clients without deadlines: none)."""
-    limit = getattr(client, "task_deadline", None)
-    return nullcontext() if limit is None else cast(AbstractContextManager[None], limit(seconds))
 
 
 @contextmanager
