@@ -78,6 +78,15 @@ def test_a_retry_wait_past_the_task_deadline_ends_the_task_at_once(sim: Sim) -> 
         assert client._sleep.delays == []  # type: ignore[attr-defined]
 
 
+def test_a_batch_retry_wait_past_the_task_deadline_ends_the_task_at_once(sim: Sim) -> None:
+    sim.script(SKUS, {"kind": "throttle", "retry_after": "20"})
+    request = {"id": "1", "method": "GET", "url": "/subscribedSkus"}
+    with _client(sim, 30) as client, client.task_deadline(10):
+        with pytest.raises(TaskDeadline, match="waiting 20 s to retry POST /v1.0/\\$batch"):
+            client.batch([request])
+        assert client._sleep.delays == []  # type: ignore[attr-defined]
+
+
 def test_an_identity_platform_that_never_answers_fails_the_call(tmp_path: Path) -> None:
     with serve(tmp_path, users=10) as fresh:  # no token kept from other tests
         token_path = f"/{fresh.tenant.tenant_id}/oauth2/v2.0/token"

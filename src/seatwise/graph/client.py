@@ -293,6 +293,17 @@ class GraphClient:
             )
         return left
 
+    def _check_wait(
+        self, delay: float, method: str, path: str, cause: BaseException | None = None
+    ) -> None:
+        """`TaskDeadline` when waiting `delay` seconds to retry would pass the task's deadline."""
+        left = self._remaining(method, path)
+        if left is not None and delay >= left:
+            raise TaskDeadline(
+                f"The task would run past its deadline of {_span(self._deadline_s)} "
+                f"waiting {delay:.0f} s to retry {method} {path}."
+            ) from cause
+
     def _timeout(self, left: float | None) -> httpx.Timeout:
         read = self.timeout_s if left is None else max(0.001, min(self.timeout_s, left))
         return httpx.Timeout(read, connect=min(CONNECT_TIMEOUT_S, read))
@@ -402,12 +413,7 @@ class GraphClient:
             )
             if delay is None:
                 raise self._gave_up(method, path, attempt, status, failure) from cause
-            left = self._remaining(method, path)
-            if left is not None and delay >= left:
-                raise TaskDeadline(
-                    f"The task would run past its deadline of {_span(self._deadline_s)} "
-                    f"waiting {delay:.0f} s to retry {method} {path}."
-                ) from cause
+            self._check_wait(delay, method, path, cause)
             self.stats.retries += 1
             log.debug("retrying %s %s in %.2fs after %s", method, path, delay, status or failure)
             self._progress(Progress("retry", path, delay_s=delay, status=status))
@@ -595,6 +601,7 @@ class GraphClient:
                     return download.content
                 status, got = download.status_code, download.headers
                 failure = f"HTTP {status}"
+                timeouts = 0
             # An expired link gets a new one at once (a tiny backoff), a fault per throttle.py.
             expired = status in _LINK_EXPIRED
             delay = retry_delay(
@@ -610,6 +617,7 @@ class GraphClient:
                 raise GraphError(
                     f"The download of report {report} failed after {attempt} attempts ({failure})."
                 )
+            self._check_wait(delay, "GET", report)
             self.stats.retries += 1
             self._progress(Progress("retry", report, delay_s=delay, status=status))
             self._sleep(delay)
@@ -712,6 +720,7 @@ class GraphClient:
             if not again:
                 return
             delay = max(delays)
+            self._check_wait(delay, "POST", endpoints.BATCH)
             self.stats.retries += len(again)
             self._progress(Progress("retry", endpoints.BATCH, delay_s=delay))
             self._sleep(delay)
