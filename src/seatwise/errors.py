@@ -58,6 +58,8 @@ __all__ = [
     "UsageError",
     "exit_code_for",
     "role_advice",
+    "PERMISSION_CODES",
+    "ROLE_CODES",
     "ROLE_PURPOSES",
 ]
 
@@ -132,6 +134,15 @@ class PermissionMissing(AuthError):
 
 
 # What each directory role is needed for, in the advice sentence.
+# Graph's 403 codes that name their cause (the rest, `Authorization_RequestDenied` above all,
+# say the same for a missing permission and a missing role). A directory role the signed-in
+# user lacks (delegated access), whatever the app was granted: the usage reports'
+# "S2SUnauthorized: Invalid permission." and the Entra reports' (sign-ins, MFA registration)
+# "User is not in the allowed roles".
+ROLE_CODES = frozenset({"S2SUnauthorized", "Authentication_RequestFromUnsupportedUserRole"})
+# A permission (scope or app role) the token lacks.
+PERMISSION_CODES = frozenset({"Authentication_MSGraphPermissionMissing"})
+
 ROLE_PURPOSES = {
     "Reports Reader": "to read usage reports, sign-in logs and MFA registration",
     "License Administrator": "to remove and give back licences",

@@ -55,12 +55,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 NO_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-# 403 codes that say the signed-in user lacks a directory role (delegated access), whatever the
-# app was granted: the usage reports' "S2SUnauthorized: Invalid permission." and the Entra
-# reports' (sign-ins, MFA registration) "User is not in the allowed roles".
-ROLE_CODES = frozenset({"S2SUnauthorized", "Authentication_RequestFromUnsupportedUserRole"})
-# 403 codes that say the token lacks a permission (scope or app role).
-PERMISSION_CODES = frozenset({"Authentication_MSGraphPermissionMissing"})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # What the report download host answers once its pre-authenticated link has expired.
 _LINK_EXPIRED = frozenset({401, 403, 404, 410})

@@ -27,7 +27,14 @@ from sqlalchemy.engine import Engine
 
 from seatwise.analytics.recommendations import Assignment, Policy, UserFacts
 from seatwise.analytics.recommendations.common import excluded, seed_excluded
-from seatwise.errors import GraphError, PlanError, PlanNotApproved, UsageError, role_advice
+from seatwise.errors import (
+    PERMISSION_CODES,
+    GraphError,
+    PlanError,
+    PlanNotApproved,
+    UsageError,
+    role_advice,
+)
 from seatwise.graph import GraphClient, endpoints
 from seatwise.reclaim import audit
 from seatwise.reclaim.observe import (
@@ -41,6 +48,7 @@ from seatwise.reclaim.observe import (
 from seatwise.reclaim.plans import Licence, get_plan, licences_of, savings_of
 from seatwise.store import session_scope
 from seatwise.store.schema import ReclaimItem, ReclaimPlan, Tenant, User
+from seatwise.sync.context import scope_granted
 
 __all__ = ["RETRYABLE_STATUSES", "Outcome", "ProgressFn", "apply_plan", "plan_outcome", "undo_plan"]
 
@@ -56,7 +64,6 @@ _LICENCE_SCOPES = (
     "User.ReadWrite.All",
     "Directory.ReadWrite.All",
 )
-_PERMISSION_CODES = frozenset({"Authentication_MSGraphPermissionMissing"})
 ATTEMPTS = 3  # rounds per chunk when a batch itself fails (reset connection, Graph down)
 # Chunks in flight at once: Graph allows a few concurrent requests per app and tenant, and a
 # chunk waiting out a Retry-After no longer holds up the others.
@@ -114,11 +121,6 @@ def _graph_message(answer: Answer) -> str:
     return f"{text} (HTTP {answer.status}{', ' + answer.code if answer.code else ''})"
 
 
-def _scope_granted(granted_scopes: str | None, permission: str) -> bool:
-    names = {scope.rsplit("/", 1)[-1].lower() for scope in (granted_scopes or "").split()}
-    return permission.lower() in names
-
-
 def plan_outcome(states: Sequence[str]) -> str:
     """A settled plan's status from its users' states: "applied" when licences were removed and
     nobody failed, "partly applied" when some were removed and some failed, "failed" when
@@ -171,9 +173,9 @@ class _Run:
         said = _graph_message(answer)
         if answer.status != 403:
             return said
-        granted = any(_scope_granted(self.scopes, p) for p in _LICENCE_SCOPES)
+        granted = any(scope_granted(self.scopes, p) for p in _LICENCE_SCOPES)
         role = None
-        if self.delegated and granted and answer.code not in _PERMISSION_CODES:
+        if self.delegated and granted and answer.code not in PERMISSION_CODES:
             role = LICENCE_ROLE
             who = f"the account signed in for tenant {self.tenant_name}"
             advice = role_advice(what, role, who)

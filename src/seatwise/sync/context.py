@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatwise.errors import (
+    PERMISSION_CODES,
+    ROLE_CODES,
     GraphForbidden,
     GraphNoPremium,
     PermissionMissing,
@@ -33,10 +35,6 @@ ROLE_FOR_PERMISSION = {
     "AuditLog.Read.All": "Reports Reader",
     "UserAuthenticationMethod.Read.All": "Reports Reader",
 }
-# Graph's 403 codes that name the cause (the rest, `Authorization_RequestDenied` above all, say
-# the same for a missing permission and a missing role). As in seatwise.graph.client.
-_ROLE_CODES = frozenset({"S2SUnauthorized", "Authentication_RequestFromUnsupportedUserRole"})
-_PERMISSION_CODES = frozenset({"Authentication_MSGraphPermissionMissing"})
 
 
 def scope_granted(granted_scopes: str | None, permission: str) -> bool:
@@ -56,9 +54,9 @@ def missing_role(
     permission being among the scopes granted means the person, not the app, lacks something.
     """
     role = ROLE_FOR_PERMISSION.get(permission)
-    if auth_mode != "delegated" or role is None or code in _PERMISSION_CODES:
+    if auth_mode != "delegated" or role is None or code in PERMISSION_CODES:
         return None
-    if code in _ROLE_CODES or scope_granted(granted_scopes, permission):
+    if code in ROLE_CODES or scope_granted(granted_scopes, permission):
         return role
     return None
 
