@@ -390,6 +390,9 @@ def test_admins_manage_accounts_on_settings(web: Web) -> None:
         assert _sign(carol, "carol", "a brand new password") == 401
         assert 'data-account="carol"' in admin.get("/settings").text
         assert _account_post(admin, "enable", username="carol") == ["Account carol enabled."]
+        assert _account_post(admin, "enable", username="carol") == [
+            "Account carol was already enabled."
+        ]
         assert _sign(carol, "carol", "a brand new password") == 303
         assert _account_post(admin, "delete", username="carol") == ["Account carol deleted."]
         assert carol.get("/").status_code == 303

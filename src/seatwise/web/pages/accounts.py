@@ -86,10 +86,12 @@ async def change(
     def work(session: Session) -> str:
         if action in ("disable", "enable"):
             active = action == "enable"
-            set_account_active(session, username, active, actor=actor)
+            if not set_account_active(session, username, active, actor=actor):
+                return f"Account {username} was already {action}d."
             return f"Account {username} {action}d."
         if action == "role":
-            set_role(session, username, role, actor=actor)
+            if not set_role(session, username, role, actor=actor):
+                return f"Account {username} was already {role}."
             return f"Account {username} is {role}; its sessions have ended."
         if action == "password":
             change_password(session, username, password, actor=actor)
