@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from seatwise.skus import PRODUCTS
+from seatwise.skus import PRODUCTS, products
 
 __all__ = [
     "ACTIONS",
@@ -43,8 +43,6 @@ KEYS = (
 CENT = Decimal("0.01")
 ACTIONS = ("reclaim", "downgrade", "review")
 CONFIDENCES = ("high", "medium", "low")
-
-_ID_OF_PART = {part: sku_id for sku_id, (part, _) in PRODUCTS.items()}
 
 
 class Assignment(NamedTuple):
@@ -151,7 +149,8 @@ class TenantFacts:
 
     @cached_property
     def _ids_by_part(self) -> dict[str, str]:
-        ids = dict(_ID_OF_PART)
+        # Microsoft's table as it is now (an imported copy included), read once per tenant
+        ids = {part: sku_id for sku_id, (part, _) in products().items()}
         ids.update({sku.part_number: sku.sku_id for sku in self.skus.values()})
         return ids
 
