@@ -120,3 +120,16 @@ def test_churn_is_deterministic(tenant: Any) -> None:
     assert [(u.job_title, u.sku_ids()) for u in one.users] == [
         (u.job_title, u.sku_ids()) for u in two.users
     ]
+
+
+def test_delta_token_latest_syncs_from_now(graph: Graph) -> None:
+    tenant = graph.tenant
+    nothing, link = _round(graph, "/v1.0/users/delta", params={**SELECT, "$deltatoken": "latest"})
+    assert nothing == []  # "sync from now": no users, only a link
+    assert "$select=" in link
+    assert _round(graph, link)[0] == []
+    edited = tenant.users[3]
+    edited.job_title = "Started From Now"
+    tenant._changed(edited)
+    changes, _ = _round(graph, link)
+    assert [(u["id"], u["jobTitle"]) for u in changes] == [(edited.id, "Started From Now")]

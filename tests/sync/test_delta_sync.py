@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
-from seatwise.store.schema import TaskRun
+from seatwise.store.schema import TaskRun, User
 
 from .conftest import Seatwise, _postgres_schema_url, serve
 
@@ -67,6 +67,34 @@ def test_later_runs_apply_only_what_changed(seatwise: Seatwise, tmp_path: Path) 
     assert second["users deleted"] == 2 + changed["leave"]
     assert second["sign-ins read"] < first["sign-ins read"] == len(live) + 2 - changed["join"]
     assert not any("full round" in n for n in notes)
+
+
+def test_the_first_run_reads_every_user_once_with_sign_ins(
+    seatwise: Seatwise, tmp_path: Path
+) -> None:
+    with serve(tmp_path / "sim", users=60) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync", "--task", "roster").code == 0
+        calls = sim.stats()["calls"]
+        tenant = sim.tenant
+        signed_in = {u.id for u in tenant.users if tenant.last_sign_in(u) is not None}
+        everyone = len(tenant.users)
+        engine = create_engine(seatwise.database_url)
+        with engine.connect() as conn:
+            stored = set(
+                conn.execute(select(User.id).where(User.last_sign_in.is_not(None))).scalars()
+            )
+        engine.dispose()
+        sim.control("churn", {"fraction": 0.1})
+        assert seatwise("sync", "--task", "roster").code == 0
+        later = sim.stats()["calls"]
+    # one delta call for a link from now on, one enumeration of /users with signInActivity
+    assert calls["users.delta"] == 1
+    assert calls["users"] == 1  # 60 users: one page
+    assert stored == signed_in
+    first = _runs(seatwise.database_url, "roster")[0][0]
+    assert first["users read"] == first["sign-ins read"] == everyone
+    assert later["users.delta"] == 2  # the second run follows the link
 
 
 def test_a_refused_delta_link_falls_back_to_a_full_round(

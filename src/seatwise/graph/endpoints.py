@@ -48,7 +48,9 @@ __all__ = [
     "sign_ins_params",
     "subscribed_skus_params",
     "users_by_id_params",
+    "users_delta_latest_params",
     "users_delta_params",
+    "users_with_sign_in_params",
     "users_params",
     "users_sign_in_params",
     "users_signed_in_since_params",
@@ -98,6 +100,21 @@ def users_sign_in_params(top: int = SIGN_IN_MAX_TOP) -> dict[str, str]:
 USERS_DELTA: Final = f"{V1}/users/delta"
 # signInActivity's DateTime properties that `$filter` can compare (graph-facts §1).
 SIGN_IN_FILTERABLE: Final = ("lastSignInDateTime", "lastNonInteractiveSignInDateTime")
+
+
+def users_with_sign_in_params(top: int = SIGN_IN_MAX_TOP) -> dict[str, str]:
+    """Query of `GET /v1.0/users` for every field of `USER_FIELDS` and `signInActivity` (Entra
+    ID P1 and AuditLog.Read.All; smaller pages)."""
+    return {
+        "$select": ",".join((*USER_FIELDS, "signInActivity")),
+        "$top": str(min(top, SIGN_IN_MAX_TOP)),
+    }
+
+
+def users_delta_latest_params() -> dict[str, str]:
+    """Query of a `GET /v1.0/users/delta` that returns no users, only a delta link from now on
+    ("sync from now", `$deltatoken=latest`), with the `$select` later rounds answer with."""
+    return {**users_delta_params(), "$deltatoken": "latest"}
 
 
 def users_delta_params() -> dict[str, str]:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from seatwise.simulator import auditlogs, batch, control, directory, identity, reports
+from seatwise.simulator import auditlogs, batch, control, directory, identity, reports, userjson
 from seatwise.simulator.context import Host
 from seatwise.simulator.faults import FaultMiddleware, FaultPlan
 from seatwise.simulator.odata import GraphError, error_response, new_request_id
@@ -87,6 +87,7 @@ def create_app(
             lifetime_s=one.options.token_lifetime_s, clock=clock, tenant_id=one.tenant_id
         )
         host.add(one, store)
+        userjson.warm(one)
     routes = [
         *identity.tenant_routes(
             [(sim.tenant, sim.tokens) for sim in host.sims], authority_base=_authority_base

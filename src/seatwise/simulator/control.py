@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from seatwise.simulator import userjson
 from seatwise.simulator.context import sim_of
 from seatwise.simulator.faults import Canned, Fault, FaultPlan, FaultSpecError
 from seatwise.simulator.odata import json_response
@@ -154,6 +155,7 @@ async def clock(request: Request) -> Response:
     if not isinstance(days, int) or days < 0:
         return _problem("advance_days must be a non-negative integer.")
     sim.tenant.advance(timedelta(days=days))
+    userjson.warm(sim.tenant)
     return json_response({"now": sim.tenant.now.isoformat()})
 
 
@@ -205,6 +207,7 @@ async def churn(request: Request) -> Response:
     ):
         return _problem("fraction must be a number between 0 and 1.")
     changed = sim.tenant.churn(float(fraction))
+    userjson.warm(sim.tenant)
     return json_response({"changed": changed, "users": len(sim.tenant.users)})
 
 

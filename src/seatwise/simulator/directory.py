@@ -260,7 +260,8 @@ def _delta_item(tenant: Tenant, user_id: str, select: tuple[str, ...]) -> bytes:
 
 async def users_delta(request: Request) -> Response:
     """`GET /users/delta`: a round of pages (every user at first, then what changed since the
-    token, removals as `@removed`) that ends in a `@odata.deltaLink` for the next round."""
+    token, removals as `@removed`) that ends in a `@odata.deltaLink` for the next round.
+    `$deltatoken=latest` starts from now: no users, only the delta link ("sync from now")."""
     sim = sim_of(request)
     sim.authorize(request, "users")
     sim.count("users.delta")
@@ -273,10 +274,13 @@ async def users_delta(request: Request) -> Response:
         raise query.bad_request("'$skip' is not supported by the service.")
     salt = tenant.data.salt[:8]
     base = f"{_root(request)}/users/delta"
+    delta_token = params.get("$deltatoken")
     if "$skiptoken" in params:
         since, upto, offset = _read_round_token(params["$skiptoken"], salt)
-    elif "$deltatoken" in params:
-        since, upto, offset = _read_delta_token(tenant, params["$deltatoken"], salt), -2, 0
+    elif delta_token is not None and delta_token.lower() == "latest":
+        since, upto, offset = tenant.version, -2, 0  # "sync from now": no users, a delta link
+    elif delta_token is not None:
+        since, upto, offset = _read_delta_token(tenant, delta_token, salt), -2, 0
     else:
         since, upto, offset = -1, -2, 0
     if upto == -2:  # a round starts: it covers every change up to now

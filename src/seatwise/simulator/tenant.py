@@ -304,6 +304,15 @@ class Tenant:
             if day is None
             else activity.moment(self.seed, user, "signin", day).replace(tzinfo=UTC)
         )
+        if derived is not None and derived > self.now:  # today's sign-in is still to come
+            day = activity.any_last_active(
+                self.seed, user, self.today - timedelta(days=1), services
+            )
+            derived = (
+                None
+                if day is None
+                else activity.moment(self.seed, user, "signin", day).replace(tzinfo=UTC)
+            )
         recorded = self.signed_in_now.get(user.id)
         if recorded is None:
             return derived
@@ -315,6 +324,11 @@ class Tenant:
         self.version += 1
         self.sign_in_cache.pop(user.index, None)
         return self.now
+
+    def warm(self) -> None:
+        """Build what is otherwise built on the first request after a change of time or of
+        users (the sign-in log and its index by application), as Graph has it ready."""
+        _ = self.sign_ins_by_app
 
     @cached_property
     def sign_ins_by_app(self) -> dict[str, list[int]]:

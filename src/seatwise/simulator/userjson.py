@@ -60,6 +60,14 @@ def _request_id(tenant: Tenant, user: User, salt: int) -> str:
     return str(uuid.UUID(int=(h << 64) | low, version=4))
 
 
+def warm(tenant: Tenant) -> None:
+    """Build the tenant's sign-in log and every user's `signInActivity` now rather than on the
+    first request that needs them (after start-up, a churn round or a change of time)."""
+    tenant.warm()
+    for user in tenant.users:
+        sign_in_activity(tenant, user)
+
+
 def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
     """The `signInActivity` complex value (P1 tenants only), remembered per user until the
     user signs in, changes or time moves (`Tenant.sign_in_cache`)."""

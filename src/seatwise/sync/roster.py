@@ -1,21 +1,29 @@
 """Application Roster: users, licence assignments, blocked credentials, last sign-ins, MFA, and
 from the usage reports storage, platforms and Office activations, with a daily snapshot.
 
-Users come through `/users/delta`: the first run reads a whole round and stores its delta link;
-later runs follow the link and apply only what changed. `signInActivity` is not in delta: it is
-read in full after a whole round, else for the users who signed in since a stored watermark.
+Users come through `/users/delta`: the first run takes a delta link that starts now and reads
+every user, with `signInActivity`, in one enumeration of `/users`; later runs follow the link
+and apply only what changed. `signInActivity` is not in delta: later runs read it for the users
+who signed in since a stored watermark.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Table, delete, inspect, select
 
-from seatwise.errors import GraphError, GraphNoPremium, GraphNotFound, GraphRequestError
+from seatwise.errors import (
+    GraphError,
+    GraphForbidden,
+    GraphNoPremium,
+    GraphNotFound,
+    GraphRequestError,
+)
 from seatwise.graph import endpoints
 from seatwise.store import writes
 from seatwise.store.schema import Activation, LicenseAssignment, UsageSnapshot, User
@@ -80,8 +88,9 @@ def run(ctx: TaskContext) -> None:
         (name, period) for name, period in endpoints.ROSTER_REPORT_PERIODS.items()
     ]
     with reportdata.Downloads(ctx, reports) as downloads:  # fetched while users are read
-        full, joined = _users(ctx)
-        _sign_ins(ctx, full, joined)
+        read = _users(ctx)
+        if not read.sign_ins:
+            _sign_ins(ctx, read.whole, read.joined)
         _mfa(ctx)
         _reports(ctx, downloads)
     pruned = writes.prune_snapshots(
@@ -90,138 +99,234 @@ def run(ctx: TaskContext) -> None:
     ctx.count("snapshots pruned", pruned)
 
 
-def _users(ctx: TaskContext) -> tuple[bool, set[str]]:
-    """Bring users and their licences up to date through `/users/delta`: follow the stored
-    delta link (only what changed), or, the first time or when Graph refuses the link, read a
-    whole round and mark users not in it deleted. Store the round's new delta link (committed
-    with the data it describes). Returns whether a whole round was read, and the users new
-    since the last run (after a round of changes)."""
+class _Read(NamedTuple):
+    """How the users were brought up to date."""
+
+    whole: bool  # every user was read (the first run, or Graph refused the delta link)
+    joined: set[str]  # after a round of changes: the users new since the last run
+    sign_ins: bool  # last sign-ins came with the users (a whole read of a P1 tenant)
+
+
+def _users(ctx: TaskContext) -> _Read:
+    """Bring users and their licences up to date: follow the stored `/users/delta` link (only
+    what changed), or, the first time or when Graph refuses the link, read every user
+    (`_whole_read`). The new delta link is stored with the data it describes."""
     pk = ctx.tenant.pk
     link = writes.get_cursor(ctx.session, pk, DELTA_CURSOR)
-    links: dict[str, str] = {}
-    full = link is None
-    joined: set[str] = set()
     if link is not None:
+        links: dict[str, str] = {}
         try:
-            joined = _read_delta(ctx, link, None, links)
+            with ctx.needs("Directory.Read.All"):
+                joined = _apply(ctx, ctx.client.iter_pages(link, links=links), whole=False)
         except (GraphRequestError, GraphNotFound) as exc:
             if isinstance(exc, GraphRequestError) and exc.status not in DELTA_REFUSED:
                 raise
             ctx.note(DELTA_REFUSED_NOTE)
-            links.clear()
-            full = True
-    if full:
-        seen = _read_delta(ctx, endpoints.USERS_DELTA, endpoints.users_delta_params(), links)
-        deleted = writes.mark_missing_users_deleted(ctx.session, pk, seen, ctx.now)
-        ctx.count("users deleted", deleted)
-        ctx.count("users", len(seen))
-    new_link = links.get("@odata.deltaLink")
-    if not new_link:
+        else:
+            _keep_link(ctx, link, links)
+            return _Read(False, joined, False)
+    return _whole_read(ctx)
+
+
+def _keep_link(ctx: TaskContext, old: str | None, links: dict[str, str]) -> None:
+    new = links.get("@odata.deltaLink")
+    if not new:
         raise GraphError("Graph ended a /users/delta round without a delta link.")
-    if new_link != link:
-        writes.set_cursor(ctx.session, pk, DELTA_CURSOR, new_link, ctx.now)
-    return full, set() if full else joined
+    if new != old:
+        writes.set_cursor(ctx.session, ctx.tenant.pk, DELTA_CURSOR, new, ctx.now)
 
 
-def _read_delta(
-    ctx: TaskContext, path: str, params: dict[str, str] | None, links: dict[str, str]
+def _whole_read(ctx: TaskContext) -> _Read:
+    """Every user in one enumeration of `/users`, with last sign-ins when the tenant has Entra
+    ID P1, after taking a delta link that starts now (`$deltatoken=latest`, "sync from now"),
+    so the next run follows every change made from this read on. Users not read are marked
+    deleted. Without P1, or when Graph refuses sign-ins (then `_sign_ins` names what is
+    missing), the users are read without them."""
+    links: dict[str, str] = {}
+    with ctx.needs("Directory.Read.All"):
+        for _ in ctx.client.iter_pages(
+            endpoints.USERS_DELTA, endpoints.users_delta_latest_params(), links=links
+        ):
+            pass
+    sign_ins: _SignIns | None = None
+    if ctx.tenant.premium is not False:
+        sign_ins = _SignIns()
+        try:
+            seen = _apply(
+                ctx,
+                ctx.client.iter_pages(endpoints.USERS, endpoints.users_with_sign_in_params()),
+                whole=True,
+                sign_ins=sign_ins,
+            )
+        except GraphNoPremium:
+            ctx.tenant.premium = False
+            ctx.note(NO_P1_NOTE)
+            sign_ins = None
+        except GraphForbidden:
+            sign_ins = None
+    if sign_ins is None:
+        with ctx.needs("Directory.Read.All"):
+            seen = _apply(
+                ctx, ctx.client.iter_pages(endpoints.USERS, endpoints.users_params()), whole=True
+            )
+    deleted = writes.mark_missing_users_deleted(ctx.session, ctx.tenant.pk, seen, ctx.now)
+    ctx.count("users deleted", deleted)
+    ctx.count("users", len(seen))
+    _keep_link(ctx, writes.get_cursor(ctx.session, ctx.tenant.pk, DELTA_CURSOR), links)
+    if sign_ins is not None:
+        ctx.tenant.premium = True
+        ctx.count("sign-ins read", sign_ins.read)
+        _keep_watermark(ctx, sign_ins.newest, None)
+    return _Read(True, set(), sign_ins is not None)
+
+
+@dataclass
+class _SignIns:
+    """Last sign-ins read together with the users: how many, and the newest moment."""
+
+    read: int = 0
+    newest: datetime | None = None
+
+
+def _apply(
+    ctx: TaskContext,
+    pages: Iterable[list[Any]],
+    *,
+    whole: bool,
+    sign_ins: _SignIns | None = None,
 ) -> set[str]:
-    """Apply one delta round page by page: upsert the users in it and replace their licence
-    assignments; users `@removed` are marked deleted (`changed`: soft-deleted, restorable) and
-    lose their assignments when gone for good (`deleted`). Returns the ids of the users listed
-    (of a round of changes: those new to the store)."""
+    """Store users page by page: upsert the users listed and replace their licence
+    assignments; users `@removed` (delta) are marked deleted (`changed`: soft-deleted,
+    restorable) and lose their assignments when gone for good (`deleted`). A user listed
+    twice in a round is stored as last listed. With `sign_ins`, each user's `signInActivity`
+    is stored too. Returns the ids of the users listed (of a round of changes: those new to
+    the store); of a whole read, users left out as invalid count as listed (kept as stored)."""
     seen: set[str] = set()
-    listed: set[str] = set()  # every id of the round so far, to spot duplicates
     pk, today = ctx.tenant.pk, ctx.today
 
-    def prepare(page: list[Any]) -> _DeltaPage:
-        live, removed, kept = _checked(ctx, page, listed)
-        rows = [normalize.user_row(pk, item, today) for item in live]
+    def prepare(page: list[Any]) -> _UsersPage:
+        live, removed, kept, skips = _checked(page)
+        rows: list[dict[str, Any]] = []
+        plain: list[dict[str, Any]] = []  # users whose signInActivity is unusable
+        for item in live:
+            row = normalize.user_row(pk, item, today)
+            if sign_ins is None:
+                rows.append(row)
+            elif (problem := validate.sign_in_problem(item)) is not None:
+                skips.append(("sign-in record", problem, item))
+                plain.append(row)
+            else:
+                columns = normalize.sign_in_columns(item.get("signInActivity"))
+                row.update(columns)
+                rows.append(row)
+                moments = [moment for moment in columns.values() if moment is not None]
+                if moments and (sign_ins.newest is None or max(moments) > sign_ins.newest):
+                    sign_ins.newest = max(moments)
         assignments = [row for item in live for row in normalize.assignment_rows(pk, item)]
-        return _DeltaPage(rows, assignments, removed, kept)
+        return _UsersPage(rows, plain, assignments, removed, kept, skips)
 
-    with ctx.needs("Directory.Read.All"):
-        pages = ctx.client.iter_pages(path, params, links=links)
-        for page in _one_ahead(pages, prepare):
-            ids = [row["id"] for row in page.rows]
-            known: list[str] = []
-            if params is None and ids:  # a round of changes: note who is new
-                known = list(
-                    ctx.session.scalars(
-                        select(User.id).where(User.tenant_pk == pk, User.id.in_(ids))
-                    )
-                )
-            written = writes.upsert_rows(
-                ctx.session,
-                User,
-                page.rows,
-                key=("tenant_pk", "id"),
-                update_columns=list(USER_FACTS),
-                compare_columns=["fingerprint", "deleted_at"],
+    with_sign_ins = sign_ins is not None
+    for page in _one_ahead(pages, prepare):
+        for kind, problem, item in page.skips:
+            ctx.skip(kind, problem, item)
+        ids = [row["id"] for row in (*page.rows, *page.plain)]
+        known: list[str] = []
+        if not whole and ids:  # a round of changes: note who is new
+            known = list(
+                ctx.session.scalars(select(User.id).where(User.tenant_pk == pk, User.id.in_(ids)))
             )
-            seen.update(ids)
-            seen.difference_update(known)
-            if params is not None:  # a whole round: users left out are kept, not deleted
-                seen.update(page.kept)
-            changes = writes.replace_children(
-                ctx.session, LicenseAssignment, pk, ids, page.assignments
-            )
-            if page.removed:
-                gone = [user_id for user_id, _ in page.removed]
-                ctx.count(
-                    "users deleted", writes.mark_users_deleted(ctx.session, pk, gone, ctx.now)
-                )
-                purged = [user_id for user_id, reason in page.removed if reason == "deleted"]
-                released = writes.replace_children(ctx.session, LicenseAssignment, pk, purged, [])
-                ctx.count("assignments written", released.total)
-            ctx.count("users written", written)
-            ctx.count("users changed" if params is None else "users read", len(page.rows))
-            ctx.count("assignments written", changes.total)
-            ctx.progress(ctx.task, "users", len(page.rows), None)
+        written = writes.upsert_rows(
+            ctx.session,
+            User,
+            page.rows,
+            key=("tenant_pk", "id"),
+            update_columns=[*USER_FACTS, *(SIGN_IN_COLUMNS if with_sign_ins else ())],
+            compare_columns=[
+                "fingerprint",
+                "deleted_at",
+                *(SIGN_IN_COLUMNS if with_sign_ins else ()),
+            ],
+        )
+        written += writes.upsert_rows(
+            ctx.session,
+            User,
+            page.plain,
+            key=("tenant_pk", "id"),
+            update_columns=list(USER_FACTS),
+            compare_columns=["fingerprint", "deleted_at"],
+        )
+        seen.update(ids)
+        seen.difference_update(known)
+        if whole:  # users left out are kept, not deleted
+            seen.update(page.kept)
+        changes = writes.replace_children(ctx.session, LicenseAssignment, pk, ids, page.assignments)
+        if page.removed:
+            gone = [user_id for user_id, _ in page.removed]
+            ctx.count("users deleted", writes.mark_users_deleted(ctx.session, pk, gone, ctx.now))
+            purged = [user_id for user_id, reason in page.removed if reason == "deleted"]
+            released = writes.replace_children(ctx.session, LicenseAssignment, pk, purged, [])
+            ctx.count("assignments written", released.total)
+        if sign_ins is not None:
+            sign_ins.read += len(page.rows)
+        ctx.count("users written", written)
+        ctx.count("users read" if whole else "users changed", len(ids))
+        ctx.count("assignments written", changes.total)
+        ctx.progress(ctx.task, "users", len(ids), None)
     return seen
 
 
-class _DeltaPage(NamedTuple):
+class _UsersPage(NamedTuple):
     rows: list[dict[str, Any]]
+    plain: list[dict[str, Any]]  # users stored without their (unusable) signInActivity
     assignments: list[dict[str, Any]]
     removed: list[tuple[str, str]]
-    kept: list[str]  # ids of users left out (invalid, or listed twice): kept as stored
+    kept: list[str]  # ids of users left out as invalid: kept as stored
+    skips: list[tuple[str, validate.Problem, Any]]  # (kind, problem, item) for ctx.skip
 
 
 def _checked(
-    ctx: TaskContext, page: list[Any], listed: set[str]
-) -> tuple[list[dict[str, Any]], list[tuple[str, str]], list[str]]:
-    """A delta page through the validation boundary: (live users, removed (id, reason), ids of
-    users left out). An invalid user, or one listed twice in a round, is left out and
-    counted; with an id, its stored row stays as it is (and is not marked deleted)."""
+    page: list[Any],
+) -> tuple[
+    list[dict[str, Any]], list[tuple[str, str]], list[str], list[tuple[str, validate.Problem, Any]]
+]:
+    """A page through the validation boundary: (live users, removed (id, reason), ids of users
+    left out, what was left out and why). An invalid user is left out; with an id, its stored
+    row stays as it is (and is not marked deleted). Of a user listed twice on the page only
+    the last listing counts, as Graph asks of delta rounds."""
     live: list[dict[str, Any]] = []
     removed: list[tuple[str, str]] = []
     kept: list[str] = []
-    for item in page:
+    skips: list[tuple[str, validate.Problem, Any]] = []
+    later: set[str] = set()
+    for item in reversed(page):
         gone = isinstance(item, dict) and "@removed" in item
         problem = validate.removed_problem(item) if gone else validate.user_problem(item)
         user_id = validate.object_id(item.get("id")) if isinstance(item, dict) else None
-        if problem is None and user_id in listed:
-            problem = validate.Problem("id", "is listed twice in one round")
         if problem is not None:
-            ctx.skip("user", problem, item)
+            skips.append(("user", problem, item))
             if user_id is not None:
                 kept.append(user_id)
             continue
         assert user_id is not None
-        listed.add(user_id)
+        if user_id in later:
+            continue
+        later.add(user_id)
         if gone:
             removed.append((user_id, str((item["@removed"] or {}).get("reason") or "changed")))
         else:
             live.append(item)
-    return live, removed, kept
+    live.reverse()
+    removed.reverse()
+    kept.reverse()
+    skips.reverse()
+    return live, removed, kept, skips
 
 
 def _sign_ins(ctx: TaskContext, full: bool, joined: set[str]) -> None:
-    """Last sign-ins (`signInActivity`, which delta does not carry): every user's after a
-    whole round, else those of users who signed in since the stored watermark (less an
-    overlap: Entra ID records sign-ins late) and of users new since the last run. Needs
-    Entra ID P1; without it, a note."""
+    """Last sign-ins (`signInActivity`, which delta does not carry) when they did not come
+    with the users: every user's after a whole read, else those of users who signed in since
+    the stored watermark (less an overlap: Entra ID records sign-ins late) and of users new
+    since the last run. Needs Entra ID P1; without it, a note."""
     if ctx.tenant.premium is False:
         ctx.note(NO_P1_NOTE)
         return
@@ -265,9 +370,17 @@ def _sign_ins(ctx: TaskContext, full: bool, joined: set[str]) -> None:
     written = update_changed(ctx.session, _USER_TABLE, pk, "id", values, SIGN_IN_COLUMNS)
     ctx.count("sign-ins read", len(values))
     ctx.count("sign-ins written", written)
+    _keep_watermark(ctx, newest, since)
+
+
+def _keep_watermark(ctx: TaskContext, newest: datetime | None, since: datetime | None) -> None:
+    """Store the newest sign-in moment read (`since`, the last one, when none is newer)."""
+    stored = writes.get_cursor(ctx.session, ctx.tenant.pk, SIGN_IN_CURSOR)
     mark = newest if since is None or (newest is not None and newest > since) else since
     if mark is not None and (stored is None or normalize.parse_datetime(stored) != mark):
-        writes.set_cursor(ctx.session, pk, SIGN_IN_CURSOR, endpoints.graph_datetime(mark), ctx.now)
+        writes.set_cursor(
+            ctx.session, ctx.tenant.pk, SIGN_IN_CURSOR, endpoints.graph_datetime(mark), ctx.now
+        )
 
 
 def _one_ahead(

@@ -279,14 +279,14 @@ def build() -> None:
     skipped("item-string", "just text", "the object is not a JSON object", 27)
     skipped("item-null", None, "the object is not a JSON object", 28)
     skipped("item-list", [1, 2], "the object is not a JSON object", 29)
-    case(
+    case(  # Graph may list a user twice in a round: the last listing is the user's state
         "duplicate-ids",
         "roster",
         DELTA,
         page(user(30), user(30, displayName="Second copy")),
         "succeeded",
-        "is listed twice in one round",
-        stored={NEW.format(30): "Hostile 30"},
+        "",
+        stored={NEW.format(30): "Second copy"},
     )
     # -- /users/delta: hostile but valid values are stored exactly as sent ---------------------
     for n, (name, text) in enumerate(
