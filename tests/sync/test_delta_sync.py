@@ -150,3 +150,33 @@ def test_delta_sync_equals_a_fresh_full_sync_after_churn(
     assert len(incremental) > len(current)  # leavers are kept, marked
     for user_id in sorted(live):
         assert current[user_id] == full[user_id], user_id
+
+
+def test_an_unchanged_tenant_is_read_but_nothing_is_rewritten(
+    seatwise: Seatwise, tmp_path: Path
+) -> None:
+    with serve(tmp_path / "sim", users=80) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        before = _users(seatwise)
+        again = seatwise("sync")
+        assert again.code == 0, again.err
+        unchanged = _users(seatwise)
+        sim.control("clock", {"advance_days": 1})  # the next day's reports
+        next_day = seatwise("sync")
+        assert next_day.code == 0, next_day.err
+    assert unchanged == before
+    (_, (roster, _), (roster_next, _)) = _runs(seatwise.database_url, "roster")
+    (_, (access, _), (access_next, _)) = _runs(seatwise.database_url, "access")
+    runs = _runs(seatwise.database_url, "differentiation")
+    # the same report files matched to the same users: not parsed, nothing written
+    assert roster["reports unchanged"] == 4 and not any(k.startswith("rows:") for k in roster)
+    assert access["reports unchanged"] == 2 and access.get("activity written", 0) == 0
+    assert not any(v for k, v in roster.items() if k.endswith(" written"))
+    assert any("Nothing this task reads changed" in n for n in runs[1][1])
+    assert runs[1][0] == {}
+    # a new day: new report files, read and stored, and the Users view derived again
+    assert "reports unchanged" not in roster_next and roster_next["snapshots written"] > 0
+    assert "reports unchanged" not in access_next and access_next["activity written"] > 0
+    assert not any("Nothing this task reads changed" in n for n in runs[2][1])
+    assert runs[2][0]["user summaries written"] > 0

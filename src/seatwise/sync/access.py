@@ -58,10 +58,18 @@ def run(ctx: TaskContext) -> None:
         sign_ins = _start_sign_ins(ctx, pool)
         try:
             rows: list[ActivityRow] = []
-            listed = _report_services(ctx, rows, downloads)
-            _write(ctx, rows)
-            for source, users in listed.items():
-                _drop_unlisted(ctx, source, users)
+            ids = ctx.user_ids_by_upn()
+            digest = downloads.digest(ctx, ids)
+            if reportdata.unchanged(ctx, digest):  # the same files, matched to the same users
+                ctx.count("reports unchanged", len(reports))
+            else:
+                notes = len(ctx.notes)
+                listed = _report_services(ctx, rows, downloads, ids)
+                _write(ctx, rows)
+                for source, users in listed.items():
+                    _drop_unlisted(ctx, source, users)
+                reportdata.remember(ctx, digest if listed and len(ctx.notes) == notes else None)
+            del ids
         except BaseException:
             if sign_ins is not None:
                 sign_ins.stop.set()
@@ -106,7 +114,10 @@ def _drop_unlisted(ctx: TaskContext, source: str, users: set[str]) -> None:
 
 
 def _report_services(
-    ctx: TaskContext, rows: list[ActivityRow], downloads: reportdata.Downloads
+    ctx: TaskContext,
+    rows: list[ActivityRow],
+    downloads: reportdata.Downloads,
+    ids: dict[str, str],
 ) -> dict[str, set[str]]:
     """Append the report services' rows; return the users each report listed (nothing when
     names are concealed: then nothing is matched and nothing removed)."""
@@ -124,7 +135,6 @@ def _report_services(
     if active.concealed or email.concealed:
         return {}
     listed: dict[str, set[str]] = {ACTIVE: set(), EMAIL: set()}
-    ids = ctx.user_ids_by_upn()
     pk = ctx.tenant.pk
     today = ctx.today
     date_of = normalize.report_date
@@ -245,6 +255,17 @@ def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow], started: _Start
         ctx.count(f"sign-ins:{service}", count)
     since, newest = read.since, read.newest or read.since
     pk = ctx.tenant.pk
+    if read.seen:
+        _store_sign_ins(ctx, rows, read)
+    if newest > since or read.first_run:
+        writes.set_cursor(ctx.session, pk, WATERMARK, endpoints.graph_datetime(newest), ctx.now)
+
+
+def _store_sign_ins(ctx: TaskContext, rows: list[ActivityRow], read: _SignInRead) -> None:
+    """Add the new sign-ins to each (user, service) summary and append the activity rows of
+    the pairs that have new ones; the other pairs' rows stay as written."""
+    since, newest = read.since, read.newest or read.since
+    pk = ctx.tenant.pk
     existing = {
         (user_id, service): (last_sign_in, sign_ins, window_start)
         for user_id, service, last_sign_in, sign_ins, window_start in ctx.session.execute(
@@ -259,38 +280,27 @@ def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow], started: _Start
     }
     known = set(ctx.user_ids_by_upn().values())
     summary_rows = []
-    last_sign_ins: dict[tuple[str, str], datetime | None] = {}
+    as_of = newest.date()
     for (user_id, service), (count, moment) in read.seen.items():
+        if user_id not in known:
+            continue
         old = existing.get((user_id, service))
         last = moment if old is None or old[0] is None else max(old[0], moment)
-        last_sign_ins[(user_id, service)] = last
-        if user_id in known:
-            summary_rows.append(
-                {
-                    "tenant_pk": pk,
-                    "user_id": user_id,
-                    "service": service,
-                    "last_sign_in": last,
-                    "sign_ins": (old[1] if old else 0) + count,
-                    "window_start": old[2] if old else since,
-                }
-            )
-    first_run = read.first_run
-    del read
+        summary_rows.append(
+            {
+                "tenant_pk": pk,
+                "user_id": user_id,
+                "service": service,
+                "last_sign_in": last,
+                "sign_ins": (old[1] if old else 0) + count,
+                "window_start": old[2] if old else since,
+            }
+        )
+        rows.append((pk, user_id, service, last.date(), None, None, SIGN_INS, as_of, True))
+    del existing
     writes.upsert_rows(
         ctx.session, SignInSummary, summary_rows, key=("tenant_pk", "user_id", "service")
     )
-    del summary_rows
-    as_of = newest.date()
-    for key, (last_sign_in, _, _) in existing.items():
-        if key not in last_sign_ins and last_sign_in is not None:
-            last_sign_ins[key] = last_sign_in
-    del existing
-    for (user_id, service), moment in last_sign_ins.items():
-        if user_id in known and moment is not None:
-            rows.append((pk, user_id, service, moment.date(), None, None, SIGN_INS, as_of, True))
-    if newest > since or first_run:
-        writes.set_cursor(ctx.session, pk, WATERMARK, endpoints.graph_datetime(newest), ctx.now)
 
 
 SIGN_INS = "auditLogs/signIns"

@@ -61,6 +61,10 @@ def missing_role(
     return None
 
 
+# The endings of the counter names that count rows written: a run with any of them above zero
+# changed the stored data (see `TaskContext.changed_data`).
+WRITE_COUNTS = (" written", " removed", " deleted", " pruned", " retired")
+
 # progress(task, what, advance, total): `advance` items done since the last call.
 ProgressFn = Callable[[str, str, int, int | None], None]
 
@@ -107,6 +111,10 @@ class TaskContext:
     def count(self, name: str, amount: int = 1) -> None:
         """Add to one of the run's counters."""
         self.counts[name] = self.counts.get(name, 0) + amount
+
+    def changed_data(self) -> bool:
+        """Whether the run wrote, removed or retired any stored row (its counts say so)."""
+        return any(amount for name, amount in self.counts.items() if name.endswith(WRITE_COUNTS))
 
     def note(self, sentence: str) -> None:
         """Record a visible note on the run (once)."""

@@ -6,10 +6,11 @@ on. Derived from what the other tasks stored, in one pass over the users a chunk
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from seatwise import services
 from seatwise.store import writes
@@ -36,8 +37,37 @@ class _Included:
         return found
 
 
+# Counts of the runs of the other tasks that changed stored data, and the count (with the
+# active window) the stored results were derived at: equal, there is nothing to derive again.
+INPUTS_CURSOR = "derived-inputs"
+DERIVED_CURSOR = "derived-from"
+DERIVED_FORMAT = "1"  # bumped when what is derived from the same data changes
+UNCHANGED_NOTE = (
+    "Nothing this task reads changed since its last run, so the licence/service counts and the "
+    "Users view were left as they were."
+)
+
+
+def inputs_changed(session: Session, tenant_pk: int, now: datetime) -> None:
+    """Record that a task run changed data this task derives from."""
+    count = int(writes.get_cursor(session, tenant_pk, INPUTS_CURSOR) or 0)
+    writes.set_cursor(session, tenant_pk, INPUTS_CURSOR, str(count + 1), now)
+
+
 def run(ctx: TaskContext) -> None:
-    """Run the License Differentiation task inside the caller's transaction."""
+    """Run the License Differentiation task inside the caller's transaction; nothing is read
+    or written when no other task changed stored data since its last run."""
+    pk = ctx.tenant.pk
+    inputs = writes.get_cursor(ctx.session, pk, INPUTS_CURSOR) or "0"
+    marker = f"{DERIVED_FORMAT}:{inputs}:{ctx.options.active_window_days}"
+    if writes.get_cursor(ctx.session, pk, DERIVED_CURSOR) == marker:
+        ctx.note(UNCHANGED_NOTE)
+        return
+    _derive(ctx)
+    writes.set_cursor(ctx.session, pk, DERIVED_CURSOR, marker, ctx.now)
+
+
+def _derive(ctx: TaskContext) -> None:
     pk = ctx.tenant.pk
     plans: dict[str, dict[str, str]] = defaultdict(dict)  # sku -> plan id -> plan name
     for sku_id, plan_id, plan_name in ctx.session.execute(

@@ -4,7 +4,8 @@ report's refresh date. The rows stay strings, in tuples of the columns each task
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +19,8 @@ from seatwise.sync.context import TaskContext
 from seatwise.sync.normalize import parse_date
 
 REFRESH = "Report Refresh Date"
+# Bumped when what a task stores from the same reports changes, so old digests stop matching.
+DIGEST_FORMAT = b"seatwise-reports-1"
 CONCEALED_NOTE = (
     "Usage reports show concealed user names (Microsoft's privacy setting), so report data "
     'cannot be matched to users and was left as it was: turn off "Display concealed user, group, '
@@ -58,6 +61,19 @@ class Downloads:
     def take(self, name: str, period: str | None) -> Future[bytes] | None:
         """The download of `name` (with `period`) if it was started here, handed over once."""
         return self._pending.pop((name, period), None)
+
+    def digest(self, ctx: TaskContext, ids: Mapping[str, str]) -> str:
+        """Wait for every download not yet taken; a digest of their contents and of the users
+        they are matched against (lower(UPN) → id): equal digests mean reading the reports
+        again would store exactly what is stored."""
+        found = hashlib.sha256(DIGEST_FORMAT)
+        with ctx.needs("Reports.Read.All"):
+            for (name, period), future in sorted(self._pending.items(), key=_by_report):
+                body = future.result()
+                found.update(f"{name}({period}):{len(body)}:".encode())
+                found.update(body)
+        found.update(users_digest(ids).encode())
+        return found.hexdigest()
 
     def __enter__(self) -> Downloads:
         return self
@@ -135,6 +151,37 @@ def fetch(
     ctx.count(f"rows:{name}", len(rows))
     ctx.progress(ctx.task, name, 1, None)
     return Report(name, keep, rows, refresh, concealed)
+
+
+def _by_report(item: tuple[tuple[str, str | None], object]) -> tuple[str, str]:
+    (name, period), _ = item
+    return name, period or ""
+
+
+def users_digest(ids: Mapping[str, str]) -> str:
+    """A digest of the users reports are matched against (lower(UPN) → user id)."""
+    found = hashlib.sha256()
+    for upn, user_id in sorted(ids.items()):
+        found.update(f"{upn}\t{user_id}\n".encode())
+    return found.hexdigest()
+
+
+def unchanged(ctx: TaskContext, digest: str) -> bool:
+    """Whether the task's reports last stored were read from exactly these (`Downloads.digest`)."""
+    return writes.get_cursor(ctx.session, ctx.tenant.pk, _cursor(ctx)) == digest
+
+
+def remember(ctx: TaskContext, digest: str | None) -> None:
+    """Record the digest of the reports just stored, or forget it (None: the next run reads
+    them again, e.g. after names were concealed or a column was missing)."""
+    name = _cursor(ctx)
+    stored = writes.get_cursor(ctx.session, ctx.tenant.pk, name)
+    if (digest or "") != (stored or ""):
+        writes.set_cursor(ctx.session, ctx.tenant.pk, name, digest or "", ctx.now)
+
+
+def _cursor(ctx: TaskContext) -> str:
+    return f"reports-read:{ctx.task}"
 
 
 def _check_header(name: str, header: Sequence[str], keep: Sequence[str]) -> None:

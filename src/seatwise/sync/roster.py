@@ -451,10 +451,16 @@ _MAIL, _ONEDRIVE, _WINDOWS, _ACTIVATIONS, _EXCHANGE_ACTIVE, _ONEDRIVE_ACTIVE = 3
 
 def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
     """Storage, platforms and activations from the four reports, each one read, folded into
-    one snapshot row per user and let go before the next is fetched."""
+    one snapshot row per user and let go before the next is read. Nothing is read or written
+    when the files and the users they name are those of the last run."""
     reportdata.check_concealment(ctx)
     periods = endpoints.ROSTER_REPORT_PERIODS
     ids = ctx.user_ids_by_upn()
+    digest = downloads.digest(ctx, ids)
+    if reportdata.unchanged(ctx, digest):  # the same files, matched to the same users
+        ctx.count("reports unchanged", len(periods))
+        return
+    notes = len(ctx.notes)
     pk = ctx.tenant.pk
     snapshot: dict[str, list[Any]] = {}
 
@@ -518,6 +524,7 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
         if (entry := slot(upn)) is not None:
             entry[_ACTIVATIONS] = (entry[_ACTIVATIONS] or 0) + 1
     if concealed or activations.concealed:
+        reportdata.remember(ctx, None)
         return
     del activations.rows[:]
     changes = writes.replace_rows(ctx.session, Activation, pk, list(activation_rows.values()))
@@ -548,3 +555,4 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
             )
         )
     ctx.count("snapshots removed", len(stale))
+    reportdata.remember(ctx, digest if len(ctx.notes) == notes else None)

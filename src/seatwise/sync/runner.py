@@ -99,6 +99,8 @@ def run_task(
                 progress=progress,
             )
             runner(ctx)
+            if task != "differentiation" and ctx.changed_data():
+                differentiation.inputs_changed(session, tenant_pk, started)
             writes.bump_data_version(session, tenant_pk)
             notes = ctx.finish_notes()
             writes.finish_run(session, run_pk, "succeeded", ctx.counts, notes, None, clock())
