@@ -124,6 +124,7 @@ class Tenant:
         self.sign_in_cache: dict[int, tuple[object, object]] = {}  # see userjson.sign_in_activity
         self.churn_rounds = 0
         self.render_cache = RenderCache()
+        self.facts_cache: dict[int, tuple[object, object]] = {}  # see userjson.facts
 
     @classmethod
     def create(

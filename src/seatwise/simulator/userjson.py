@@ -61,11 +61,12 @@ def _request_id(tenant: Tenant, user: User, salt: int) -> str:
 
 
 def warm(tenant: Tenant) -> None:
-    """Build the tenant's sign-in log and every user's `signInActivity` now rather than on the
-    first request that needs them (after start-up, a churn round or a change of time)."""
+    """Build the tenant's sign-in log and every user's `signInActivity` and `$filter` facts
+    now rather than on the first request that needs them (after start-up, a churn round or a
+    change of time)."""
     tenant.warm()
     for user in tenant.users:
-        sign_in_activity(tenant, user)
+        facts(tenant, user, True)  # signInActivity included
 
 
 def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
@@ -221,7 +222,18 @@ def render_bytes(tenant: Tenant, user: User, select: tuple[str, ...]) -> bytes:
 
 
 def facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
-    """What `$filter` predicates read."""
+    """What `$filter` predicates read (`signIn` only when `sign_in`), remembered per user,
+    with the sign-ins, until the tenant changes or time moves (a filtered read scans every
+    user)."""
+    key = (tenant.version, tenant.now)
+    cached = tenant.facts_cache.get(user.index)
+    if cached is None or cached[0] != key:
+        cached = tenant.facts_cache[user.index] = (key, _facts(tenant, user, True))
+    row: dict[str, object] = cached[1]  # type: ignore[assignment]
+    return row if sign_in else {**row, "signIn": None}
+
+
+def _facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
     row: dict[str, object] = {
         "id": user.id,
         "userPrincipalName": user.upn,

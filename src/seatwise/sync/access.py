@@ -20,7 +20,7 @@ from seatwise.errors import GraphNoPremium
 from seatwise.graph import endpoints
 from seatwise.store import writes
 from seatwise.store.schema import LicenseAssignment, ServiceActivity, SignInSummary, SkuPlan
-from seatwise.sync import normalize, reportdata, validate
+from seatwise.sync import normalize, reportdata, summary, validate
 from seatwise.sync.context import TaskContext
 
 WATERMARK = "sign-ins"
@@ -59,16 +59,17 @@ def run(ctx: TaskContext) -> None:
         try:
             rows: list[ActivityRow] = []
             ids = ctx.user_ids_by_upn()
-            digest = downloads.digest(ctx, ids)
-            if reportdata.unchanged(ctx, digest):  # the same files, matched to the same users
+            digest = downloads.digest(ctx)
+            if reportdata.unchanged(ctx, digest, ids):  # the same files, naming the same users
                 ctx.count("reports unchanged", len(reports))
             else:
-                notes = len(ctx.notes)
-                listed = _report_services(ctx, rows, downloads, ids)
+                notes, unmatched = len(ctx.notes), set[str]()
+                listed = _report_services(ctx, rows, downloads, ids, unmatched)
                 _write(ctx, rows)
                 for source, users in listed.items():
                     _drop_unlisted(ctx, source, users)
-                reportdata.remember(ctx, digest if listed and len(ctx.notes) == notes else None)
+                clean = listed and len(ctx.notes) == notes
+                reportdata.remember(ctx, digest if clean else None, unmatched)
             del ids
         except BaseException:
             if sign_ins is not None:
@@ -81,15 +82,47 @@ def run(ctx: TaskContext) -> None:
 
 
 def _write(ctx: TaskContext, rows: list[ActivityRow]) -> None:
-    """Upsert activity rows (of rows for the same user and service, the last wins); count."""
+    """Write the activity rows that differ from the stored ones (of rows for the same user and
+    service, the last wins); count."""
+    if not rows:
+        ctx.count("activity rows", 0)
+        return
     rows.sort(key=itemgetter(1, 2))  # stable, so the last of equal keys stays last
-    distinct = sum(1 for a, b in zip(rows, rows[1:], strict=False) if a[1:3] != b[1:3])
+    following = [*rows[1:], None]
+    last = [a for a, b in zip(rows, following, strict=True) if b is None or a[1:3] != b[1:3]]
+    del following
+    rows.clear()
+    ctx.count("activity rows", len(last))
+    stored = _stored(ctx, {row[2] for row in last})
+    changed = [row for row in last if stored.get(row[1:3]) != row[3:]]
+    del stored, last
     written = writes.upsert_tuples(
-        ctx.session, ServiceActivity, COLUMNS, rows, key=("tenant_pk", "user_id", "service")
+        ctx.session, ServiceActivity, COLUMNS, changed, key=("tenant_pk", "user_id", "service")
     )
     ctx.count("activity written", written)
-    ctx.count("activity rows", distinct + 1 if rows else 0)
-    rows.clear()
+
+
+def _stored(ctx: TaskContext, services: set[str]) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """The tenant's stored activity rows of `services`: (user, service) → the other columns
+    (but the tenant), as `_write` builds them."""
+    day = summary.Days()
+    table = ServiceActivity
+    result = ctx.session.connection().execute(
+        select(
+            table.user_id,
+            table.service,
+            summary.raw_column(table.last_activity),
+            table.licensed,
+            summary.raw_column(table.license_assigned),
+            table.source,
+            summary.raw_column(table.as_of),
+            table.available,
+        ).where(table.tenant_pk == ctx.tenant.pk, table.service.in_(sorted(services)))
+    )
+    return {
+        (user_id, service): (day(last), licensed, day(assigned), source, day(as_of), available)
+        for user_id, service, last, licensed, assigned, source, as_of, available in result
+    }
 
 
 def _drop_unlisted(ctx: TaskContext, source: str, users: set[str]) -> None:
@@ -118,9 +151,11 @@ def _report_services(
     rows: list[ActivityRow],
     downloads: reportdata.Downloads,
     ids: dict[str, str],
+    unmatched: set[str],
 ) -> dict[str, set[str]]:
     """Append the report services' rows; return the users each report listed (nothing when
-    names are concealed: then nothing is matched and nothing removed)."""
+    names are concealed: then nothing is matched and nothing removed) and add the UPNs that
+    name no user to `unmatched`."""
     prefixes = tuple(services.ACTIVE_USER_COLUMNS.values())
     columns = tuple(
         f"{prefix} {suffix}"
@@ -153,6 +188,7 @@ def _report_services(
     for row in active.rows:
         user_id = ids.get(row[1].lower())
         if user_id is None:
+            unmatched.add(row[1].lower())
             continue
         listed[ACTIVE].add(user_id)
         as_of = date_of(row[0]) or active.refresh_date or today
@@ -167,6 +203,7 @@ def _report_services(
     for refreshed, user, outlook in email.rows:
         user_id = ids.get(user.lower())
         if user_id is None:
+            unmatched.add(user.lower())
             continue
         listed[EMAIL].add(user_id)
         as_of = date_of(refreshed) or email.refresh_date or today

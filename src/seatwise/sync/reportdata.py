@@ -5,7 +5,8 @@ report's refresh date. The rows stay strings, in tuples of the columns each task
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +22,8 @@ from seatwise.sync.normalize import parse_date
 REFRESH = "Report Refresh Date"
 # Bumped when what a task stores from the same reports changes, so old digests stop matching.
 DIGEST_FORMAT = b"seatwise-reports-1"
+UPNS_CURSOR = "upns-changed"  # a count of the roster runs that changed which user a UPN names
+MAX_UNMATCHED = 1000  # report UPNs that matched no user, remembered to check against joiners
 CONCEALED_NOTE = (
     "Usage reports show concealed user names (Microsoft's privacy setting), so report data "
     'cannot be matched to users and was left as it was: turn off "Display concealed user, group, '
@@ -62,17 +65,17 @@ class Downloads:
         """The download of `name` (with `period`) if it was started here, handed over once."""
         return self._pending.pop((name, period), None)
 
-    def digest(self, ctx: TaskContext, ids: Mapping[str, str]) -> str:
-        """Wait for every download not yet taken; a digest of their contents and of the users
-        they are matched against (lower(UPN) → id): equal digests mean reading the reports
-        again would store exactly what is stored."""
+    def digest(self, ctx: TaskContext) -> str:
+        """Wait for every download not yet taken; a digest of their contents and of the
+        users' UPN changes so far (`upns_changed`)."""
         found = hashlib.sha256(DIGEST_FORMAT)
         with ctx.needs("Reports.Read.All"):
             for (name, period), future in sorted(self._pending.items(), key=_by_report):
                 body = future.result()
                 found.update(f"{name}({period}):{len(body)}:".encode())
                 found.update(body)
-        found.update(users_digest(ids).encode())
+        upns = writes.get_cursor(ctx.session, ctx.tenant.pk, UPNS_CURSOR) or "0"
+        found.update(f"upns:{upns}".encode())
         return found.hexdigest()
 
     def __enter__(self) -> Downloads:
@@ -158,26 +161,41 @@ def _by_report(item: tuple[tuple[str, str | None], object]) -> tuple[str, str]:
     return name, period or ""
 
 
-def users_digest(ids: Mapping[str, str]) -> str:
-    """A digest of the users reports are matched against (lower(UPN) → user id)."""
-    found = hashlib.sha256()
-    for upn, user_id in sorted(ids.items()):
-        found.update(f"{upn}\t{user_id}\n".encode())
-    return found.hexdigest()
+def upns_changed(ctx: TaskContext) -> None:
+    """Record that users' UPNs may name other users than before (a UPN changed, or every user
+    was read again): reports already read must then be matched to users again."""
+    count = int(writes.get_cursor(ctx.session, ctx.tenant.pk, UPNS_CURSOR) or 0)
+    writes.set_cursor(ctx.session, ctx.tenant.pk, UPNS_CURSOR, str(count + 1), ctx.now)
 
 
-def unchanged(ctx: TaskContext, digest: str) -> bool:
-    """Whether the task's reports last stored were read from exactly these (`Downloads.digest`)."""
-    return writes.get_cursor(ctx.session, ctx.tenant.pk, _cursor(ctx)) == digest
+def unchanged(ctx: TaskContext, digest: str, ids: Mapping[str, str]) -> bool:
+    """Whether the task's reports last stored were read from exactly these files
+    (`Downloads.digest`), and none of the UPNs they named that matched no user matches one
+    now (a user who joined since)."""
+    stored = writes.get_cursor(ctx.session, ctx.tenant.pk, _cursor(ctx))
+    if not stored:
+        return False
+    try:
+        last = json.loads(stored)
+        same = last["digest"] == digest
+        unmatched = list(last["unmatched"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    return same and not any(str(upn).lower() in ids for upn in unmatched)
 
 
-def remember(ctx: TaskContext, digest: str | None) -> None:
-    """Record the digest of the reports just stored, or forget it (None: the next run reads
-    them again, e.g. after names were concealed or a column was missing)."""
+def remember(ctx: TaskContext, digest: str | None, unmatched: Collection[str] = ()) -> None:
+    """Record the digest of the reports just stored and the UPNs they named that matched no
+    user, or forget it (None: the next run reads them again, e.g. after names were concealed
+    or a column was missing). Many unmatched UPNs are not kept: those reports are read again."""
+    value = (
+        json.dumps({"digest": digest, "unmatched": sorted(unmatched)})
+        if digest is not None and len(unmatched) <= MAX_UNMATCHED
+        else ""
+    )
     name = _cursor(ctx)
-    stored = writes.get_cursor(ctx.session, ctx.tenant.pk, name)
-    if (digest or "") != (stored or ""):
-        writes.set_cursor(ctx.session, ctx.tenant.pk, name, digest or "", ctx.now)
+    if value != (writes.get_cursor(ctx.session, ctx.tenant.pk, name) or ""):
+        writes.set_cursor(ctx.session, ctx.tenant.pk, name, value, ctx.now)
 
 
 def _cursor(ctx: TaskContext) -> str:

@@ -202,6 +202,7 @@ def _apply(
     is stored too. Returns the ids of the users listed (of a round of changes: those new to
     the store); of a whole read, users left out as invalid count as listed (kept as stored)."""
     seen: set[str] = set()
+    renamed = whole  # whether a UPN may name another user than before
     pk, today = ctx.tenant.pk, ctx.today
 
     def prepare(page: list[Any]) -> _UsersPage:
@@ -229,12 +230,14 @@ def _apply(
     for page in _one_ahead(pages, prepare):
         for kind, problem, item in page.skips:
             ctx.skip(kind, problem, item)
-        ids = [row["id"] for row in (*page.rows, *page.plain)]
-        known: list[str] = []
-        if not whole and ids:  # a round of changes: note who is new
-            known = list(
-                ctx.session.scalars(select(User.id).where(User.tenant_pk == pk, User.id.in_(ids)))
-            )
+        listed = {row["id"]: row["upn"] for row in (*page.rows, *page.plain)}
+        ids = list(listed)
+        known: dict[str, str] = {}
+        if not whole and ids:  # a round of changes: note who is new, and renamed
+            query = select(User.id, User.upn).where(User.tenant_pk == pk, User.id.in_(ids))
+            known.update(ctx.session.execute(query).all())
+            if any(upn.lower() != listed[user_id].lower() for user_id, upn in known.items()):
+                renamed = True
         written = writes.upsert_rows(
             ctx.session,
             User,
@@ -272,6 +275,8 @@ def _apply(
         ctx.count("users read" if whole else "users changed", len(ids))
         ctx.count("assignments written", changes.total)
         ctx.progress(ctx.task, "users", len(ids), None)
+    if renamed:
+        reportdata.upns_changed(ctx)
     return seen
 
 
@@ -456,17 +461,19 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
     reportdata.check_concealment(ctx)
     periods = endpoints.ROSTER_REPORT_PERIODS
     ids = ctx.user_ids_by_upn()
-    digest = downloads.digest(ctx, ids)
-    if reportdata.unchanged(ctx, digest):  # the same files, matched to the same users
+    digest = downloads.digest(ctx)
+    if reportdata.unchanged(ctx, digest, ids):  # the same files, naming the same users
         ctx.count("reports unchanged", len(periods))
         return
     notes = len(ctx.notes)
     pk = ctx.tenant.pk
     snapshot: dict[str, list[Any]] = {}
+    unmatched: set[str] = set()  # UPNs that name no user
 
     def slot(upn: str) -> list[Any] | None:
         user_id = ids.get(upn.lower())
         if user_id is None:
+            unmatched.add(upn.lower())
             return None
         entry = snapshot.get(user_id)
         if entry is None:
@@ -507,6 +514,8 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
     for _, upn, product, last, windows, mac, mobile, ios, android, shared in activations.rows:
         user_id = ids.get(upn.lower())
         product = product.strip()
+        if user_id is None:
+            unmatched.add(upn.lower())
         if user_id is None or not product:
             continue
         activation_rows[(user_id, product)] = {
@@ -555,4 +564,4 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
             )
         )
     ctx.count("snapshots removed", len(stale))
-    reportdata.remember(ctx, digest if len(ctx.notes) == notes else None)
+    reportdata.remember(ctx, digest if len(ctx.notes) == notes else None, unmatched)

@@ -84,10 +84,10 @@ class Chunk:
     )
     activations: dict[str, int] = field(default_factory=dict)
     snapshots: dict[str, Any] = field(default_factory=dict)  # the latest snapshot's columns
-    day: _Days = field(default_factory=lambda: _Days())
+    day: Days = field(default_factory=lambda: Days())
 
 
-class _Days:
+class Days:
     """Date cells to `date`: SQLite gives the stored text (read raw, no regex per row), which
     repeats a few hundred values; PostgreSQL gives dates already."""
 
@@ -103,7 +103,7 @@ class _Days:
             return day
 
 
-def _raw(column: Any) -> ColumnElement[Any]:
+def raw_column(column: Any) -> ColumnElement[Any]:
     """The column without SQLAlchemy's result processing (converted by the caller)."""
     return type_coerce(column, String)
 
@@ -112,7 +112,7 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
     """The tenant's users, `CHUNK` at a time in id order, each chunk with its stored facts."""
     pk = ctx.tenant.pk
     connection = ctx.session.connection()  # Core rows: no ORM loading
-    day = _Days()
+    day = Days()
     after = ""
     while True:
         users = connection.execute(
@@ -146,8 +146,8 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
             select(
                 ServiceActivity.user_id,
                 ServiceActivity.service,
-                _raw(ServiceActivity.last_activity),
-                _raw(ServiceActivity.as_of),
+                raw_column(ServiceActivity.last_activity),
+                raw_column(ServiceActivity.as_of),
             )
             .where(
                 ServiceActivity.tenant_pk == pk,
@@ -166,7 +166,7 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
             select(
                 LicenseAssignment.user_id,
                 LicenseAssignment.sku_id,
-                _raw(LicenseAssignment.disabled_plans),
+                raw_column(LicenseAssignment.disabled_plans),
                 LicenseAssignment.last_updated,
             ).where(
                 LicenseAssignment.tenant_pk == pk,
