@@ -304,3 +304,18 @@ def test_same_seed_same_bytes(path: str) -> None:
     first, second = Graph(make_tenant()), Graph(make_tenant())
     url = f"{path}?$select=id" if path.endswith("users") else path
     assert first.get(url).content == second.get(url).content
+
+
+def test_filter_by_a_list_of_ids(graph: Graph) -> None:
+    users = graph.tenant.users
+    wanted = [users[7].id, users[2].id, "00000000-0000-4000-8000-000000000000"]
+    listed = ", ".join(f"'{user_id}'" for user_id in wanted)
+    response = graph.get(
+        "/v1.0/users", params={"$filter": f"id in ({listed})", "$select": "id,displayName"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [u["id"] for u in body["value"]] == [users[2].id, users[7].id]  # directory order
+    assert "@odata.nextLink" not in body
+    one = graph.get("/v1.0/users", params={"$filter": f"id in ('{users[3].id}') or id eq 'x'"})
+    assert one.status_code == 200  # not a plain list of ids: evaluated as any filter

@@ -66,7 +66,7 @@ def warm(tenant: Tenant) -> None:
     change of time)."""
     tenant.warm()
     for user in tenant.users:
-        facts(tenant, user, True)  # signInActivity included
+        facts(tenant, user)  # signInActivity included
 
 
 def sign_in_activity(tenant: Tenant, user: User) -> dict[str, Any] | None:
@@ -221,16 +221,15 @@ def render_bytes(tenant: Tenant, user: User, select: tuple[str, ...]) -> bytes:
     return data
 
 
-def facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:
-    """What `$filter` predicates read (`signIn` only when `sign_in`), remembered per user,
-    with the sign-ins, until the tenant changes or time moves (a filtered read scans every
-    user)."""
+def facts(tenant: Tenant, user: User) -> dict[str, object]:
+    """What `$filter` predicates read, remembered per user until the tenant changes or time
+    moves (a filtered read scans every user); `signIn` holds the parsed signInActivity."""
     key = (tenant.version, tenant.now)
     cached = tenant.facts_cache.get(user.index)
     if cached is None or cached[0] != key:
         cached = tenant.facts_cache[user.index] = (key, _facts(tenant, user, True))
     row: dict[str, object] = cached[1]  # type: ignore[assignment]
-    return row if sign_in else {**row, "signIn": None}
+    return row
 
 
 def _facts(tenant: Tenant, user: User, sign_in: bool) -> dict[str, object]:

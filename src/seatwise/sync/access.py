@@ -93,35 +93,45 @@ def _write(ctx: TaskContext, rows: list[ActivityRow]) -> None:
     del following
     rows.clear()
     ctx.count("activity rows", len(last))
-    stored = _stored(ctx, {row[2] for row in last})
-    changed = [row for row in last if stored.get(row[1:3]) != row[3:]]
-    del stored, last
+    by_service: dict[str, list[ActivityRow]] = {}
+    for row in last:
+        by_service.setdefault(row[2], []).append(row)
+    del last
+    changed: list[ActivityRow] = []
+    for service, some in by_service.items():  # a service at a time: less memory
+        stored = _stored(ctx, service)
+        changed.extend(row for row in some if stored.get(row[1]) != row[3:])
+    del by_service
     written = writes.upsert_tuples(
         ctx.session, ServiceActivity, COLUMNS, changed, key=("tenant_pk", "user_id", "service")
     )
     ctx.count("activity written", written)
 
 
-def _stored(ctx: TaskContext, services: set[str]) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """The tenant's stored activity rows of `services`: (user, service) → the other columns
-    (but the tenant), as `_write` builds them."""
+def _stored(ctx: TaskContext, service: str) -> dict[str, tuple[Any, ...]]:
+    """The tenant's stored activity rows of `service`: user → the columns after the service,
+    as `_write` builds them. Read straight from the driver (no Row objects): SQLite gives
+    dates as ISO text (made dates here) and flags as 0/1, which compare equal to booleans."""
     day = summary.Days()
     table = ServiceActivity
     result = ctx.session.connection().execute(
         select(
             table.user_id,
-            table.service,
-            summary.raw_column(table.last_activity),
+            table.last_activity,
             table.licensed,
-            summary.raw_column(table.license_assigned),
+            table.license_assigned,
             table.source,
-            summary.raw_column(table.as_of),
+            table.as_of,
             table.available,
-        ).where(table.tenant_pk == ctx.tenant.pk, table.service.in_(sorted(services)))
+        ).where(table.tenant_pk == ctx.tenant.pk, table.service == service)
     )
+    try:
+        raw = result.cursor.fetchall()
+    finally:
+        result.close()
     return {
-        (user_id, service): (day(last), licensed, day(assigned), source, day(as_of), available)
-        for user_id, service, last, licensed, assigned, source, as_of, available in result
+        user_id: (day(last), licensed, day(assigned), source, day(as_of), available)
+        for user_id, last, licensed, assigned, source, as_of, available in raw
     }
 
 
