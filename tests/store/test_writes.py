@@ -458,3 +458,67 @@ def test_the_sync_stamp_is_the_data_version_moved_by_writes_alone(
     except RuntimeError:
         pass
     assert stamp() == first + 2  # a rolled-back transaction moves nothing
+
+
+def test_upsert_changed_tuples_sends_only_rows_that_differ(engine: Engine, tenant: int) -> None:
+    from sqlalchemy import event
+
+    from seatwise.store.schema import UserSummary
+    from seatwise.sync.summary import COLUMNS
+
+    def summary(n: int, **changes: Any) -> tuple[Any, ...]:
+        values: dict[str, Any] = dict.fromkeys(COLUMNS)
+        values.update(
+            tenant_pk=tenant,
+            user_id=f"00000000-0000-0000-0000-{n:012d}",
+            upn=f"user{n}@contoso.test",
+            account_enabled=n % 2 == 0,
+            mfa_registered=None,
+            last_sign_in=NOW - timedelta(hours=n),
+            guest=False,
+            created_at=NOW - timedelta(days=n),
+            active_date=TODAY - timedelta(days=n),
+            last_activity=TODAY,
+            mail_mb=1.5 * n,
+            windows=True,
+            licenses=n % 3,
+            activations=0,
+        )
+        values.update(changes)
+        return tuple(values[c] for c in COLUMNS)
+
+    rows = [summary(n) for n in range(50)]
+    scope = [UserSummary.tenant_pk == tenant]
+    key = ("tenant_pk", "user_id")
+    sent: list[int] = []
+
+    def watch(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if statement.startswith("INSERT INTO user_summary"):
+            sent.append(len(params) if isinstance(params, list) else 1)
+
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        with session_scope(engine) as session:
+            assert (
+                writes.upsert_changed_tuples(session, UserSummary, COLUMNS, rows, key, scope) == 50
+            )
+        first = sum(sent)
+        with session_scope(engine) as session:
+            assert (
+                writes.upsert_changed_tuples(session, UserSummary, COLUMNS, rows, key, scope) == 0
+            )
+        assert sum(sent) == first  # identical rows are not even sent to the database
+        changed = [*rows[:10], summary(10, mail_mb=99.0), summary(11, last_sign_in=NOW), *rows[12:]]
+        with session_scope(engine) as session:
+            written = writes.upsert_changed_tuples(
+                session, UserSummary, COLUMNS, changed, key, scope
+            )
+        assert written == 2
+        assert sum(sent) - first == 2 or engine.dialect.name == "postgresql"
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+    with session_scope(engine) as session:
+        stored = session.scalar(
+            select(UserSummary.mail_mb).where(UserSummary.user_id.endswith("000000000010"))
+        )
+    assert stored == 99.0

@@ -9,12 +9,14 @@ unknown link 404 and an expired one 410 (Microsoft documents only "valid a few m
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import gc
 import hashlib
 import io
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterator
@@ -104,6 +106,7 @@ class ReportState:
     """Throttle log and report caches of one tenant."""
 
     limiter: Limiter = field(default_factory=Limiter)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # one build at a time
     stamp: tuple[Any, ...] = ()
     reports: OrderedDict[tuple[Any, ...], Rendered] = field(default_factory=OrderedDict)
     facts: OrderedDict[date, Facts] = field(default_factory=OrderedDict)
@@ -317,11 +320,23 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def _csv_response(sim: Sim, request: Request, rendered: Rendered, spec: ReportSpec) -> Response:
-    if rendered.csv is None:
-        with _gc_paused():
-            rendered.csv = render_csv(spec, rendered.rows)
-        rendered.etag = f'"{hashlib.sha256(rendered.csv).hexdigest()[:32]}"'
+def _prepared(sim: Sim, spec: ReportSpec, window: Window, wants_json: bool) -> Rendered:
+    """The report with its CSV (or JSON items) made, one report at a time."""
+    state = _state(sim)
+    with state.lock:
+        rendered = state.rendered(sim.tenant, spec, window)
+        if wants_json and rendered.items is None:
+            with _gc_paused():
+                rendered.items = json_items(spec, rendered.rows)
+        if not wants_json and rendered.csv is None:
+            with _gc_paused():
+                rendered.csv = render_csv(spec, rendered.rows)
+            rendered.etag = f'"{hashlib.sha256(rendered.csv).hexdigest()[:32]}"'
+    return rendered
+
+
+def _csv_response(sim: Sim, request: Request, rendered: Rendered) -> Response:
+    assert rendered.csv is not None  # made by _prepared
     if _etag_matches(request.headers.get("if-none-match"), rendered.etag):
         return Response(status_code=304, headers={"ETag": rendered.etag})
     now = time.monotonic()
@@ -341,10 +356,8 @@ def _csv_response(sim: Sim, request: Request, rendered: Rendered, spec: ReportSp
 
 
 def _json_response(request: Request, rendered: Rendered, spec: ReportSpec, call: str) -> Response:
-    if rendered.items is None:
-        with _gc_paused():
-            rendered.items = json_items(spec, rendered.rows)
     items = rendered.items
+    assert items is not None  # made by _prepared
     raw_top = _param(request, "$top")
     if raw_top is None:
         top = JSON_PAGE_SIZE
@@ -386,10 +399,12 @@ async def report(request: Request) -> Response:
     # test can tell which window a client asked for.
     asked = ",".join(f"{k}={v.strip(chr(39)).upper()}" for k, v in sorted(args.items()))
     sim.count(f"report:{spec.name}({asked})")
-    rendered = _state(sim).rendered(sim.tenant, spec, window)
+    # Built on a worker thread: a 100k-row report takes seconds, and Graph answers other calls
+    # meanwhile.
+    rendered = await asyncio.to_thread(_prepared, sim, spec, window, wants_json)
     if wants_json:
         return _json_response(request, rendered, spec, call)
-    return _csv_response(sim, request, rendered, spec)
+    return _csv_response(sim, request, rendered)
 
 
 def _storage_error(status: int, code: str, message: str) -> Response:

@@ -9,12 +9,12 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatwise import services
 from seatwise.store import writes
-from seatwise.store.schema import LicenseUsage, ServiceActivity, SkuPlan
+from seatwise.store.schema import LicenseUsage, SkuPlan
 from seatwise.sync import summary
 from seatwise.sync.context import TaskContext
 
@@ -75,19 +75,17 @@ def _derive(ctx: TaskContext) -> None:
     ):
         plans[sku_id][plan_id] = plan_name
     included = _Included(plans)
-    as_of: date | None = ctx.session.scalar(
-        select(func.max(ServiceActivity.as_of)).where(
-            ServiceActivity.tenant_pk == pk,
-            ServiceActivity.available.is_(True),
-            ServiceActivity.service.in_(services.REPORT_SERVICES),
-        )
-    )
-    reference = as_of or ctx.today
-    window_start = reference - timedelta(days=ctx.options.active_window_days)
+    report_services = frozenset(services.REPORT_SERVICES)
+    latest: date | None = None  # the newest report date of the report services' activity
     holders: Counter[tuple[str, str]] = Counter()
-    active: Counter[tuple[str, str]] = Counter()
+    last_used: dict[tuple[str, str], Counter[date]] = defaultdict(Counter)  # pair: day: users
     written = 0
     for chunk in summary.chunks(ctx):
+        for found in chunk.activity.values():
+            for _, service, _, as_of in found:
+                if service in report_services and (day := chunk.day(as_of)) is not None:
+                    if latest is None or day > latest:
+                        latest = day
         for user in chunk.users:
             if user.deleted_at is not None:
                 continue
@@ -103,16 +101,23 @@ def _derive(ctx: TaskContext) -> None:
             for pair in pairs:
                 holders[pair] += 1
                 day = chunk.day(last.get(pair[1]))
-                if day is not None and day >= window_start:
-                    active[pair] += 1
+                if day is not None:
+                    last_used[pair][day] += 1
         written += summary.write(ctx, chunk)
+    # "Uses" = active within the window before the newest report date (known only at the end).
+    reference = latest or ctx.today
+    window_start = reference - timedelta(days=ctx.options.active_window_days)
+    active = {
+        pair: sum(users for day, users in days.items() if day >= window_start)
+        for pair, days in last_used.items()
+    }
     rows = [
         {
             "tenant_pk": pk,
             "sku_id": sku_id,
             "service": service,
             "holders": count,
-            "active_users": active[(sku_id, service)],
+            "active_users": active.get((sku_id, service), 0),
             "as_of": reference,
         }
         for (sku_id, service), count in sorted(holders.items())

@@ -273,8 +273,14 @@ def write(ctx: TaskContext, chunk: Chunk) -> int:
                 chunk.activations.get(user_id, 0),
             )
         )
-    return writes.upsert_tuples(
-        ctx.session, UserSummary, COLUMNS, rows, key=("tenant_pk", "user_id")
+    first, last = chunk.users[0].id, chunk.users[-1].id
+    return writes.upsert_changed_tuples(
+        ctx.session,
+        UserSummary,
+        COLUMNS,
+        rows,
+        key=("tenant_pk", "user_id"),
+        scope=[UserSummary.tenant_pk == pk, UserSummary.user_id.between(first, last)],
     )
 
 
