@@ -112,12 +112,12 @@ def seatwise_ingest(info: dict[str, str], workdir: Path, run: int) -> tuple[int,
     normalising it, upserting users and their licence assignments, and the commit.
     """
     from seatwise.config import load_settings
-    from seatwise.graph import GraphClient
+    from seatwise.graph import GraphClient, endpoints
     from seatwise.graph.auth import ClientCredentialsProvider
     from seatwise.store import ensure_schema, make_engine, session_scope
     from seatwise.store.schema import Tenant
     from seatwise.sync.context import TaskContext
-    from seatwise.sync.roster import _read_users
+    from seatwise.sync.roster import _apply
 
     data_dir = workdir / f"seatwise-{run}"
     settings = load_settings(
@@ -160,7 +160,8 @@ def seatwise_ingest(info: dict[str, str], workdir: Path, run: int) -> tuple[int,
                 ctx = TaskContext(
                     task="roster", session=session, client=client, tenant=tenant, now=now
                 )
-                seen = _read_users(ctx, with_sign_in=False)
+                pages = client.iter_pages(endpoints.USERS, endpoints.users_params())
+                seen = _apply(ctx, pages, whole=True)
             return len(seen), time.perf_counter() - started
     finally:
         engine.dispose()
@@ -321,7 +322,7 @@ following `@odata.nextLink`. The simulator serves from another process on the sa
 | (b) ≥ 100× faster than (c) per user | (b) is {c_over_b:.1f}× faster than (c) \
 | {_verdict(c_over_b, 100.0, at_most=False)} |
 
-(b) is the roster's user ingestion (`seatwise.sync.roster._read_users`, without
+(b) is the roster's user ingestion (`seatwise.sync.roster._apply` of a whole read, without
 `signInActivity`): seatwise's `GraphClient` paging, `normalize.user_row` and
 `normalize.assignment_rows`, the user upsert and the licence-assignment replacement, and the
 commit; the schema, the tenant row and the first token are made before the clock starts.
