@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select
 
 from seatwise.store.schema import TaskRun, User
 
-from .conftest import Seatwise, _postgres_schema_url, serve
+from .conftest import Seatwise, _postgres_schema_url, query, serve
 
 
 def _runs(database_url: str, task: str) -> list[tuple[dict[str, int], list[str]]]:
@@ -180,3 +180,31 @@ def test_an_unchanged_tenant_is_read_but_nothing_is_rewritten(
     assert "reports unchanged" not in access_next and access_next["activity written"] > 0
     assert not any("Nothing this task reads changed" in n for n in runs[2][1])
     assert runs[2][0]["user summaries written"] > 0
+
+
+def test_a_renamed_user_makes_reports_be_matched_again(seatwise: Seatwise, tmp_path: Path) -> None:
+    def upn_changes() -> int:
+        rows = query(
+            seatwise.database_url, "SELECT value FROM sync_cursor WHERE name = 'upns-changed'"
+        )
+        return int(rows[0][0]) if rows else 0
+
+    with serve(tmp_path / "sim", users=60) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync", "--task", "roster").code == 0
+        after_first = upn_changes()
+        assert seatwise("sync", "--task", "roster").code == 0
+        unchanged = upn_changes()
+        tenant = sim.tenant
+        user = next(u for u in tenant.users[5:] if u.kind == "person")
+        tenant.users_by_upn.pop(user.upn.lower())
+        user.upn = f"renamed.{user.upn}"
+        tenant.users_by_upn[user.upn.lower()] = user
+        tenant._changed(user)
+        assert seatwise("sync", "--task", "roster").code == 0
+        renamed = upn_changes()
+    assert after_first == unchanged == 1  # a whole read, then a round with no rename
+    assert renamed == 2
+    runs = _runs(seatwise.database_url, "roster")
+    assert runs[1][0]["reports unchanged"] == 4
+    assert "reports unchanged" not in runs[2][0]
