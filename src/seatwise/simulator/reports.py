@@ -112,8 +112,9 @@ class ReportState:
     facts: OrderedDict[date, Facts] = field(default_factory=OrderedDict)
 
     def rendered(self, tenant: Tenant, spec: ReportSpec, window: Window) -> Rendered:
-        """The report, built once per tenant version, day and concealment setting."""
-        stamp = (id(tenant), tenant.version, tenant.refresh_date)
+        """The report, built once per refresh date and concealment setting: like Microsoft's,
+        a day's report is a snapshot, and the tenant's changes show in the next day's."""
+        stamp = (id(tenant), tenant.refresh_date)
         if stamp != self.stamp:
             self.stamp = stamp
             self.reports.clear()
