@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from seatwise.errors import ConfigError
 
@@ -162,15 +161,16 @@ SECTIONS: dict[str, type[BaseModel]] = {
 }
 
 
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """Everything seatwise can be configured with; frozen, built by `load_settings`.
 
-    pydantic-settings' own sources are switched off (only keyword arguments count), so that
-    constructing `Settings` never reads the environment behind the caller's back: `load_settings`
-    layers defaults, `seatwise.toml` and the environment explicitly.
+    A plain pydantic model, not a pydantic-settings one (whose import costs every command start),
+    so constructing `Settings` never reads the environment behind the caller's back: only keyword
+    arguments count, and `load_settings` layers defaults, `seatwise.toml` and the environment
+    explicitly. Defaults are validated like given values (`data_dir` is made absolute).
     """
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     database_url: str | None = Field(
         default=None,
@@ -211,19 +211,6 @@ class Settings(BaseSettings):
         default_factory=SyncSettings,
         description="What the tasks keep and how long they wait for Graph (a TOML table).",
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Use only the values passed in; `load_settings` decides where they come from."""
-        del settings_cls, env_settings, dotenv_settings, file_secret_settings
-        return (init_settings,)
 
     @field_validator("database_url")
     @classmethod

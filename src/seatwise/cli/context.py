@@ -4,12 +4,18 @@ command from `Settings` and closed when the command ends (`close_all`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from seatwise.errors import UsageError
 from seatwise.workspace import Workspace
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from seatwise.config import Settings
+    from seatwise.store.reads import TenantKey
 
 _OPEN: list[Context] = []
 
@@ -32,3 +38,34 @@ class Context(Workspace):
         if self in _OPEN:
             _OPEN.remove(self)
         super().close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """One unit of work on a Core connection (`store.connection_scope`): for a command
+        that reads a few rows through `store.reads`' Core queries and should start without
+        the ORM."""
+        from seatwise.store import connection_scope
+
+        with connection_scope(self.engine) as connection:
+            yield connection
+
+    def tenant_key(self, connection: Connection, name: str | None) -> TenantKey:
+        """`Workspace.tenant` without the ORM: the key and name of the tenant called `name`, or
+        of the only one when `name` is None; `UsageError` (with the same words) else."""
+        from seatwise.store import reads
+
+        if name is not None:
+            key = reads.tenant_key_by_name(connection, name)
+            if key is None:
+                raise UsageError(
+                    f"There is no tenant called {name!r}; add it with `seatwise tenant add` or "
+                    "`seatwise connect`."
+                )
+            return key
+        key = reads.only_tenant_key(connection)
+        if key is None:
+            raise UsageError(
+                "Say which tenant with --tenant NAME (there are several, or none yet: add one "
+                "with `seatwise connect NAME` or `seatwise tenant add NAME`)."
+            )
+        return key

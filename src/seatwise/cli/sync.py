@@ -155,18 +155,18 @@ def tasks(
     from seatwise.store import reads
     from seatwise.tasknames import TASK_TITLES
 
+    # Core reads (`ctx.reading`, `ctx.tenant_key`): the command starts without the ORM.
     ctx = Context()
-    with ctx.session() as session:
-        row = ctx.tenant(session, tenant)
-        tenant_pk, name = row.pk, row.name
+    with ctx.reading() as connection:
+        tenant_pk, name = ctx.tenant_key(connection, tenant)
     if ctx.is_postgresql:
         _print_jobs(ctx, tenant_pk, name, limit)
-    with ctx.session() as session:
-        row = ctx.tenant(session, name)
+    with ctx.reading() as connection:
+        row = ctx.tenant_key(connection, name)
         table = Table(title=f"Task runs of {row.name} (UTC)")
         for column in ("started", "task", "status", "seconds", "error / notes"):
             table.add_column(column, no_wrap=column != "error / notes")
-        for run in reads.recent_runs(session, row.pk, limit):
+        for run in reads.recent_run_summaries(connection, row.pk, limit):
             detail = run.error or " ".join(run.notes or [])
             seconds = f"{run.duration_s:.1f}" if run.duration_s is not None else ""
             table.add_row(

@@ -2,7 +2,7 @@
 
 SQLite gets WAL, foreign keys and a busy timeout on every connection; PostgreSQL goes through
 psycopg 3. Driver failures become `StoreError` with one sentence and no password. Imports from
-seatwise only `errors` and `store.schema`.
+seatwise only `errors` and (when a database is new) `store.schema`.
 """
 
 from __future__ import annotations
@@ -20,21 +20,22 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
 
 from seatwise.errors import StoreError
-from seatwise.store.schema import metadata
 
-# Alembic is imported when a migration is looked at, not when the schema is current: a CLI
-# command then starts without it.
+# Alembic is imported when a migration is looked at, not when the schema is current, and the
+# ORM (`Session`, the mapped classes of `store.schema`) when a session is opened: a CLI command
+# that reads through `connection_scope` then starts without either.
 if TYPE_CHECKING:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "MIGRATIONS_DIR",
     "alembic_config",
     "check_file_modes",
+    "connection_scope",
     "current_revision",
     "describe_url",
     "ensure_schema",
@@ -262,19 +263,38 @@ def session_scope(engine: Engine, *, immediate: bool = False) -> Iterator[Sessio
     writer), because a transaction that has read cannot wait for the lock later and fails with
     "database is locked" instead. Readers are never blocked (WAL). No effect on PostgreSQL.
     """
+    from sqlalchemy.orm import Session
+
     bind = engine.execution_options(**{_IMMEDIATE: True}) if immediate else engine
     try:
         with Session(bind, expire_on_commit=False) as session, session.begin():
             yield session
     except (OperationalError, InterfaceError) as exc:
-        message = _driver_message(exc, engine.url)
-        if engine.dialect.name == "sqlite" and "locked" in message:
-            waited = _busy_timeout_ms(engine.url) / 1000
-            raise StoreError(
-                f"The database at {describe_url(engine.url)} is locked by another process "
-                f"(waited {waited:g} s): try again when it has finished."
-            ) from exc
-        raise StoreError(f"The database at {describe_url(engine.url)} failed: {message}.") from exc
+        raise _failed(engine, exc) from exc
+
+
+@contextmanager
+def connection_scope(engine: Engine) -> Iterator[Connection]:
+    """One unit of work on a Core connection, for reads that need no ORM (`store.reads`' Core
+    queries): commits when the block succeeds, rolls back when it raises, and turns operational
+    failures of the database into `StoreError` as `session_scope` does. Loads no mapped class."""
+    try:
+        with engine.connect() as connection, connection.begin():
+            yield connection
+    except (OperationalError, InterfaceError) as exc:
+        raise _failed(engine, exc) from exc
+
+
+def _failed(engine: Engine, exc: DBAPIError) -> StoreError:
+    """The `StoreError` for an operational failure inside a unit of work."""
+    message = _driver_message(exc, engine.url)
+    if engine.dialect.name == "sqlite" and "locked" in message:
+        waited = _busy_timeout_ms(engine.url) / 1000
+        return StoreError(
+            f"The database at {describe_url(engine.url)} is locked by another process "
+            f"(waited {waited:g} s): try again when it has finished."
+        )
+    return StoreError(f"The database at {describe_url(engine.url)} failed: {message}.")
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -394,6 +414,8 @@ def ensure_schema(engine: Engine) -> None:
         return
     where = describe_url(engine.url)
     if current is None:
+        from seatwise.store.schema import metadata
+
         try:
             with engine.connect() as connection:
                 existing = set(inspect(connection).get_table_names())
