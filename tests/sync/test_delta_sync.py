@@ -126,7 +126,9 @@ def test_delta_sync_equals_a_fresh_full_sync_after_churn(
     with serve(tmp_path / "sim", users=300) as sim:
         assert seatwise.add_app_only(sim).code == 0
         assert seatwise("sync").code == 0
-        for _ in range(3):
+        for days in (0, 0, 1):  # two working days' churn, then the next day's reports too
+            if days:
+                sim.control("clock", {"advance_days": days})
             sim.control("churn", {"fraction": 0.05})
             synced = seatwise("sync")
             assert synced.code == 0, synced.err
@@ -143,8 +145,18 @@ def test_delta_sync_equals_a_fresh_full_sync_after_churn(
             assert fresh("sync").code == 0
             full = _users(fresh)
             live = {u.id for u in sim.tenant.users}
+            usage_sql = (
+                "SELECT sku_id, service, holders, active_users, as_of FROM license_usage "
+                "ORDER BY sku_id, service"
+            )
+            usage = query(seatwise.database_url, usage_sql)
+            fresh_usage = query(fresh.database_url, usage_sql)
     rosters = _runs(seatwise.database_url, "roster")
     assert all("users read" not in counts for counts, _ in rosters[1:])  # delta, not full
+    derived = _runs(seatwise.database_url, "differentiation")
+    # after a churn round on the same day only the users whose rows changed were derived again
+    assert all(0 < c["user summaries derived again"] < len(live) for c, _ in derived[1:3])
+    assert usage == fresh_usage and usage
     current = {uid: u for uid, u in incremental.items() if u["deactivated_date"] is None}
     assert set(current) == set(full) == live
     assert len(incremental) > len(current)  # leavers are kept, marked

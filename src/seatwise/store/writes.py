@@ -64,6 +64,7 @@ __all__ = [
     "set_cursor",
     "start_run",
     "update_rows",
+    "differing_tuples",
     "upsert_changed_tuples",
     "upsert_rows",
     "upsert_tuples",
@@ -384,12 +385,26 @@ def upsert_changed_tuples(
     key: tuple[str, ...],
     scope: Sequence[ColumnElement[bool]],
 ) -> int:
-    """`upsert_tuples` of only the rows that differ from the stored rows `scope` selects (a
-    tenant's slice of the table holding every stored row of these keys), compared as the
+    """`upsert_tuples` of only the rows that differ from the stored rows `scope` selects
+    (`differing_tuples`); returns rows written."""
+    changed = differing_tuples(session, table, columns, rows, key, scope)
+    return upsert_tuples(session, table, columns, changed, key)
+
+
+def differing_tuples(
+    session: Session,
+    table: TableLike,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    key: tuple[str, ...],
+    scope: Sequence[ColumnElement[bool]],
+) -> list[Sequence[Any]]:
+    """The rows (tuples in `columns` order) that differ from the stored rows `scope` selects
+    (a tenant's slice of the table holding every stored row of these keys), compared as the
     driver stores them: for a slice that changes little, far cheaper than letting the
     database compare every row."""
     if not rows:
-        return 0
+        return []
     target = _table(table)
     _check_columns(columns, target, key)
     result = session.connection().execute(select(*(target.c[c] for c in columns)).where(*scope))
@@ -398,7 +413,7 @@ def upsert_changed_tuples(
     finally:
         result.close()
     if not raw:
-        return upsert_tuples(session, target, columns, rows, key)
+        return list(rows)
     key_of = itemgetter(*(list(columns).index(k) for k in key))
     stored = {key_of(row): tuple(row) for row in raw}
     del raw
@@ -407,13 +422,10 @@ def upsert_changed_tuples(
     changed: list[Sequence[Any]] = []
     position = 0
     for chunk in _bound_rows(rows, getters, binders):
-        changed.extend(
-            rows[position + i]
-            for i, values in enumerate(chunk)
-            if stored.get(key_of(values)) != values
-        )
+        differ = (stored.get(key_of(values)) != values for values in chunk)
+        changed.extend(rows[position + i] for i, yes in enumerate(differ) if yes)
         position += len(chunk)
-    return upsert_tuples(session, target, columns, changed, key)
+    return changed
 
 
 def _upsert(
@@ -545,13 +557,15 @@ def replace_rows(
     tenant_pk: int,
     rows: Sequence[Row],
     user_ids: Iterable[str] | None = None,
+    touched: list[tuple[Any, ...]] | None = None,
 ) -> Changes:
     """Make a tenant's rows of `table` exactly `rows` (only those of `user_ids`, when given).
 
     Rows are diffed by primary key against what is stored: new ones are inserted, changed ones
     updated, absent ones deleted, identical ones left alone, so an unchanged tenant changes
     nothing. Every row must carry the whole primary key (and `tenant_pk` must equal the one
-    given); columns not given are neither compared nor written.
+    given); columns not given are neither compared nor written. The primary keys of the rows
+    written and deleted are added to `touched` when given.
     """
     target = _table(table)
     key = [c.name for c in target.primary_key.columns]
@@ -581,6 +595,9 @@ def replace_rows(
     if writes:
         update_columns = [c for c in columns if c not in key]
         upsert_rows(session, target, writes, tuple(key), update_columns, compare_columns=[])
+    if touched is not None:
+        touched.extend(tuple(row[k] for k in key) for row in writes)
+        touched.extend(gone)
     return Changes(inserted, updated, len(gone))
 
 

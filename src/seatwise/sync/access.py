@@ -102,6 +102,7 @@ def _write(ctx: TaskContext, rows: list[ActivityRow]) -> None:
         stored = _stored(ctx, service)
         changed.extend(row for row in some if stored.get(row[1]) != row[3:])
     del by_service
+    ctx.touch(row[1] for row in changed)
     written = writes.upsert_tuples(
         ctx.session, ServiceActivity, COLUMNS, changed, key=("tenant_pk", "user_id", "service")
     )
@@ -145,6 +146,7 @@ def _drop_unlisted(ctx: TaskContext, source: str, users: set[str]) -> None:
         .distinct()
     ).all()
     stale = sorted(set(stored) - users)
+    ctx.touch(stale)
     for start in range(0, len(stale), writes.CHUNK_ROWS):
         ctx.session.execute(
             delete(ServiceActivity).where(

@@ -22,11 +22,12 @@ def update_changed(
     key: str,
     values: Mapping[str, Sequence[Any]],
     columns: Sequence[str],
+    touched: set[str] | None = None,
 ) -> int:
     """Set `columns` of the tenant's rows whose `key` is in `values` where they differ; count.
 
     `values` maps a key to the new values, in `columns` order; keys with no stored row are
-    skipped.
+    skipped. The keys of the rows changed are added to `touched` when given.
     """
     if not values:
         return 0
@@ -50,4 +51,6 @@ def update_changed(
         if new is not None and tuple(row[1:]) != tuple(new):
             changed.append((row[0], *new))
     del stored
+    if touched is not None:
+        touched.update(row[0] for row in changed)
     return update_rows(session, table, tenant_pk, key, columns, changed)

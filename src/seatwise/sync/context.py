@@ -4,7 +4,7 @@ the tenant row, the clock, options, and where it reports progress, counts and no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -102,6 +102,9 @@ class TaskContext:
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     skipped: Skipped = field(default_factory=Skipped)
+    # Users whose stored rows the run changed (None: perhaps every user), for License
+    # Differentiation to derive again only theirs.
+    touched: set[str] | None = field(default_factory=set)
 
     @property
     def today(self) -> date:
@@ -111,6 +114,15 @@ class TaskContext:
     def count(self, name: str, amount: int = 1) -> None:
         """Add to one of the run's counters."""
         self.counts[name] = self.counts.get(name, 0) + amount
+
+    def touch(self, user_ids: Iterable[str]) -> None:
+        """Record users whose stored rows this run changed."""
+        if self.touched is not None:
+            self.touched.update(user_ids)
+
+    def touch_all(self) -> None:
+        """Record that this run may have changed any user's rows."""
+        self.touched = None
 
     def changed_data(self) -> bool:
         """Whether the run wrote, removed or retired any stored row (its counts say so)."""

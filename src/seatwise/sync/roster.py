@@ -97,6 +97,8 @@ def run(ctx: TaskContext) -> None:
         ctx.session, ctx.tenant.pk, ctx.options.retention_days, ctx.today
     )
     ctx.count("snapshots pruned", pruned)
+    if pruned:  # a user's latest snapshot may be among them
+        ctx.touch_all()
 
 
 class _Read(NamedTuple):
@@ -204,6 +206,8 @@ def _apply(
     seen: set[str] = set()
     renamed = whole  # whether a UPN may name another user than before
     pk, today = ctx.tenant.pk, ctx.today
+    if whole:
+        ctx.touch_all()
 
     def prepare(page: list[Any]) -> _UsersPage:
         live, removed, kept, skips = _checked(page)
@@ -258,6 +262,7 @@ def _apply(
             update_columns=list(USER_FACTS),
             compare_columns=["fingerprint", "deleted_at"],
         )
+        ctx.touch(ids)
         seen.update(ids)
         seen.difference_update(known)
         if whole:  # users left out are kept, not deleted
@@ -265,6 +270,7 @@ def _apply(
         changes = writes.replace_children(ctx.session, LicenseAssignment, pk, ids, page.assignments)
         if page.removed:
             gone = [user_id for user_id, _ in page.removed]
+            ctx.touch(gone)
             ctx.count("users deleted", writes.mark_users_deleted(ctx.session, pk, gone, ctx.now))
             purged = [user_id for user_id, reason in page.removed if reason == "deleted"]
             released = writes.replace_children(ctx.session, LicenseAssignment, pk, purged, [])
@@ -372,7 +378,9 @@ def _sign_ins(ctx: TaskContext, full: bool, joined: set[str]) -> None:
         ctx.note(NO_P1_NOTE)
         return
     ctx.tenant.premium = True
-    written = update_changed(ctx.session, _USER_TABLE, pk, "id", values, SIGN_IN_COLUMNS)
+    written = update_changed(
+        ctx.session, _USER_TABLE, pk, "id", values, SIGN_IN_COLUMNS, ctx.touched
+    )
     ctx.count("sign-ins read", len(values))
     ctx.count("sign-ins written", written)
     _keep_watermark(ctx, newest, since)
@@ -433,7 +441,9 @@ def _mfa(ctx: TaskContext) -> None:
         ctx.tenant.premium = False
         ctx.note(NO_P1_NOTE)
         return
-    written = update_changed(ctx.session, _USER_TABLE, ctx.tenant.pk, "id", values, MFA_COLUMNS)
+    written = update_changed(
+        ctx.session, _USER_TABLE, ctx.tenant.pk, "id", values, MFA_COLUMNS, ctx.touched
+    )
     ctx.count("MFA written", written)
 
 
@@ -536,18 +546,27 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
         reportdata.remember(ctx, None)
         return
     del activations.rows[:]
-    changes = writes.replace_rows(ctx.session, Activation, pk, list(activation_rows.values()))
+    keys: list[tuple[Any, ...]] = []  # (tenant, user, product) of the rows changed
+    changes = writes.replace_rows(
+        ctx.session, Activation, pk, list(activation_rows.values()), touched=keys
+    )
     del activation_rows
+    ctx.touch(key[1] for key in keys)
     ctx.count("activations written", changes.total)
     day = mailbox.refresh_date or apps.refresh_date or ctx.today
     for entry in snapshot.values():
         entry[2] = day
-    written = writes.upsert_tuples(
+    changed = writes.differing_tuples(
         ctx.session,
         UsageSnapshot,
         SNAPSHOT_COLUMNS,
         list(snapshot.values()),
         key=("tenant_pk", "user_id", "day"),
+        scope=[UsageSnapshot.tenant_pk == pk, UsageSnapshot.day == day],
+    )
+    ctx.touch(row[1] for row in changed)
+    written = writes.upsert_tuples(
+        ctx.session, UsageSnapshot, SNAPSHOT_COLUMNS, changed, key=("tenant_pk", "user_id", "day")
     )
     ctx.count("snapshots written", written)
     # A user no longer in the day's reports has no snapshot that day (as on a first sync).
@@ -555,6 +574,7 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
         select(UsageSnapshot.user_id).where(UsageSnapshot.tenant_pk == pk, UsageSnapshot.day == day)
     ).all()
     stale = sorted(set(stored) - snapshot.keys())
+    ctx.touch(stale)
     for start in range(0, len(stale), writes.CHUNK_ROWS):
         ctx.session.execute(
             delete(UsageSnapshot).where(

@@ -100,7 +100,7 @@ def run_task(
             )
             runner(ctx)
             if task != "differentiation" and ctx.changed_data():
-                differentiation.inputs_changed(session, tenant_pk, started)
+                differentiation.inputs_changed(session, tenant_pk, started, ctx.touched)
             writes.bump_data_version(session, tenant_pk)
             notes = ctx.finish_notes()
             writes.finish_run(session, run_pk, "succeeded", ctx.counts, notes, None, clock())

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -32,6 +32,7 @@ from seatwise.store.schema import (
 from seatwise.sync.context import TaskContext
 
 CHUNK = 5000  # users read, summarised and upserted at a time
+LISTED = 500  # users of a given list read at a time (ids in one IN list)
 
 COLUMNS = (
     "tenant_pk",
@@ -85,6 +86,8 @@ class Chunk:
     activations: dict[str, int] = field(default_factory=dict)
     snapshots: dict[str, Any] = field(default_factory=dict)  # the latest snapshot's columns
     day: Days = field(default_factory=lambda: Days())
+    # `within(table.user_id)`: the condition that selects these users' rows of a table
+    within: Callable[[Any], ColumnElement[bool]] = field(default=lambda column: column.is_not(None))
 
 
 class Days:
@@ -108,13 +111,23 @@ def raw_column(column: Any) -> ColumnElement[Any]:
     return type_coerce(column, String)
 
 
-def chunks(ctx: TaskContext) -> Iterator[Chunk]:
-    """The tenant's users, `CHUNK` at a time in id order, each chunk with its stored facts."""
+def chunks(ctx: TaskContext, only: Collection[str] | None = None) -> Iterator[Chunk]:
+    """The tenant's users (those of `only`, when given), `CHUNK` at a time in id order
+    (`LISTED` at a time of `only`), each chunk with its stored facts."""
     pk = ctx.tenant.pk
     connection = ctx.session.connection()  # Core rows: no ORM loading
     day = Days()
     after = ""
+    listed = sorted(only) if only is not None else None
     while True:
+        part: list[str] | None = None
+        if listed is not None:
+            if not listed:
+                return
+            part, listed = listed[:LISTED], listed[LISTED:]
+            scope: ColumnElement[bool] = User.id.in_(part)
+        else:
+            scope = User.id > after
         users = connection.execute(
             select(
                 User.id,
@@ -133,14 +146,17 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
                 User.country,
                 User.created_at,
             )
-            .where(User.tenant_pk == pk, User.id > after)
+            .where(User.tenant_pk == pk, scope)
             .order_by(User.id)
             .limit(CHUNK)
         ).all()
         if not users:
-            return
+            if listed is None:
+                return
+            continue
         first, after = users[0].id, users[-1].id
-        chunk = Chunk(users, day=day)
+        chunk = Chunk(users, day=day, within=_within(first, after, part))
+        within = chunk.within
         # ~6 rows a user: fetched straight from the driver (no Row objects) in user order.
         found = connection.execute(
             select(
@@ -151,7 +167,7 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
             )
             .where(
                 ServiceActivity.tenant_pk == pk,
-                ServiceActivity.user_id.between(first, after),
+                within(ServiceActivity.user_id),
                 ServiceActivity.available.is_(True),
             )
             .order_by(ServiceActivity.user_id)
@@ -170,7 +186,7 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
                 LicenseAssignment.last_updated,
             ).where(
                 LicenseAssignment.tenant_pk == pk,
-                LicenseAssignment.user_id.between(first, after),
+                within(LicenseAssignment.user_id),
             )
         ).all():
             chunk.assignments[user_id].append((sku_id, disabled, updated))
@@ -186,7 +202,7 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
                 select(Activation.user_id, func.count())
                 .where(
                     Activation.tenant_pk == pk,
-                    Activation.user_id.between(first, after),
+                    within(Activation.user_id),
                     activated > 0,
                 )
                 .group_by(Activation.user_id)
@@ -194,7 +210,7 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
         )
         latest = (
             select(UsageSnapshot.user_id, func.max(UsageSnapshot.day).label("day"))
-            .where(UsageSnapshot.tenant_pk == pk, UsageSnapshot.user_id.between(first, after))
+            .where(UsageSnapshot.tenant_pk == pk, within(UsageSnapshot.user_id))
             .group_by(UsageSnapshot.user_id)
             .subquery()
         )
@@ -219,6 +235,12 @@ def chunks(ctx: TaskContext) -> Iterator[Chunk]:
             ).all()
         }
         yield chunk
+
+
+def _within(first: str, last: str, part: list[str] | None) -> Callable[[Any], ColumnElement[bool]]:
+    if part is None:
+        return lambda column: column.between(first, last)
+    return lambda column: column.in_(part)
 
 
 def write(ctx: TaskContext, chunk: Chunk) -> int:
@@ -273,14 +295,13 @@ def write(ctx: TaskContext, chunk: Chunk) -> int:
                 chunk.activations.get(user_id, 0),
             )
         )
-    first, last = chunk.users[0].id, chunk.users[-1].id
     return writes.upsert_changed_tuples(
         ctx.session,
         UserSummary,
         COLUMNS,
         rows,
         key=("tenant_pk", "user_id"),
-        scope=[UserSummary.tenant_pk == pk, UserSummary.user_id.between(first, last)],
+        scope=[UserSummary.tenant_pk == pk, chunk.within(UserSummary.user_id)],
     )
 
 
