@@ -88,6 +88,7 @@ def create_app(
         )
         host.add(one, store)
         userjson.warm(one)
+        auditlogs.warm(one)
     routes = [
         *identity.tenant_routes(
             [(sim.tenant, sim.tokens) for sim in host.sims], authority_base=_authority_base

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from seatwise.simulator import userjson
+from seatwise.simulator import auditlogs, userjson
 from seatwise.simulator.context import sim_of
 from seatwise.simulator.faults import Canned, Fault, FaultPlan, FaultSpecError
 from seatwise.simulator.odata import json_response
@@ -156,6 +156,7 @@ async def clock(request: Request) -> Response:
         return _problem("advance_days must be a non-negative integer.")
     sim.tenant.advance(timedelta(days=days))
     userjson.warm(sim.tenant)
+    auditlogs.warm(sim.tenant)
     return json_response({"now": sim.tenant.now.isoformat()})
 
 
@@ -208,6 +209,7 @@ async def churn(request: Request) -> Response:
         return _problem("fraction must be a number between 0 and 1.")
     changed = sim.tenant.churn(float(fraction))
     userjson.warm(sim.tenant)
+    auditlogs.warm(sim.tenant)
     return json_response({"changed": changed, "users": len(sim.tenant.users)})
 
 

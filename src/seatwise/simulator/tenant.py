@@ -125,6 +125,8 @@ class Tenant:
         self.churn_rounds = 0
         self.render_cache = RenderCache()
         self.facts_cache: dict[int, tuple[object, object]] = {}  # see userjson.facts
+        # see auditlogs.registration: (index, beta) -> (key, MFA registered, JSON)
+        self.registration_cache: dict[tuple[int, bool], tuple[object, bool, bytes]] = {}
 
     @classmethod
     def create(
