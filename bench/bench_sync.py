@@ -1,6 +1,7 @@
 """A full `seatwise sync` (all four tasks) of a 100,000-user simulated tenant, as the CLI runs it,
-then a second sync of the unchanged tenant: wall time and peak RSS of each sync process, and the
-simulator's CPU time meanwhile (targets: ≤ 60 s and ≤ 600 MB on a 2-core machine).
+then a second sync of the unchanged tenant and a daily sync after a working day's churn: wall
+time and peak RSS of each sync process, and the simulator's CPU time meanwhile (targets: ≤ 60 s,
+≤ 8 s and ≤ 10 s, and ≤ 600 MB, on a 2-core machine).
 """
 
 from __future__ import annotations
@@ -234,6 +235,15 @@ Where the wall time went, by the task runs' own durations (`task_run.duration_s`
 |---|---|---|---|
 {per_task}
 | start-up, tenant and token, summary (the rest) | {other} |
+
+What each run reads: the first takes a `/users/delta` link from now on (`$deltatoken=latest`) and
+reads every user once, with `signInActivity`; the unchanged one follows the link (nothing), reads
+the sign-ins since its watermark and every MFA registration, finds the report files identical
+to the last run's (not parsed) and skips License Differentiation; the one after churn applies the
+delta round and derives only the touched users' summaries again (the day's reports are the same
+files: a report is a daily snapshot). The simulator builds its sign-in log, `signInActivity`,
+`$filter` facts and MFA registrations at start-up and in the churn call (untimed), as Graph has
+them ready; report files are built on request, once per refresh date.
 
 Simulator start-up (not counted): {ready_s:.1f} s. {users:,} users stored. Load average when the
 benchmark started: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} (1, 5, 15 min).

@@ -105,6 +105,22 @@ class UsageError(AppError):
     http_status = 400
 
 
+def no_such_tenant(name: str) -> UsageError:
+    """The error for a tenant name that names no tenant."""
+    return UsageError(
+        f"There is no tenant called {name!r}; add it with `seatwise tenant add` or "
+        "`seatwise connect`."
+    )
+
+
+def which_tenant() -> UsageError:
+    """The error for a command that needs --tenant (there are several tenants, or none)."""
+    return UsageError(
+        "Say which tenant with --tenant NAME (there are several, or none yet: add one "
+        "with `seatwise connect NAME` or `seatwise tenant add NAME`)."
+    )
+
+
 class ConfigError(AppError):
     """Settings are missing, malformed or contradictory (environment or seatwise.toml)."""
 

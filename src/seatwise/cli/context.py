@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from seatwise.errors import UsageError
+from seatwise.errors import no_such_tenant, which_tenant
 from seatwise.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -57,15 +57,9 @@ class Context(Workspace):
         if name is not None:
             key = reads.tenant_key_by_name(connection, name)
             if key is None:
-                raise UsageError(
-                    f"There is no tenant called {name!r}; add it with `seatwise tenant add` or "
-                    "`seatwise connect`."
-                )
+                raise no_such_tenant(name)
             return key
         key = reads.only_tenant_key(connection)
         if key is None:
-            raise UsageError(
-                "Say which tenant with --tenant NAME (there are several, or none yet: add one "
-                "with `seatwise connect NAME` or `seatwise tenant add NAME`)."
-            )
+            raise which_tenant()
         return key

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from seatwise.errors import AuthError, UsageError
+from seatwise.errors import AuthError, no_such_tenant, which_tenant
 
 # The heavy imports (SQLAlchemy, Alembic, pydantic, httpx) wait for the first use, so that a
 # front end's start-up (`seatwise --help`) does not pay for them.
@@ -109,17 +109,11 @@ class Workspace:
         if name is not None:
             tenant = reads.tenant_by_name(session, name)
             if tenant is None:
-                raise UsageError(
-                    f"There is no tenant called {name!r}; add it with `seatwise tenant add` or "
-                    "`seatwise connect`."
-                )
+                raise no_such_tenant(name)
             return tenant
         tenant = reads.only_tenant(session)
         if tenant is None:
-            raise UsageError(
-                "Say which tenant with --tenant NAME (there are several, or none yet: add one "
-                "with `seatwise connect NAME` or `seatwise tenant add NAME`)."
-            )
+            raise which_tenant()
         return tenant
 
     def graph_client(self, tenant: Tenant) -> GraphClient:
