@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from seatwise import services, skus
-from tests.sync.conftest import Seatwise, database_url, seatwise, serve
+from tests.sync.conftest import Seatwise, database_url, query, seatwise, serve
 
 __all__ = ["database_url", "seatwise"]  # the CLI fixtures, on SQLite and PostgreSQL
 
@@ -138,14 +138,18 @@ def test_the_tables_are_read_only_when_needed() -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _microsoft_csv(path: Path, renamed: dict[str, str]) -> None:
+def _microsoft_csv(
+    path: Path, renamed: dict[str, str], dropped: frozenset[str] = frozenset()
+) -> None:
     """The shipped table in Microsoft's downloadable layout (with its BOM, upper-case GUIDs and
-    stray non-breaking spaces), with some products renamed."""
+    stray non-breaking spaces), with some products renamed and some service plans left out."""
     products = {r["sku_id"]: r for r in _shipped("m365-skus.csv")}
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(MICROSOFT_HEADER.split(","))
     for row in _shipped("m365-sku-service-plans.csv"):
+        if row["service_plan_name"] in dropped:
+            continue
         name = renamed.get(row["sku_id"], products[row["sku_id"]]["product_name"])
         writer.writerow(
             [
@@ -193,6 +197,29 @@ def test_skus_import_takes_microsofts_csv_and_the_shipped_layout(
     assert skus.product_name(COPILOT) == "Copilot for Microsoft 365"
     alone = seatwise("skus", "import", str(shipped[0]))
     assert alone.code == 5 and "service-plan file" in alone.err
+
+
+def test_an_imported_table_makes_license_differentiation_count_again(
+    seatwise: Seatwise, tmp_path: Path, table_dir: None
+) -> None:
+    with serve(tmp_path / "sim", users=20) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        assert seatwise("sync", "--task", "differentiation").code == 0  # nothing changed
+        download = tmp_path / "table.csv"
+        _microsoft_csv(download, {}, dropped=frozenset({"TEAMS1"}))  # Teams' plan unknown
+        assert seatwise("skus", "import", str(download)).code == 0
+        assert seatwise("sync", "--task", "differentiation").code == 0
+    notes = [
+        str(row[0])
+        for row in query(
+            seatwise.database_url,
+            "SELECT notes FROM task_run WHERE task = 'differentiation' ORDER BY pk",
+        )
+    ]
+    assert len(notes) == 3
+    assert "Nothing this task reads changed" in notes[1]
+    assert "Nothing this task reads changed" not in notes[2]  # counted with the new table
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ and which service plans (by `servicePlanName`) stand for each (graph-facts §5, 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Final
@@ -155,6 +156,14 @@ def _services(name: str, table: Mapping[str, tuple[str, ...]]) -> tuple[str, ...
     if found is None:
         found = _ruled[name] = _derive(name)
     return found
+
+
+def plan_services_digest() -> str:
+    """A short digest of `plan_services()`: it changes when another table is imported."""
+    found = hashlib.sha256()
+    for name, services in sorted(plan_services().items()):
+        found.update(f"{name}={','.join(services)};".encode())
+    return found.hexdigest()[:16]
 
 
 def services_of_plans(plan_names: set[str] | frozenset[str]) -> set[str]:

@@ -40,8 +40,8 @@ class _Included:
         return found
 
 
-# Counts of the runs of the other tasks that changed stored data, and the count (with the
-# active window) the stored results were derived at: equal, there is nothing to derive again.
+# Counts of the runs of the other tasks that changed stored data, and the count (with what else
+# the results depend on) the stored results were derived at: equal, nothing to derive again.
 INPUTS_CURSOR = "derived-inputs"
 DERIVED_CURSOR = "derived-from"
 DERIVED_FORMAT = "1"  # bumped when what is derived from the same data changes
@@ -90,13 +90,16 @@ def run(ctx: TaskContext) -> None:
     counts always from every holder)."""
     pk = ctx.tenant.pk
     inputs = writes.get_cursor(ctx.session, pk, INPUTS_CURSOR) or "0"
-    marker = f"{DERIVED_FORMAT}:{inputs}:{ctx.options.active_window_days}"
+    # What the results depend on besides the data: this code, the active window and
+    # Microsoft's table of which service plan gives which service (`seatwise skus import`).
+    basis = f"{DERIVED_FORMAT}:{ctx.options.active_window_days}:{services.plan_services_digest()}"
+    marker = f"{basis}|{inputs}"
     derived = writes.get_cursor(ctx.session, pk, DERIVED_CURSOR)
     if derived == marker:
         ctx.note(UNCHANGED_NOTE)
         return
     dirty = _dirty(writes.get_cursor(ctx.session, pk, DIRTY_CURSOR))
-    same_basis = derived is not None and derived.split(":")[::2] == marker.split(":")[::2]
+    same_basis = derived is not None and derived.split("|")[0] == basis
     if dirty is None or not same_basis:
         _derive(ctx)
     else:
