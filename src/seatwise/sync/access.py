@@ -304,15 +304,15 @@ def _sign_in_services(ctx: TaskContext, rows: list[ActivityRow], started: _Start
         ctx.count(f"sign-ins:{service}", count)
     since, newest = read.since, read.newest or read.since
     pk = ctx.tenant.pk
-    if read.seen:
+    if read.seen:  # else nothing moved: every pair's row is as of this watermark already
         _store_sign_ins(ctx, rows, read)
     if newest > since or read.first_run:
         writes.set_cursor(ctx.session, pk, WATERMARK, endpoints.graph_datetime(newest), ctx.now)
 
 
 def _store_sign_ins(ctx: TaskContext, rows: list[ActivityRow], read: _SignInRead) -> None:
-    """Add the new sign-ins to each (user, service) summary and append the activity rows of
-    the pairs that have new ones; the other pairs' rows stay as written."""
+    """Add the new sign-ins to each (user, service) summary and append every pair's activity
+    row, as of the newest sign-in read."""
     since, newest = read.since, read.newest or read.since
     pk = ctx.tenant.pk
     existing = {
@@ -346,6 +346,12 @@ def _store_sign_ins(ctx: TaskContext, rows: list[ActivityRow], read: _SignInRead
             }
         )
         rows.append((pk, user_id, service, last.date(), None, None, SIGN_INS, as_of, True))
+    # The other pairs' rows are as of the newest sign-in read too (`_write` writes only those
+    # whose date moved).
+    for (user_id, service), (last_sign_in, _, _) in existing.items():
+        if (user_id, service) not in read.seen and user_id in known and last_sign_in is not None:
+            day = last_sign_in.date()
+            rows.append((pk, user_id, service, day, None, None, SIGN_INS, as_of, True))
     del existing
     writes.upsert_rows(
         ctx.session, SignInSummary, summary_rows, key=("tenant_pk", "user_id", "service")

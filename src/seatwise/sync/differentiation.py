@@ -95,15 +95,18 @@ def run(ctx: TaskContext) -> None:
     basis = f"{DERIVED_FORMAT}:{ctx.options.active_window_days}:{services.plan_services_digest()}"
     marker = f"{basis}|{inputs}"
     derived = writes.get_cursor(ctx.session, pk, DERIVED_CURSOR)
-    if derived == marker:
+    # Counts without any report date were dated by the day of the run: same day only.
+    if derived in (marker, f"{marker}|{ctx.today}"):
         ctx.note(UNCHANGED_NOTE)
         return
     dirty = _dirty(writes.get_cursor(ctx.session, pk, DIRTY_CURSOR))
     same_basis = derived is not None and derived.split("|")[0] == basis
     if dirty is None or not same_basis:
-        _derive(ctx)
+        dated_today = _derive(ctx)
     else:
-        _derive_some(ctx, dirty)
+        dated_today = _derive_some(ctx, dirty)
+    if dated_today:
+        marker = f"{marker}|{ctx.today}"
     writes.set_cursor(ctx.session, pk, DERIVED_CURSOR, marker, ctx.now)
     writes.set_cursor(ctx.session, pk, DIRTY_CURSOR, "[]", ctx.now)
 
@@ -146,9 +149,9 @@ class _Usage:
             if day is not None:
                 self.last_used[pair][day] += 1
 
-    def store(self) -> None:
+    def store(self) -> bool:
         """Replace the tenant's licence/service counts. "Uses" = active within the window
-        before the newest report date."""
+        before the newest report date; whether there was none (then it is the run's day)."""
         ctx, pk = self.ctx, self.ctx.tenant.pk
         reference = self.latest or ctx.today
         window_start = reference - timedelta(days=ctx.options.active_window_days)
@@ -170,13 +173,15 @@ class _Usage:
         changes = writes.replace_rows(ctx.session, LicenseUsage, pk, rows)
         ctx.counts.update({"licence/service pairs": len(rows), "rows written": changes.total})
         ctx.progress(ctx.task, "licence differentiation", len(rows), len(rows))
+        return self.latest is None
 
 
 REPORT_SERVICES = frozenset(services.REPORT_SERVICES)
 
 
-def _derive(ctx: TaskContext) -> None:
-    """Every user's summary and the counts, in one pass over the users."""
+def _derive(ctx: TaskContext) -> bool:
+    """Every user's summary and the counts, in one pass over the users; whether the counts
+    are dated by the run's day."""
     usage = _Usage(ctx)
     written = 0
     for chunk in summary.chunks(ctx):
@@ -189,11 +194,11 @@ def _derive(ctx: TaskContext) -> None:
                 last = {service: day for _, service, day, _ in chunk.activity.get(user.id, ())}
                 usage.add(((sku_id, disabled) for sku_id, disabled, _ in held), last)
         written += summary.write(ctx, chunk)
-    usage.store()
     ctx.count("user summaries written", written)
+    return usage.store()
 
 
-def _derive_some(ctx: TaskContext, dirty: set[str]) -> None:
+def _derive_some(ctx: TaskContext, dirty: set[str]) -> bool:
     """The summaries of the `dirty` users, and the counts from every live holder's licences
     and activity (two reads, not the whole pass)."""
     written = sum(summary.write(ctx, chunk) for chunk in summary.chunks(ctx, only=dirty))
@@ -231,9 +236,9 @@ def _derive_some(ctx: TaskContext, dirty: set[str]) -> None:
             last[user_id][service] = day
     for user_id, licences in held.items():
         usage.add(licences, last.get(user_id, {}))
-    usage.store()
     ctx.count("user summaries written", written)
     ctx.count("user summaries derived again", len(dirty))
+    return usage.store()
 
 
 def _raw_rows(connection: Connection, query: Executable) -> Sequence[Any]:

@@ -242,6 +242,9 @@ def _apply(
             known.update(ctx.session.execute(query).all())
             if any(upn.lower() != listed[user_id].lower() for user_id, upn in known.items()):
                 renamed = True
+            joiners = {listed[user_id] for user_id in ids if user_id not in known}
+            if joiners and _upns_taken(ctx, joiners):  # a UPN now names another user
+                renamed = True
         written = writes.upsert_rows(
             ctx.session,
             User,
@@ -263,8 +266,8 @@ def _apply(
             compare_columns=["fingerprint", "deleted_at"],
         )
         ctx.touch(ids)
-        seen.update(ids)
-        seen.difference_update(known)
+        # of a round of changes, only users new to the store (listed again later: still new)
+        seen.update(ids if whole else (user_id for user_id in ids if user_id not in known))
         if whole:  # users left out are kept, not deleted
             seen.update(page.kept)
         changes = writes.replace_children(ctx.session, LicenseAssignment, pk, ids, page.assignments)
@@ -284,6 +287,13 @@ def _apply(
     if renamed:
         reportdata.upns_changed(ctx)
     return seen
+
+
+def _upns_taken(ctx: TaskContext, upns: set[str]) -> bool:
+    """Whether a stored user already has one of these UPNs (as given or lower-cased)."""
+    asked = sorted(upns | {upn.lower() for upn in upns})
+    query = select(User.id).where(User.tenant_pk == ctx.tenant.pk, User.upn.in_(asked)).limit(1)
+    return ctx.session.scalar(query) is not None
 
 
 class _UsersPage(NamedTuple):
@@ -554,6 +564,7 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
     ctx.touch(key[1] for key in keys)
     ctx.count("activations written", changes.total)
     day = mailbox.refresh_date or apps.refresh_date or ctx.today
+    dated = day != ctx.today or bool(mailbox.refresh_date or apps.refresh_date)
     for entry in snapshot.values():
         entry[2] = day
     changed = writes.differing_tuples(
@@ -584,4 +595,6 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
             )
         )
     ctx.count("snapshots removed", len(stale))
-    reportdata.remember(ctx, digest if len(ctx.notes) == notes else None, unmatched)
+    # Snapshots dated by the sync's day, not the reports': read the same files again tomorrow.
+    clean = dated and len(ctx.notes) == notes
+    reportdata.remember(ctx, digest if clean else None, unmatched)
