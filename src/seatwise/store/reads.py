@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, column, func, select, table
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection
+    from sqlalchemy import Connection, Executable
     from sqlalchemy.orm import Session
 
     from seatwise.store.schema import TaskRun, Tenant
@@ -30,6 +30,7 @@ __all__ = [
     "only_tenant",
     "only_tenant_key",
     "recent_run_summaries",
+    "raw_rows",
     "recent_runs",
     "stamp_columns",
     "sync_stamp",
@@ -74,6 +75,17 @@ class RunSummary(NamedTuple):
     duration_s: float | None
     error: str | None
     notes: list[str] | None
+
+
+def raw_rows(connection: Connection, query: Executable) -> Sequence[Any]:
+    """The rows of `query` straight from the driver, without SQLAlchemy's result processing
+    (SQLite gives dates and times as the stored text, flags as 0/1): for reads of hundreds of
+    thousands of rows."""
+    result = connection.execute(query)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def tenant_by_name(session: Session, name: str) -> Tenant | None:

@@ -2,7 +2,7 @@
 
 None of them commits: the caller's `session_scope` is the transaction. They are built for 100k+
 rows: dialect-specific `INSERT ... ON CONFLICT`, fed by executemany in chunks on SQLite and by
-COPY into a temporary table on PostgreSQL. Imports only `store.schema`.
+COPY into a temporary table on PostgreSQL. Imports only `store.schema` and `store.reads`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.expression import TableClause
 from sqlalchemy.types import JSON
 
+from seatwise.store.reads import raw_rows
 from seatwise.store.schema import (
     RUN_STATUSES,
     TASKS,
@@ -407,11 +408,8 @@ def differing_tuples(
         return []
     target = _table(table)
     _check_columns(columns, target, key)
-    result = session.connection().execute(select(*(target.c[c] for c in columns)).where(*scope))
-    try:
-        raw = result.cursor.fetchall()  # as stored, no result processing
-    finally:
-        result.close()
+    query = select(*(target.c[c] for c in columns)).where(*scope)
+    raw = raw_rows(session.connection(), query)  # as stored, no result processing
     if not raw:
         return list(rows)
     key_of = itemgetter(*(list(columns).index(k) for k in key))

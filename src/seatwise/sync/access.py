@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from seatwise import services
 from seatwise.errors import GraphNoPremium
 from seatwise.graph import endpoints
-from seatwise.store import writes
+from seatwise.store import reads, writes
 from seatwise.store.schema import LicenseAssignment, ServiceActivity, SignInSummary, SkuPlan
 from seatwise.sync import normalize, reportdata, summary, validate
 from seatwise.sync.context import TaskContext
@@ -115,7 +115,8 @@ def _stored(ctx: TaskContext, service: str) -> dict[str, tuple[Any, ...]]:
     dates as ISO text (made dates here) and flags as 0/1, which compare equal to booleans."""
     day = summary.Days()
     table = ServiceActivity
-    result = ctx.session.connection().execute(
+    raw = reads.raw_rows(
+        ctx.session.connection(),
         select(
             table.user_id,
             table.last_activity,
@@ -124,12 +125,8 @@ def _stored(ctx: TaskContext, service: str) -> dict[str, tuple[Any, ...]]:
             table.source,
             table.as_of,
             table.available,
-        ).where(table.tenant_pk == ctx.tenant.pk, table.service == service)
+        ).where(table.tenant_pk == ctx.tenant.pk, table.service == service),
     )
-    try:
-        raw = result.cursor.fetchall()
-    finally:
-        result.close()
     return {
         user_id: (day(last), licensed, day(assigned), source, day(as_of), available)
         for user_id, last, licensed, assigned, source, as_of, available in raw

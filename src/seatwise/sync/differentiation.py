@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Executable, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatwise import services
-from seatwise.store import writes
+from seatwise.store import reads, writes
 from seatwise.store.schema import LicenseAssignment, LicenseUsage, ServiceActivity, SkuPlan, User
 from seatwise.sync import summary
 from seatwise.sync.context import TaskContext
@@ -206,7 +206,7 @@ def _derive_some(ctx: TaskContext, dirty: set[str]) -> bool:
     pk = ctx.tenant.pk
     connection = ctx.session.connection()
     held: dict[str, list[tuple[str, Any]]] = defaultdict(list)
-    for user_id, sku_id, disabled in _raw_rows(
+    for user_id, sku_id, disabled in reads.raw_rows(
         connection,
         select(
             LicenseAssignment.user_id,
@@ -222,7 +222,7 @@ def _derive_some(ctx: TaskContext, dirty: set[str]) -> bool:
     ):
         held[user_id].append((sku_id, disabled))
     last: dict[str, dict[str, Any]] = defaultdict(dict)
-    for user_id, service, day, as_of in _raw_rows(
+    for user_id, service, day, as_of in reads.raw_rows(
         connection,
         select(
             ServiceActivity.user_id,
@@ -239,12 +239,3 @@ def _derive_some(ctx: TaskContext, dirty: set[str]) -> bool:
     ctx.count("user summaries written", written)
     ctx.count("user summaries derived again", len(dirty))
     return usage.store()
-
-
-def _raw_rows(connection: Connection, query: Executable) -> Sequence[Any]:
-    """The rows of `query` as the driver gives them (no result processing: dates as stored)."""
-    result = connection.execute(query)
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, func, select, type_coerce
 
 from seatwise import services
-from seatwise.store import writes
+from seatwise.store import reads, writes
 from seatwise.store.schema import (
     Activation,
     LicenseAssignment,
@@ -158,7 +158,8 @@ def chunks(ctx: TaskContext, only: Collection[str] | None = None) -> Iterator[Ch
         chunk = Chunk(users, day=day, within=_within(first, after, part))
         within = chunk.within
         # ~6 rows a user: fetched straight from the driver (no Row objects) in user order.
-        found = connection.execute(
+        raw = reads.raw_rows(
+            connection,
             select(
                 ServiceActivity.user_id,
                 ServiceActivity.service,
@@ -170,12 +171,8 @@ def chunks(ctx: TaskContext, only: Collection[str] | None = None) -> Iterator[Ch
                 within(ServiceActivity.user_id),
                 ServiceActivity.available.is_(True),
             )
-            .order_by(ServiceActivity.user_id)
+            .order_by(ServiceActivity.user_id),
         )
-        try:
-            raw = found.cursor.fetchall()
-        finally:
-            found.close()
         chunk.activity = {user_id: list(rows) for user_id, rows in groupby(raw, itemgetter(0))}
         del raw
         for user_id, sku_id, disabled, updated in connection.execute(
