@@ -26,6 +26,9 @@ from seatwise.cli import main
 from seatwise.simulator import Tenant, create_app
 from seatwise.simulator.server import ServerHandle, running
 from seatwise.simulator.tokens import TokenStore
+from seatwise.store import ensure_schema, make_engine, session_scope
+from seatwise.store.schema import Tenant as StoredTenant
+from seatwise.sync.context import TaskContext
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PG_ENV = "SEATWISE_TEST_DATABASE_URL"
@@ -176,3 +179,27 @@ class Seatwise:
 @pytest.fixture
 def seatwise(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, database_url: str) -> Seatwise:
     return Seatwise(monkeypatch, tmp_path / "data", database_url)
+
+
+@pytest.fixture
+def store_ctx(tmp_path: Path) -> Iterator[TaskContext]:
+    """A roster task's context on a fresh SQLite store with one tenant, for the sync's pieces
+    that only store what they are given (no Graph client: they never call Graph)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'seatwise.db'}")
+    ensure_schema(engine)
+    try:
+        with session_scope(engine) as session:
+            tenant = StoredTenant(
+                name="t",
+                tenant_id="t",
+                client_id="c",
+                auth_mode="app",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            session.add(tenant)
+            session.flush()
+            client: Any = None
+            yield TaskContext(task="roster", session=session, client=client, tenant=tenant, now=NOW)
+    finally:
+        engine.dispose()
