@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from seatwise.store.schema import TaskRun, User
 
@@ -220,3 +220,70 @@ def test_a_renamed_user_makes_reports_be_matched_again(seatwise: Seatwise, tmp_p
     runs = _runs(seatwise.database_url, "roster")
     assert runs[1][0]["reports unchanged"] == 4
     assert "reports unchanged" not in runs[2][0]
+
+
+def _execute(url: str, *statements: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+USAGE_SQL = (
+    "SELECT sku_id, service, holders, active_users, as_of FROM license_usage "
+    "ORDER BY sku_id, service"
+)
+
+
+def test_changed_service_plans_make_every_holder_counted_again(
+    seatwise: Seatwise, tmp_path: Path
+) -> None:
+    url = seatwise.database_url
+    with serve(tmp_path / "sim", users=80) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        expected = query(url, USAGE_SQL)
+        # the counts derived from plans other than Graph lists: the Teams plans left the store
+        _execute(
+            url,
+            "DELETE FROM sku_plan WHERE plan_name LIKE 'TEAMS%'",
+            "UPDATE sync_cursor SET value = '*' WHERE name = 'derived-dirty'",
+            "DELETE FROM sync_cursor WHERE name = 'derived-from'",
+        )
+        assert seatwise("sync", "--task", "differentiation").code == 0
+        without_teams = query(url, USAGE_SQL)
+        # the next sync stores the plans Graph lists again: every holder is counted again
+        synced = seatwise("sync")
+        assert synced.code == 0, synced.err
+        again = query(url, USAGE_SQL)
+    assert "Teams" in {row[1] for row in expected}
+    assert "Teams" not in {row[1] for row in without_teams}
+    assert again == expected
+
+
+def test_counts_that_do_not_add_up_are_derived_from_every_user(
+    seatwise: Seatwise, tmp_path: Path
+) -> None:
+    url = seatwise.database_url
+    with serve(tmp_path / "sim", users=80) as sim:
+        assert seatwise.add_app_only(sim).code == 0
+        assert seatwise("sync").code == 0
+        expected = query(url, USAGE_SQL)
+        holder = next(u.id for u in sim.tenant.users if u.licenses)
+        for counts in ("not json", '{"pairs": [], "reports": {}}'):
+            # the next run takes one licensed user out of counts that do not hold them
+            _execute(
+                url,
+                f"UPDATE sync_cursor SET value = '{counts}' WHERE name = 'derived-counts'",
+                f"""UPDATE sync_cursor SET value = '["{holder}"]' WHERE name = 'derived-dirty'""",
+                "UPDATE sync_cursor SET value = value || '0' WHERE name = 'derived-inputs'",
+            )
+            synced = seatwise("sync", "--task", "differentiation")
+            assert synced.code == 0, synced.err
+            assert query(url, USAGE_SQL) == expected, counts
+    runs = _runs(url, "differentiation")
+    assert len(runs) == 3
+    assert all("user summaries derived again" not in c for c, _ in runs)  # every user, each time

@@ -469,6 +469,10 @@ class UserSummary(Base):
     web: Mapped[bool | None] = mapped_column(Boolean)
     licenses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     activations: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The user's share of the licence/service counts (License Differentiation): the services
+    # each licence gives and the days they were last used, so a later run updates the counts
+    # from the users whose rows changed, taking out their old share and adding the new.
+    usage_share: Mapped[str | None] = mapped_column(Text)
 
     # A page of the view is read from one of these indexes alone, never from the wide rows: each
     # is ordered by a sort column, then by user_id (the view's tie-break), and carries every column

@@ -1,14 +1,14 @@
 """License Differentiation: for each licence type, how many holders have each included service
 and how many of them actually used it recently; then the per-user summary the Users view sorts
-on. Derived from what the other tasks stored, in one pass over the users a chunk at a time,
-or, when the other tasks named the users whose rows they changed, only those users' summaries.
+on. Derived from what the other tasks stored, in one pass over the users a chunk at a time; or,
+when the other tasks named the users whose rows they changed, only those users' summaries, the
+counts updated by taking out those users' old shares of them and adding their new ones.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -16,27 +16,34 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from seatwise import services
-from seatwise.store import reads, writes
-from seatwise.store.schema import LicenseAssignment, LicenseUsage, ServiceActivity, SkuPlan, User
+from seatwise.store import writes
+from seatwise.store.schema import LicenseUsage, SkuPlan, UserSummary
 from seatwise.sync import summary
 from seatwise.sync.context import TaskContext
 
+_INDEX = {service: i for i, service in enumerate(services.SERVICES)}
+_BIT = {service: 1 << i for service, i in _INDEX.items()}
+
 
 class _Included:
-    """The services a licence gives its holder, given the plans disabled for them; remembered
-    per (SKU, disabled plans), since a tenant has few distinct combinations."""
+    """The services a licence gives its holder, given the plans disabled for them, as a bit
+    mask over `services.SERVICES`; remembered per (SKU, disabled plans), since a tenant has few
+    distinct combinations."""
 
     def __init__(self, plans: dict[str, dict[str, str]]) -> None:
         self.plans = plans
-        self.cache: dict[tuple[str, Any], frozenset[str]] = {}
+        self.cache: dict[tuple[str, Any], int] = {}
 
-    def __call__(self, sku_id: str, disabled: Any) -> frozenset[str]:
+    def __call__(self, sku_id: str, disabled: Any) -> int:
         key = (sku_id, disabled if not isinstance(disabled, list) else tuple(disabled))
         found = self.cache.get(key)
         if found is None:
             off = set(summary.disabled_plans(disabled))
             enabled = {name for pid, name in self.plans.get(sku_id, {}).items() if pid not in off}
-            found = self.cache[key] = frozenset(services.services_of_plans(enabled))
+            found = 0
+            for service in services.services_of_plans(enabled):
+                found |= _BIT[service]
+            self.cache[key] = found
         return found
 
 
@@ -44,7 +51,7 @@ class _Included:
 # the results depend on) the stored results were derived at: equal, nothing to derive again.
 INPUTS_CURSOR = "derived-inputs"
 DERIVED_CURSOR = "derived-from"
-DERIVED_FORMAT = "1"  # bumped when what is derived from the same data changes
+DERIVED_FORMAT = "2"  # bumped when what is derived from the same data changes
 # The users whose stored rows changed since the last derivation (a JSON list), or "*": any.
 DIRTY_CURSOR = "derived-dirty"
 DIRTY_MAX = 20_000  # more than this many: derive every user's summary again
@@ -86,8 +93,8 @@ def _dirty(stored: str | None) -> set[str] | None:
 def run(ctx: TaskContext) -> None:
     """Run the License Differentiation task inside the caller's transaction: nothing is read
     or written when no other task changed stored data since its last run; when the changes
-    name their users, only those users' summaries are derived again (the licence/service
-    counts always from every holder)."""
+    name their users, only those users' summaries are derived again and the licence/service
+    counts are updated from their old and new shares."""
     pk = ctx.tenant.pk
     inputs = writes.get_cursor(ctx.session, pk, INPUTS_CURSOR) or "0"
     # What the results depend on besides the data: this code, the active window and
@@ -100,19 +107,28 @@ def run(ctx: TaskContext) -> None:
         ctx.note(UNCHANGED_NOTE)
         return
     dirty = _dirty(writes.get_cursor(ctx.session, pk, DIRTY_CURSOR))
-    same_basis = derived is not None and derived.split("|")[0] == basis
-    if dirty is None or not same_basis:
-        dated_today = _derive(ctx)
-    else:
-        dated_today = _derive_some(ctx, dirty)
-    if dated_today:
+    counts = None
+    if dirty is not None and derived is not None and derived.split("|")[0] == basis:
+        counts = _Counts.load(writes.get_cursor(ctx.session, pk, COUNTS_CURSOR))
+    if counts is None or not _derive_some(ctx, dirty or set(), counts):
+        counts = _derive(ctx)
+    if _store(ctx, counts):
         marker = f"{marker}|{ctx.today}"
     writes.set_cursor(ctx.session, pk, DERIVED_CURSOR, marker, ctx.now)
     writes.set_cursor(ctx.session, pk, DIRTY_CURSOR, "[]", ctx.now)
 
 
-class _Usage:
-    """Holders and recent users of each (licence, service) pair, counted user by user."""
+# The counts as of the last derivation (`_Counts.dump`): a later run adds and takes out shares.
+COUNTS_CURSOR = "derived-counts"
+REPORT_SERVICES = frozenset(services.REPORT_SERVICES)
+Pair = tuple[str, int]  # (SKU id, the service's index in services.SERVICES)
+
+
+class _Shares:
+    """Each user's share of the counts, as the text kept in `user_summary.usage_share`: the
+    services each licence gives a live holder (bit masks), the days they last used those
+    services, and the newest report date of the user's report-service rows (the counts'
+    reference day). JSON, ordered, so equal shares are equal text."""
 
     def __init__(self, ctx: TaskContext) -> None:
         plans: dict[str, dict[str, str]] = defaultdict(dict)  # sku -> plan id -> plan name
@@ -122,120 +138,186 @@ class _Usage:
             )
         ):
             plans[sku_id][plan_id] = plan_name
-        self.ctx = ctx
         self.included = _Included(plans)
-        self.day = summary.Days()
-        self.latest: date | None = None  # the newest report date of the report services
-        self.holders: Counter[tuple[str, str]] = Counter()
-        self.last_used: dict[tuple[str, str], Counter[date]] = defaultdict(Counter)
+        self.iso: dict[Any, str | None] = {}  # stored date cell -> ISO day
 
-    def report_date(self, service: str, as_of: Any) -> None:
-        """Note an activity row's report date (as stored)."""
-        if service in REPORT_SERVICES and (day := self.day(as_of)) is not None:
-            if self.latest is None or day > self.latest:
-                self.latest = day
+    def _iso(self, chunk: summary.Chunk, value: Any) -> str | None:
+        try:
+            return self.iso[value]
+        except KeyError:
+            day = chunk.day(value)
+            found = self.iso[value] = day.isoformat() if day is not None else None
+            return found
 
-    def add(self, held: Iterable[tuple[str, Any]], last: dict[str, Any]) -> None:
-        """A live user holding (SKU, disabled plans as stored) licences, who last used each
-        service on `last[service]` (as stored)."""
-        pairs = {
-            (sku_id, service)
-            for sku_id, disabled in held
-            for service in self.included(sku_id, disabled)
-        }
-        for pair in pairs:
-            self.holders[pair] += 1
-            day = self.day(last.get(pair[1]))
-            if day is not None:
-                self.last_used[pair][day] += 1
+    def of(self, chunk: summary.Chunk) -> dict[str, str | None]:
+        """The shares of a chunk's users, by user id (None: the user counts nowhere)."""
+        found: dict[str, str | None] = {}
+        for user in chunk.users:
+            activity = chunk.activity.get(user.id, ())
+            report = max(
+                (
+                    as_of
+                    for _, service, _, as_of in activity
+                    if service in REPORT_SERVICES and as_of is not None
+                ),
+                default=None,
+            )
+            held = chunk.assignments.get(user.id)
+            masks: dict[str, int] = {}
+            if user.deleted_at is None and held:
+                for sku_id, disabled, _ in held:
+                    masks[sku_id] = masks.get(sku_id, 0) | self.included(sku_id, disabled)
+            union = 0
+            for mask in masks.values():
+                union |= mask
+            days = sorted(
+                (_INDEX[service], day)
+                for _, service, last, _ in activity
+                if union & _BIT.get(service, 0) and (day := self._iso(chunk, last)) is not None
+            )
+            licences = sorted([sku_id, mask] for sku_id, mask in masks.items() if mask)
+            day = self._iso(chunk, report)
+            found[user.id] = (
+                json.dumps([licences, days, day], separators=(",", ":"))
+                if licences or day
+                else None
+            )
+        return found
 
-    def store(self) -> bool:
-        """Replace the tenant's licence/service counts. "Uses" = active within the window
-        before the newest report date; whether there was none (then it is the run's day)."""
-        ctx, pk = self.ctx, self.ctx.tenant.pk
-        reference = self.latest or ctx.today
-        window_start = reference - timedelta(days=ctx.options.active_window_days)
-        active = {
-            pair: sum(users for day, users in days.items() if day >= window_start)
-            for pair, days in self.last_used.items()
-        }
-        rows = [
-            {
-                "tenant_pk": pk,
-                "sku_id": sku_id,
-                "service": service,
-                "holders": count,
-                "active_users": active.get((sku_id, service), 0),
-                "as_of": reference,
-            }
-            for (sku_id, service), count in sorted(self.holders.items())
+
+class _Counts:
+    """Holders of each (licence, service) pair, how many of them last used the service on each
+    day, and how many users' newest report date is each day: sums of the users' shares."""
+
+    def __init__(self) -> None:
+        self.holders: Counter[Pair] = Counter()
+        self.days: dict[Pair, Counter[str]] = defaultdict(Counter)
+        self.reports: Counter[str] = Counter()
+
+    def add(self, share: str | None, sign: int = 1) -> None:
+        """Add a user's share (`sign` -1: take it out)."""
+        if not share:
+            return
+        licences, days, report = json.loads(share)
+        if report:
+            self.reports[report] += sign
+        last = dict(days)
+        for sku_id, mask in licences:
+            bit = 0
+            while mask:
+                if mask & 1:
+                    pair = (sku_id, bit)
+                    self.holders[pair] += sign
+                    if (day := last.get(bit)) is not None:
+                        self.days[pair][day] += sign
+                mask >>= 1
+                bit += 1
+
+    def consistent(self) -> bool:
+        """No count below zero: what was taken out had been added."""
+        return (
+            all(n >= 0 for n in self.holders.values())
+            and all(n >= 0 for n in self.reports.values())
+            and all(n >= 0 for days in self.days.values() for n in days.values())
+        )
+
+    def dump(self) -> str:
+        pairs = [
+            [sku_id, bit, holders, {d: n for d, n in sorted(self.days[pair].items()) if n}]
+            for pair in sorted(self.holders)
+            if (holders := self.holders[pair]) > 0
+            for sku_id, bit in (pair,)
         ]
-        changes = writes.replace_rows(ctx.session, LicenseUsage, pk, rows)
-        ctx.counts.update({"licence/service pairs": len(rows), "rows written": changes.total})
-        ctx.progress(ctx.task, "licence differentiation", len(rows), len(rows))
-        return self.latest is None
+        reports = {day: n for day, n in sorted(self.reports.items()) if n}
+        return json.dumps({"pairs": pairs, "reports": reports}, separators=(",", ":"))
+
+    @classmethod
+    def load(cls, stored: str | None) -> _Counts | None:
+        """The counts `dump` wrote; None when there are none (or they do not read)."""
+        if not stored:
+            return None
+        counts = cls()
+        try:
+            found = json.loads(stored)
+            for sku_id, bit, holders, days in found["pairs"]:
+                counts.holders[(str(sku_id), int(bit))] = int(holders)
+                counts.days[(str(sku_id), int(bit))].update(
+                    {str(d): int(n) for d, n in days.items()}
+                )
+            counts.reports.update({str(d): int(n) for d, n in found["reports"].items()})
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None
+        return counts
 
 
-REPORT_SERVICES = frozenset(services.REPORT_SERVICES)
+def _store(ctx: TaskContext, counts: _Counts) -> bool:
+    """Replace the tenant's licence/service counts and keep `counts` for the next run; whether
+    they are dated by the run's day. "Uses" = last used within the window before the newest
+    report date of the report services (or the run's day when there is none)."""
+    pk = ctx.tenant.pk
+    latest = max((day for day, n in counts.reports.items() if n > 0), default=None)
+    reference = date.fromisoformat(latest) if latest else ctx.today
+    start = (reference - timedelta(days=ctx.options.active_window_days)).isoformat()
+    rows = [
+        {
+            "tenant_pk": pk,
+            "sku_id": sku_id,
+            "service": services.SERVICES[bit],
+            "holders": holders,
+            "active_users": sum(n for day, n in counts.days[(sku_id, bit)].items() if day >= start),
+            "as_of": reference,
+        }
+        for (sku_id, bit), holders in sorted(counts.holders.items())
+        if holders > 0
+    ]
+    changes = writes.replace_rows(ctx.session, LicenseUsage, pk, rows)
+    dumped = counts.dump()
+    if writes.get_cursor(ctx.session, pk, COUNTS_CURSOR) != dumped:
+        writes.set_cursor(ctx.session, pk, COUNTS_CURSOR, dumped, ctx.now)
+    ctx.counts.update({"licence/service pairs": len(rows), "rows written": changes.total})
+    ctx.progress(ctx.task, "licence differentiation", len(rows), len(rows))
+    return latest is None
 
 
-def _derive(ctx: TaskContext) -> bool:
-    """Every user's summary and the counts, in one pass over the users; whether the counts
-    are dated by the run's day."""
-    usage = _Usage(ctx)
+def _derive(ctx: TaskContext) -> _Counts:
+    """Every user's summary and share, in one pass over the users; the counts they sum to."""
+    shares = _Shares(ctx)
+    counts = _Counts()
     written = 0
     for chunk in summary.chunks(ctx):
-        for found in chunk.activity.values():
-            for _, service, _, as_of in found:
-                usage.report_date(service, as_of)
-        for user in chunk.users:
-            held = chunk.assignments.get(user.id)
-            if user.deleted_at is None and held:
-                last = {service: day for _, service, day, _ in chunk.activity.get(user.id, ())}
-                usage.add(((sku_id, disabled) for sku_id, disabled, _ in held), last)
-        written += summary.write(ctx, chunk)
+        found = shares.of(chunk)
+        for share in found.values():
+            counts.add(share)
+        written += summary.write(ctx, chunk, found)
     ctx.count("user summaries written", written)
-    return usage.store()
+    return counts
 
 
-def _derive_some(ctx: TaskContext, dirty: set[str]) -> bool:
-    """The summaries of the `dirty` users, and the counts from every live holder's licences
-    and activity (two reads, not the whole pass)."""
-    written = sum(summary.write(ctx, chunk) for chunk in summary.chunks(ctx, only=dirty))
-    usage = _Usage(ctx)
-    pk = ctx.tenant.pk
+def _derive_some(ctx: TaskContext, dirty: set[str], counts: _Counts) -> bool:
+    """The summaries and shares of the `dirty` users, their old shares taken out of `counts`
+    and the new ones added; False if the counts did not hold the old shares (then every
+    user's are derived again)."""
+    shares = _Shares(ctx)
     connection = ctx.session.connection()
-    held: dict[str, list[tuple[str, Any]]] = defaultdict(list)
-    for user_id, sku_id, disabled in reads.raw_rows(
-        connection,
-        select(
-            LicenseAssignment.user_id,
-            LicenseAssignment.sku_id,
-            LicenseAssignment.disabled_plans,
+    written = 0
+    added: list[str | None] = []
+    for chunk in summary.chunks(ctx, only=dirty):
+        old = dict(
+            connection.execute(
+                select(UserSummary.user_id, UserSummary.usage_share).where(
+                    UserSummary.tenant_pk == ctx.tenant.pk, chunk.within(UserSummary.user_id)
+                )
+            ).all()
         )
-        .join(
-            User,
-            (User.tenant_pk == LicenseAssignment.tenant_pk)
-            & (User.id == LicenseAssignment.user_id),
-        )
-        .where(LicenseAssignment.tenant_pk == pk, User.deleted_at.is_(None)),
-    ):
-        held[user_id].append((sku_id, disabled))
-    last: dict[str, dict[str, Any]] = defaultdict(dict)
-    for user_id, service, day, as_of in reads.raw_rows(
-        connection,
-        select(
-            ServiceActivity.user_id,
-            ServiceActivity.service,
-            ServiceActivity.last_activity,
-            ServiceActivity.as_of,
-        ).where(ServiceActivity.tenant_pk == pk, ServiceActivity.available.is_(True)),
-    ):
-        usage.report_date(service, as_of)
-        if user_id in held:
-            last[user_id][service] = day
-    for user_id, licences in held.items():
-        usage.add(licences, last.get(user_id, {}))
+        found = shares.of(chunk)
+        for user_id in found:
+            counts.add(old.get(user_id), -1)
+        added.extend(found.values())
+        written += summary.write(ctx, chunk, found)
+    if not counts.consistent():  # took out what had not been added
+        return False
+    for share in added:
+        counts.add(share)
     ctx.count("user summaries written", written)
     ctx.count("user summaries derived again", len(dirty))
-    return usage.store()
+    return True

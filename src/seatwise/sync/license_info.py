@@ -79,6 +79,8 @@ def run(ctx: TaskContext) -> None:
         ),
     ).rowcount
     changes = writes.replace_rows(ctx.session, SkuPlan, ctx.tenant.pk, plans)
+    if changes.total:  # the services a licence gives changed: every holder's share may have
+        ctx.touch_all()
     history, pruned = _history(ctx, skus)
     ctx.counts.update(
         {

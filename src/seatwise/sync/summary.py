@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import groupby
@@ -63,6 +63,7 @@ COLUMNS = (
     "web",
     "licenses",
     "activations",
+    "usage_share",
 )
 _ORDER = {name: i for i, name in enumerate(services.SERVICES)}
 
@@ -240,9 +241,10 @@ def _within(first: str, last: str, part: list[str] | None) -> Callable[[Any], Co
     return lambda column: column.in_(part)
 
 
-def write(ctx: TaskContext, chunk: Chunk) -> int:
-    """Upsert the `user_summary` rows of a chunk's users; return how many were written
-    (unchanged rows are not rewritten)."""
+def write(ctx: TaskContext, chunk: Chunk, shares: Mapping[str, str | None]) -> int:
+    """Upsert the `user_summary` rows of a chunk's users, with each user's share of the
+    licence/service counts from `shares`; return how many were written (unchanged rows are not
+    rewritten)."""
     pk = ctx.tenant.pk
     rows: list[tuple[Any, ...]] = []
     for user in chunk.users:
@@ -290,6 +292,7 @@ def write(ctx: TaskContext, chunk: Chunk) -> int:
                 ),
                 len({sku_id for sku_id, _, _ in held}),
                 chunk.activations.get(user_id, 0),
+                shares.get(user_id),
             )
         )
     return writes.upsert_changed_tuples(
