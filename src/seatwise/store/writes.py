@@ -399,11 +399,12 @@ def differing_tuples(
     rows: Sequence[Sequence[Any]],
     key: tuple[str, ...],
     scope: Sequence[ColumnElement[bool]],
+    stored_only: bool = False,
 ) -> list[Sequence[Any]]:
     """The rows (tuples in `columns` order) that differ from the stored rows `scope` selects
     (a tenant's slice of the table holding every stored row of these keys), compared as the
     driver stores them: for a slice that changes little, far cheaper than letting the
-    database compare every row."""
+    database compare every row. Rows with no stored row differ, unless `stored_only`."""
     if not rows:
         return []
     target = _table(table)
@@ -411,17 +412,25 @@ def differing_tuples(
     query = select(*(target.c[c] for c in columns)).where(*scope)
     raw = raw_rows(session.connection(), query)  # as stored, no result processing
     if not raw:
-        return list(rows)
+        return [] if stored_only else list(rows)
     key_of = itemgetter(*(list(columns).index(k) for k in key))
     stored = {key_of(row): tuple(row) for row in raw}
     del raw
-    binders = _binders(target, columns, session.get_bind().dialect)
+    dialect = session.get_bind().dialect
+    binders = _binders(target, columns, dialect)
+    if dialect.name == "postgresql":  # the driver gives JSON decoded: compare it so
+        binders = [
+            None if isinstance(target.c[c].type, JSON) else bind
+            for c, bind in zip(columns, binders, strict=True)
+        ]
     getters = [itemgetter(i) for i in range(len(columns))]
     changed: list[Sequence[Any]] = []
     position = 0
     for chunk in _bound_rows(rows, getters, binders):
-        differ = (stored.get(key_of(values)) != values for values in chunk)
-        changed.extend(rows[position + i] for i, yes in enumerate(differ) if yes)
+        for i, values in enumerate(chunk):
+            old = stored.get(key_of(values))
+            if old != values and (old is not None or not stored_only):
+                changed.append(rows[position + i])
         position += len(chunk)
     return changed
 

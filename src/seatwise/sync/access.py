@@ -58,19 +58,19 @@ def run(ctx: TaskContext) -> None:
         sign_ins = _start_sign_ins(ctx, pool)
         try:
             rows: list[ActivityRow] = []
-            ids = ctx.user_ids_by_upn()
             digest = downloads.digest(ctx)
-            if reportdata.unchanged(ctx, digest, ids):  # the same files, naming the same users
+            if reportdata.unchanged(ctx, digest):  # the same files, naming the same users
                 ctx.count("reports unchanged", len(reports))
             else:
                 notes, unmatched = len(ctx.notes), set[str]()
+                ids = ctx.user_ids_by_upn()
                 listed = _report_services(ctx, rows, downloads, ids, unmatched)
+                del ids
                 _write(ctx, rows)
                 for source, users in listed.items():
                     _drop_unlisted(ctx, source, users)
                 clean = listed and len(ctx.notes) == notes
                 reportdata.remember(ctx, digest if clean else None, unmatched)
-            del ids
         except BaseException:
             if sign_ins is not None:
                 sign_ins.stop.set()
@@ -324,7 +324,7 @@ def _store_sign_ins(ctx: TaskContext, rows: list[ActivityRow], read: _SignInRead
             ).where(SignInSummary.tenant_pk == pk)
         ).all()
     }
-    known = set(ctx.user_ids_by_upn().values())
+    known = ctx.user_ids()
     summary_rows = []
     as_of = newest.date()
     for (user_id, service), (count, moment) in read.seen.items():

@@ -4,13 +4,13 @@ the tenant row, the clock, options, and where it reports progress, counts and no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from seatwise.errors import (
@@ -22,6 +22,7 @@ from seatwise.errors import (
     RoleMissing,
     role_advice,
 )
+from seatwise.store import reads
 from seatwise.store.schema import Tenant, User
 from seatwise.sync.validate import Problem, Skipped
 
@@ -180,7 +181,26 @@ class TaskContext:
 
     def user_ids_by_upn(self) -> dict[str, str]:
         """lower(UPN) → user id for the tenant's users (deleted ones included)."""
-        rows = self.session.execute(
-            select(User.upn, User.id).where(User.tenant_pk == self.tenant.pk)
-        ).all()
+        rows = reads.raw_rows(
+            self.session.connection(),
+            select(User.upn, User.id).where(User.tenant_pk == self.tenant.pk),
+        )
         return {upn.lower(): user_id for upn, user_id in rows}
+
+    def user_ids(self) -> set[str]:
+        """The ids of the tenant's users (deleted ones included)."""
+        query = select(User.id).where(User.tenant_pk == self.tenant.pk)
+        return {user_id for (user_id,) in reads.raw_rows(self.session.connection(), query)}
+
+    def any_user_named(self, upns: Sequence[str]) -> bool:
+        """Whether any of the tenant's users (deleted ones included) has one of these UPNs,
+        given in lower case (UPNs are ASCII: SQL's lower() folds them as Python's does)."""
+        pk = self.tenant.pk
+        return any(
+            self.session.execute(
+                select(User.id)
+                .where(User.tenant_pk == pk, func.lower(User.upn).in_(upns[start : start + 500]))
+                .limit(1)
+            ).first()
+            for start in range(0, len(upns), 500)
+        )

@@ -140,6 +140,7 @@ class _Shares:
             plans[sku_id][plan_id] = plan_name
         self.included = _Included(plans)
         self.iso: dict[Any, str | None] = {}  # stored date cell -> ISO day
+        self.held: dict[tuple[tuple[str, Any], ...], tuple[str, int, list[Pair]]] = {}
 
     def _iso(self, chunk: summary.Chunk, value: Any) -> str | None:
         try:
@@ -149,40 +150,63 @@ class _Shares:
             found = self.iso[value] = day.isoformat() if day is not None else None
             return found
 
-    def of(self, chunk: summary.Chunk) -> dict[str, str | None]:
-        """The shares of a chunk's users, by user id (None: the user counts nowhere)."""
+    def _held(self, held: list[tuple[str, Any, Any]]) -> tuple[str, int, list[Pair]]:
+        """Of a user's licences (SKU, disabled plans as stored, updated): the JSON of each
+        SKU's services mask, the services of all, and the pairs; remembered per licences."""
+        key = tuple(
+            (sku_id, disabled if not isinstance(disabled, list) else tuple(disabled))
+            for sku_id, disabled, _ in held
+        )
+        found = self.held.get(key)
+        if found is None:
+            masks: dict[str, int] = {}
+            for sku_id, disabled, _ in held:
+                masks[sku_id] = masks.get(sku_id, 0) | self.included(sku_id, disabled)
+            listed = sorted((sku_id, mask) for sku_id, mask in masks.items() if mask)
+            union = 0
+            pairs: list[Pair] = []
+            for sku_id, mask in listed:
+                union |= mask
+                pairs.extend((sku_id, bit) for bit in range(mask.bit_length()) if mask >> bit & 1)
+            text = json.dumps(listed, separators=(",", ":")) if listed else ""
+            found = self.held[key] = (text, union, pairs)
+        return found
+
+    def of(self, chunk: summary.Chunk, counts: _Counts | None = None) -> dict[str, str | None]:
+        """The shares of a chunk's users, by user id (None: the user counts nowhere), each
+        added to `counts` when given."""
         found: dict[str, str | None] = {}
         for user in chunk.users:
-            activity = chunk.activity.get(user.id, ())
-            report = max(
-                (
-                    as_of
-                    for _, service, _, as_of in activity
-                    if service in REPORT_SERVICES and as_of is not None
-                ),
-                default=None,
+            user_id = user.id
+            activity = chunk.activity.get(user_id, ())
+            report = None
+            for _, service, _, as_of in activity:
+                if service in REPORT_SERVICES and as_of is not None:
+                    if report is None or as_of > report:
+                        report = as_of
+            held = chunk.assignments.get(user_id)
+            licences, union, pairs = (
+                self._held(held) if held and user.deleted_at is None else _NO_LICENCES
             )
-            held = chunk.assignments.get(user.id)
-            masks: dict[str, int] = {}
-            if user.deleted_at is None and held:
-                for sku_id, disabled, _ in held:
-                    masks[sku_id] = masks.get(sku_id, 0) | self.included(sku_id, disabled)
-            union = 0
-            for mask in masks.values():
-                union |= mask
-            days = sorted(
-                (_INDEX[service], day)
-                for _, service, last, _ in activity
-                if union & _BIT.get(service, 0) and (day := self._iso(chunk, last)) is not None
-            )
-            licences = sorted([sku_id, mask] for sku_id, mask in masks.items() if mask)
+            days: dict[int, str] = {}
+            if union:
+                for _, service, last, _ in activity:
+                    bit = _INDEX.get(service)
+                    if bit is not None and union >> bit & 1 and last is not None:
+                        days[bit] = self._iso(chunk, last)  # type: ignore[assignment]
             day = self._iso(chunk, report)
-            found[user.id] = (
-                json.dumps([licences, days, day], separators=(",", ":"))
-                if licences or day
-                else None
-            )
+            if not licences and day is None:
+                found[user_id] = None
+                continue
+            listed = ",".join(f'[{bit},"{days[bit]}"]' for bit in sorted(days))
+            dated = f'"{day}"' if day else "null"
+            found[user_id] = f"[{licences or '[]'},[{listed}],{dated}]"
+            if counts is not None:
+                counts.add_parts(pairs, days, day)
         return found
+
+
+_NO_LICENCES: tuple[str, int, list[Pair]] = ("", 0, [])
 
 
 class _Counts:
@@ -195,23 +219,28 @@ class _Counts:
         self.reports: Counter[str] = Counter()
 
     def add(self, share: str | None, sign: int = 1) -> None:
-        """Add a user's share (`sign` -1: take it out)."""
+        """Add a user's share as stored (`sign` -1: take it out)."""
         if not share:
             return
         licences, days, report = json.loads(share)
+        pairs = [
+            (sku_id, bit)
+            for sku_id, mask in licences
+            for bit in range(mask.bit_length())
+            if mask >> bit & 1
+        ]
+        self.add_parts(pairs, dict(days), report, sign)
+
+    def add_parts(
+        self, pairs: list[Pair], days: dict[int, str], report: str | None, sign: int = 1
+    ) -> None:
+        """Add a share: its pairs, the day each service was last used, its report date."""
         if report:
             self.reports[report] += sign
-        last = dict(days)
-        for sku_id, mask in licences:
-            bit = 0
-            while mask:
-                if mask & 1:
-                    pair = (sku_id, bit)
-                    self.holders[pair] += sign
-                    if (day := last.get(bit)) is not None:
-                        self.days[pair][day] += sign
-                mask >>= 1
-                bit += 1
+        for pair in pairs:
+            self.holders[pair] += sign
+            if (day := days.get(pair[1])) is not None:
+                self.days[pair][day] += sign
 
     def consistent(self) -> bool:
         """No count below zero: what was taken out had been added."""
@@ -285,10 +314,7 @@ def _derive(ctx: TaskContext) -> _Counts:
     counts = _Counts()
     written = 0
     for chunk in summary.chunks(ctx):
-        found = shares.of(chunk)
-        for share in found.values():
-            counts.add(share)
-        written += summary.write(ctx, chunk, found)
+        written += summary.write(ctx, chunk, shares.of(chunk, counts))
     ctx.count("user summaries written", written)
     return counts
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -168,7 +168,7 @@ def upns_changed(ctx: TaskContext) -> None:
     writes.set_cursor(ctx.session, ctx.tenant.pk, UPNS_CURSOR, str(count + 1), ctx.now)
 
 
-def unchanged(ctx: TaskContext, digest: str, ids: Mapping[str, str]) -> bool:
+def unchanged(ctx: TaskContext, digest: str) -> bool:
     """Whether the task's reports last stored were read from exactly these files
     (`Downloads.digest`), and none of the UPNs they named that matched no user matches one
     now (a user who joined since)."""
@@ -178,10 +178,10 @@ def unchanged(ctx: TaskContext, digest: str, ids: Mapping[str, str]) -> bool:
     try:
         last = json.loads(stored)
         same = last["digest"] == digest
-        unmatched = list(last["unmatched"])
+        unmatched = sorted({str(upn).lower() for upn in last["unmatched"]})
     except (ValueError, KeyError, TypeError):
         return False
-    return same and not any(str(upn).lower() in ids for upn in unmatched)
+    return same and not ctx.any_user_named(unmatched)
 
 
 def remember(ctx: TaskContext, digest: str | None, unmatched: Collection[str] = ()) -> None:

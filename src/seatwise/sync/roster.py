@@ -480,11 +480,11 @@ def _reports(ctx: TaskContext, downloads: reportdata.Downloads) -> None:
     when the files and the users they name are those of the last run."""
     reportdata.check_concealment(ctx)
     periods = endpoints.ROSTER_REPORT_PERIODS
-    ids = ctx.user_ids_by_upn()
     digest = downloads.digest(ctx)
-    if reportdata.unchanged(ctx, digest, ids):  # the same files, naming the same users
+    if reportdata.unchanged(ctx, digest):  # the same files, naming the same users
         ctx.count("reports unchanged", len(periods))
         return
+    ids = ctx.user_ids_by_upn()
     notes = len(ctx.notes)
     pk = ctx.tenant.pk
     snapshot: dict[str, list[Any]] = {}
