@@ -242,8 +242,8 @@ the sign-ins since its watermark and every MFA registration, finds the report fi
 to the last run's (not parsed) and skips License Differentiation; the one after churn applies the
 delta round and derives only the touched users' summaries again (the day's reports are the same
 files: a report is a daily snapshot). The simulator builds its sign-in log, `signInActivity`,
-`$filter` facts and MFA registrations at start-up and in the churn call (untimed), as Graph has
-them ready; report files are built on request, once per refresh date.
+`$filter` facts, MFA registrations and the report files a sync reads at start-up and in the
+churn call (untimed), as Graph has them ready.
 
 Simulator start-up (not counted): {ready_s:.1f} s. {users:,} users stored. Load average when the
 benchmark started: {load[0]:.1f}, {load[1]:.1f}, {load[2]:.1f} (1, 5, 15 min).

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from seatwise.simulator import catalog
+from seatwise.simulator import catalog, reports
 from seatwise.simulator.report_rows import Facts
 from seatwise.simulator.tenant import Tenant
 
@@ -447,3 +447,19 @@ def test_unlicensed_shared_and_room_mailboxes_are_in_the_mailbox_report() -> Non
         }
     assert accounts <= mailboxes
     assert not unlicensed & email
+
+
+def test_the_reports_a_sync_reads_are_ready_before_anyone_asks(graph: Graph) -> None:
+    state = graph.app.state.sim.reports
+    ready = {key[0]: rendered for key, rendered in state.reports.items()}
+    assert set(ready) == {name for name, _ in reports.READY}
+    assert all(rendered.csv for rendered in ready.values())
+    # asking for one answers from what was built: the same file
+    location = graph.get("/v1.0/reports/getMailboxUsageDetail(period='D90')").headers["location"]
+    body = plain_client(graph).get(location).content
+    assert body == ready["getMailboxUsageDetail"].csv
+    # the next simulated day's are made ready when the clock moves
+    before = ready["getOffice365ActiveUserDetail"].csv
+    assert graph.post("/_control/clock", json={"advance_days": 1}).status_code == 200
+    moved = {key[0]: r.csv for key, r in state.reports.items()}
+    assert set(moved) == set(ready) and moved["getOffice365ActiveUserDetail"] != before

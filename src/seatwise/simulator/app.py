@@ -89,6 +89,8 @@ def create_app(
         host.add(one, store)
         userjson.warm(one)
         auditlogs.warm(one)
+    for sim in host.sims:
+        reports.warm(sim)
     routes = [
         *identity.tenant_routes(
             [(sim.tenant, sim.tokens) for sim in host.sims], authority_base=_authority_base

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from seatwise.simulator import auditlogs, userjson
+from seatwise.simulator import auditlogs, reports, userjson
 from seatwise.simulator.context import sim_of
 from seatwise.simulator.faults import Canned, Fault, FaultPlan, FaultSpecError
 from seatwise.simulator.odata import json_response
@@ -157,6 +157,7 @@ async def clock(request: Request) -> Response:
     sim.tenant.advance(timedelta(days=days))
     userjson.warm(sim.tenant)
     auditlogs.warm(sim.tenant)
+    reports.warm(sim)
     return json_response({"now": sim.tenant.now.isoformat()})
 
 
@@ -210,6 +211,7 @@ async def churn(request: Request) -> Response:
     changed = sim.tenant.churn(float(fraction))
     userjson.warm(sim.tenant)
     auditlogs.warm(sim.tenant)
+    reports.warm(sim)  # the same day's reports are kept: built only if the day moved on
     return json_response({"changed": changed, "users": len(sim.tenant.users)})
 
 
