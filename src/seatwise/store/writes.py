@@ -586,7 +586,9 @@ def replace_rows(
         if users is not None and row["user_id"] not in users:
             raise ValueError(f"a row for {target.name} names user {row['user_id']} not replaced")
     existing = _existing(session, target, tenant_pk, columns, users)
-    wanted: dict[tuple[Any, ...], Row] = {tuple(row[k] for k in key): row for row in rows}
+    key_of = itemgetter(*key) if len(key) > 1 else lambda row: (row[key[0]],)
+    wanted: dict[tuple[Any, ...], Row] = {key_of(row): row for row in rows}
+    values_of = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
     writes: list[Row] = []
     inserted = updated = 0
     for pk, row in wanted.items():
@@ -594,7 +596,7 @@ def replace_rows(
         if old is None:
             inserted += 1
             writes.append(row)
-        elif old != tuple(row[c] for c in columns):
+        elif old != values_of(row):
             updated += 1
             writes.append(row)
     gone = [pk for pk in existing if pk not in wanted]

@@ -26,7 +26,7 @@ def parse_datetime(value: object) -> datetime | None:
     if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)  # Python 3.11 reads "Z" and 7-digit fractions
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
@@ -128,7 +128,7 @@ def assignment_rows(tenant_pk: int, item: Mapping[str, Any]) -> list[Row]:
                 "user_id": user_id,
                 "sku_id": sku_id,
                 "via": via,
-                "disabled_plans": sorted(str(p).lower() for p in state.get("disabledPlans") or []),
+                "disabled_plans": _plans(state.get("disabledPlans")),
                 "state": state.get("state"),
                 "error": None if state.get("error") in (None, "None") else state.get("error"),
                 "last_updated": parse_datetime(state.get("lastUpdatedDateTime")),
@@ -142,14 +142,29 @@ def assignment_rows(tenant_pk: int, item: Mapping[str, Any]) -> list[Row]:
                     "user_id": user_id,
                     "sku_id": sku_id,
                     "via": "",
-                    "disabled_plans": sorted(
-                        str(p).lower() for p in lic.get("disabledPlans") or []
-                    ),
+                    "disabled_plans": _plans(lic.get("disabledPlans")),
                     "state": "Active",
                     "error": None,
                     "last_updated": None,
                 }
     return list(rows.values())
+
+
+_PLANS: dict[tuple[Any, ...], list[str]] = {}  # the few distinct lists of disabled plans
+
+
+def _plans(value: Any) -> list[str]:
+    """Disabled plan ids, lowered and sorted: the same list object for the same ids (a tenant
+    has few combinations; treat it as read-only)."""
+    if not value:
+        return []
+    key = tuple(value)
+    found = _PLANS.get(key)
+    if found is None:
+        found = sorted(str(p).lower() for p in value)
+        if len(_PLANS) < 10_000:
+            _PLANS[key] = found
+    return found
 
 
 def sign_in_columns(value: Mapping[str, Any] | None) -> Row:

@@ -97,13 +97,29 @@ def _id_problem(item: Mapping[str, Any], key: str = "id") -> Problem | None:
     return None
 
 
+_CHECKED: set[str] = set()  # ids of SKUs, plans and groups found good (a tenant has few)
+
+
+def _repeated_id(value: object) -> bool:
+    """Whether `value` is an object id, for ids that repeat across users (remembered)."""
+    if type(value) is not str:
+        return False
+    if value in _CHECKED:
+        return True
+    if _ID.fullmatch(value) is None:
+        return False
+    if len(_CHECKED) < 10_000:
+        _CHECKED.add(value)
+    return True
+
+
 def _id_list(values: object, field: str) -> Problem | None:
     if values is None:
         return None
     if type(values) is not list or len(values) > MAX_LICENSES:
         return Problem(field, "is not a list of ids")
     for value in values:
-        if object_id(value) is None:
+        if not _repeated_id(value):
             return Problem(field, "is not a list of ids")
     return None
 
@@ -117,8 +133,9 @@ def user_problem(item: object) -> Problem | None:
         return problem
     for key in USER_TEXT:
         value = item.get(key)
-        if value is not None and (reason := _text(value)) is not None:
-            return Problem(key, reason)
+        if value is None or (type(value) is str and len(value) <= TEXT_MAX and "\x00" not in value):
+            continue  # the common case, without a call per field
+        return Problem(key, _text(value) or "is not text")
     for key in USER_FLAGS:
         value = item.get(key)
         if value is not None and type(value) is not bool:
@@ -134,20 +151,20 @@ def _licenses_problem(item: Mapping[str, Any]) -> Problem | None:
         for state in states:
             if type(state) is not dict:
                 return Problem("licenseAssignmentStates", "holds something not an object")
-            field = "licenseAssignmentStates.skuId"
-            if (problem := _id_problem(state, "skuId")) is not None:
-                return Problem(field, problem.reason)
-            if (
-                state.get("assignedByGroup") is not None
-                and object_id(state["assignedByGroup"]) is None
-            ):
+            sku_id = state.get("skuId")
+            if not _repeated_id(sku_id):
+                why = "is missing" if sku_id is None else "is not an object id"
+                return Problem("licenseAssignmentStates.skuId", why)
+            group = state.get("assignedByGroup")
+            if group is not None and not _repeated_id(group):
                 return Problem("licenseAssignmentStates.assignedByGroup", "is not an object id")
             state_value = state.get("state")
             if state_value is not None and state_value not in LICENSE_STATES:
                 return Problem("licenseAssignmentStates.state", "is not a known licence state")
-            if (reason := _text(state.get("error"), 256)) is not None:
+            error, updated = state.get("error"), state.get("lastUpdatedDateTime")
+            if error is not None and (reason := _text(error, 256)) is not None:
                 return Problem("licenseAssignmentStates.error", reason)
-            if (reason := _text(state.get("lastUpdatedDateTime"), 64)) is not None:
+            if updated is not None and (reason := _text(updated, 64)) is not None:
                 return Problem("licenseAssignmentStates.lastUpdatedDateTime", reason)
             problem = _id_list(state.get("disabledPlans"), "licenseAssignmentStates.disabledPlans")
             if problem is not None:
@@ -159,8 +176,10 @@ def _licenses_problem(item: Mapping[str, Any]) -> Problem | None:
         for lic in licenses:
             if type(lic) is not dict:
                 return Problem("assignedLicenses", "holds something not an object")
-            if (problem := _id_problem(lic, "skuId")) is not None:
-                return Problem("assignedLicenses.skuId", problem.reason)
+            sku_id = lic.get("skuId")
+            if not _repeated_id(sku_id):
+                why = "is missing" if sku_id is None else "is not an object id"
+                return Problem("assignedLicenses.skuId", why)
             problem = _id_list(lic.get("disabledPlans"), "assignedLicenses.disabledPlans")
             if problem is not None:
                 return problem
