@@ -273,7 +273,13 @@ def test_counts_that_do_not_add_up_are_derived_from_every_user(
         assert seatwise("sync").code == 0
         expected = query(url, USAGE_SQL)
         holder = next(u.id for u in sim.tenant.users if u.licenses)
-        for counts in ("not json", '{"pairs": [], "reports": {}}'):
+        garbled = (
+            "not json",
+            '{"pairs": [], "reports": {}}',  # the licensed user's share is not in it
+            '{"pairs": [["x", 99, 1, {}]], "reports": {}}',  # no such service
+            '{"pairs": [], "reports": {"not a day": 1}}',
+        )
+        for counts in garbled:
             # the next run takes one licensed user out of counts that do not hold them
             _execute(
                 url,
@@ -285,5 +291,5 @@ def test_counts_that_do_not_add_up_are_derived_from_every_user(
             assert synced.code == 0, synced.err
             assert query(url, USAGE_SQL) == expected, counts
     runs = _runs(url, "differentiation")
-    assert len(runs) == 3
+    assert len(runs) == 1 + len(garbled)
     assert all("user summaries derived again" not in c for c, _ in runs)  # every user, each time

@@ -41,3 +41,9 @@ def test_other_tasks_keep_their_own_digest(store_ctx: TaskContext) -> None:
     reportdata.remember(store_ctx, "d1")
     store_ctx.task = "access"
     assert not reportdata.unchanged(store_ctx, "d1")
+
+
+def test_unmatched_names_beyond_ascii_make_the_reports_read_again(store_ctx: TaskContext) -> None:
+    # SQL's lower() folds ASCII only: such a name could match a user unseen, so read again
+    reportdata.remember(store_ctx, "d1", {"Ünal@contoso.test"})
+    assert not reportdata.unchanged(store_ctx, "d1")

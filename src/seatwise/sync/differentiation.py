@@ -269,14 +269,31 @@ class _Counts:
         try:
             found = json.loads(stored)
             for sku_id, bit, holders, days in found["pairs"]:
-                counts.holders[(str(sku_id), int(bit))] = int(holders)
-                counts.days[(str(sku_id), int(bit))].update(
-                    {str(d): int(n) for d, n in days.items()}
-                )
-            counts.reports.update({str(d): int(n) for d, n in found["reports"].items()})
+                pair = (_text(sku_id), _number(bit, len(services.SERVICES)))
+                counts.holders[pair] = _number(holders)
+                counts.days[pair].update({_day(d): _number(n) for d, n in days.items()})
+            counts.reports.update({_day(d): _number(n) for d, n in found["reports"].items()})
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
         return counts
+
+
+def _text(value: Any) -> str:
+    if type(value) is not str:
+        raise ValueError("not text")
+    return value
+
+
+def _number(value: Any, below: int | None = None) -> int:
+    """A count (or index) as stored: a whole number from 0 (below `below`), else ValueError."""
+    if type(value) is not int or value < 0 or (below is not None and value >= below):
+        raise ValueError("not a count")
+    return value
+
+
+def _day(value: Any) -> str:
+    """An ISO day as stored, else ValueError."""
+    return date.fromisoformat(_text(value)).isoformat()
 
 
 def _store(ctx: TaskContext, counts: _Counts) -> bool:

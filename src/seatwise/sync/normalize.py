@@ -158,11 +158,13 @@ def _plans(value: Any) -> list[str]:
     has few combinations; treat it as read-only)."""
     if not value:
         return []
+    if len(value) > 32:  # longer than any real SKU's plan list: not remembered
+        return sorted(str(p).lower() for p in value)
     key = tuple(value)
     found = _PLANS.get(key)
     if found is None:
         found = sorted(str(p).lower() for p in value)
-        if len(_PLANS) < 10_000:
+        if len(_PLANS) < 2_000:
             _PLANS[key] = found
     return found
 

@@ -181,6 +181,8 @@ def unchanged(ctx: TaskContext, digest: str) -> bool:
         unmatched = sorted({str(upn).lower() for upn in last["unmatched"]})
     except (ValueError, KeyError, TypeError):
         return False
+    if not all(upn.isascii() for upn in unmatched):  # SQL's lower() folds ASCII only
+        return False
     return same and not ctx.any_user_named(unmatched)
 
 
