@@ -4,7 +4,7 @@ the tenant row, the clock, options, and where it reports progress, counts and no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -192,15 +192,19 @@ class TaskContext:
         query = select(User.id).where(User.tenant_pk == self.tenant.pk)
         return {user_id for (user_id,) in reads.raw_rows(self.session.connection(), query)}
 
-    def any_user_named(self, upns: Sequence[str]) -> bool:
+    def any_user_named(self, upns: Collection[str]) -> bool:
         """Whether any of the tenant's users (deleted ones included) has one of these UPNs,
-        given in lower case (UPNs are ASCII: SQL's lower() folds them as Python's does)."""
+        compared case-insensitively. SQL's lower() folds ASCII only (Entra UPNs are ASCII): a
+        UPN beyond it counts as taken, since it cannot be compared safely."""
+        if not all(upn.isascii() for upn in upns):
+            return True
+        lowered = sorted({upn.lower() for upn in upns})
         pk = self.tenant.pk
         return any(
             self.session.execute(
                 select(User.id)
-                .where(User.tenant_pk == pk, func.lower(User.upn).in_(upns[start : start + 500]))
+                .where(User.tenant_pk == pk, func.lower(User.upn).in_(lowered[start : start + 500]))
                 .limit(1)
             ).first()
-            for start in range(0, len(upns), 500)
+            for start in range(0, len(lowered), 500)
         )

@@ -178,10 +178,8 @@ def unchanged(ctx: TaskContext, digest: str) -> bool:
     try:
         last = json.loads(stored)
         same = last["digest"] == digest
-        unmatched = sorted({str(upn).lower() for upn in last["unmatched"]})
+        unmatched = [str(upn) for upn in last["unmatched"]]
     except (ValueError, KeyError, TypeError):
-        return False
-    if not all(upn.isascii() for upn in unmatched):  # SQL's lower() folds ASCII only
         return False
     return same and not ctx.any_user_named(unmatched)
 

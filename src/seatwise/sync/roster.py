@@ -243,7 +243,7 @@ def _apply(
             if any(upn.lower() != listed[user_id].lower() for user_id, upn in known.items()):
                 renamed = True
             joiners = {listed[user_id] for user_id in ids if user_id not in known}
-            if joiners and _upns_taken(ctx, joiners):  # a UPN now names another user
+            if joiners and ctx.any_user_named(joiners):  # a UPN now names another user
                 renamed = True
         written = writes.upsert_rows(
             ctx.session,
@@ -287,13 +287,6 @@ def _apply(
     if renamed:
         reportdata.upns_changed(ctx)
     return seen
-
-
-def _upns_taken(ctx: TaskContext, upns: set[str]) -> bool:
-    """Whether a stored user already has one of these UPNs (as given or lower-cased)."""
-    asked = sorted(upns | {upn.lower() for upn in upns})
-    query = select(User.id).where(User.tenant_pk == ctx.tenant.pk, User.upn.in_(asked)).limit(1)
-    return ctx.session.scalar(query) is not None
 
 
 class _UsersPage(NamedTuple):
