@@ -23,6 +23,17 @@ from seatwise.sync.context import TaskContext
 
 _INDEX = {service: i for i, service in enumerate(services.SERVICES)}
 _BIT = {service: 1 << i for service, i in _INDEX.items()}
+Pair = tuple[str, int]  # (SKU id, the service's index in services.SERVICES)
+
+
+def _pairs(sku_id: str, mask: int) -> list[Pair]:
+    """The (SKU, service index) pairs of a SKU's services mask."""
+    return [(sku_id, bit) for bit in range(mask.bit_length()) if mask >> bit & 1]
+
+
+def _hashable(disabled: Any) -> Any:
+    """Disabled plans as stored (JSON text on SQLite, a list on PostgreSQL), as a dict key."""
+    return tuple(disabled) if isinstance(disabled, list) else disabled
 
 
 class _Included:
@@ -35,7 +46,7 @@ class _Included:
         self.cache: dict[tuple[str, Any], int] = {}
 
     def __call__(self, sku_id: str, disabled: Any) -> int:
-        key = (sku_id, disabled if not isinstance(disabled, list) else tuple(disabled))
+        key = (sku_id, _hashable(disabled))
         found = self.cache.get(key)
         if found is None:
             off = set(summary.disabled_plans(disabled))
@@ -121,7 +132,6 @@ def run(ctx: TaskContext) -> None:
 # The counts as of the last derivation (`_Counts.dump`): a later run adds and takes out shares.
 COUNTS_CURSOR = "derived-counts"
 REPORT_SERVICES = frozenset(services.REPORT_SERVICES)
-Pair = tuple[str, int]  # (SKU id, the service's index in services.SERVICES)
 
 
 class _Shares:
@@ -153,10 +163,7 @@ class _Shares:
     def _held(self, held: list[tuple[str, Any, Any]]) -> tuple[str, int, list[Pair]]:
         """Of a user's licences (SKU, disabled plans as stored, updated): the JSON of each
         SKU's services mask, the services of all, and the pairs; remembered per licences."""
-        key = tuple(
-            (sku_id, disabled if not isinstance(disabled, list) else tuple(disabled))
-            for sku_id, disabled, _ in held
-        )
+        key = tuple((sku_id, _hashable(disabled)) for sku_id, disabled, _ in held)
         found = self.held.get(key)
         if found is None:
             masks: dict[str, int] = {}
@@ -167,7 +174,7 @@ class _Shares:
             pairs: list[Pair] = []
             for sku_id, mask in listed:
                 union |= mask
-                pairs.extend((sku_id, bit) for bit in range(mask.bit_length()) if mask >> bit & 1)
+                pairs.extend(_pairs(sku_id, mask))
             text = json.dumps(listed, separators=(",", ":")) if listed else ""
             found = self.held[key] = (text, union, pairs)
         return found
@@ -223,12 +230,7 @@ class _Counts:
         if not share:
             return
         licences, days, report = json.loads(share)
-        pairs = [
-            (sku_id, bit)
-            for sku_id, mask in licences
-            for bit in range(mask.bit_length())
-            if mask >> bit & 1
-        ]
+        pairs = [pair for sku_id, mask in licences for pair in _pairs(sku_id, mask)]
         self.add_parts(pairs, dict(days), report, sign)
 
     def add_parts(
@@ -317,9 +319,7 @@ def _store(ctx: TaskContext, counts: _Counts) -> bool:
         if holders > 0
     ]
     changes = writes.replace_rows(ctx.session, LicenseUsage, pk, rows)
-    dumped = counts.dump()
-    if writes.get_cursor(ctx.session, pk, COUNTS_CURSOR) != dumped:
-        writes.set_cursor(ctx.session, pk, COUNTS_CURSOR, dumped, ctx.now)
+    writes.set_cursor(ctx.session, pk, COUNTS_CURSOR, counts.dump(), ctx.now)  # if it differs
     ctx.counts.update({"licence/service pairs": len(rows), "rows written": changes.total})
     ctx.progress(ctx.task, "licence differentiation", len(rows), len(rows))
     return latest is None

@@ -79,6 +79,8 @@ class Chunk:
     """
 
     users: Sequence[Any]  # rows of the user columns read
+    # `within(table.user_id)`: the condition that selects these users' rows of a table
+    within: Callable[[Any], ColumnElement[bool]]
     # (user id, service, last activity, report date), dates as the driver gives them: `day`
     activity: dict[str, list[tuple[str, str, Any, Any]]] = field(default_factory=dict)
     assignments: dict[str, list[tuple[str, Any, Any]]] = field(
@@ -87,8 +89,6 @@ class Chunk:
     activations: dict[str, int] = field(default_factory=dict)
     snapshots: dict[str, Any] = field(default_factory=dict)  # the latest snapshot's columns
     day: Days = field(default_factory=lambda: Days())
-    # `within(table.user_id)`: the condition that selects these users' rows of a table
-    within: Callable[[Any], ColumnElement[bool]] = field(default=lambda column: column.is_not(None))
 
 
 class Days:
@@ -156,7 +156,7 @@ def chunks(ctx: TaskContext, only: Collection[str] | None = None) -> Iterator[Ch
                 return
             continue
         first, after = users[0].id, users[-1].id
-        chunk = Chunk(users, day=day, within=_within(first, after, part))
+        chunk = Chunk(users, _within(first, after, part), day=day)
         within = chunk.within
         # ~6 rows a user: fetched straight from the driver (no Row objects) in user order.
         raw = reads.raw_rows(
@@ -164,8 +164,8 @@ def chunks(ctx: TaskContext, only: Collection[str] | None = None) -> Iterator[Ch
             select(
                 ServiceActivity.user_id,
                 ServiceActivity.service,
-                raw_column(ServiceActivity.last_activity),
-                raw_column(ServiceActivity.as_of),
+                ServiceActivity.last_activity,
+                ServiceActivity.as_of,
             )
             .where(
                 ServiceActivity.tenant_pk == pk,
