@@ -83,6 +83,17 @@ def query(url: str, sql: str) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
+def execute(url: str, *statements: str) -> None:
+    """Run `statements` in one transaction on the database at `url`, on an engine of its own."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
 @contextlib.contextmanager
 def serve(tmp: Path, users: int = 120, seed: int = 5, **options: Any) -> Iterator[Sim]:
     """Serve a fresh tenant; `options` are simulator tenant options."""

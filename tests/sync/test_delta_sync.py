@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from seatwise.store.schema import TaskRun, User
 
-from .conftest import Seatwise, _postgres_schema_url, query, serve
+from .conftest import Seatwise, _postgres_schema_url, execute, query, serve
 
 
 def _runs(database_url: str, task: str) -> list[tuple[dict[str, int], list[str]]]:
@@ -222,16 +222,6 @@ def test_a_renamed_user_makes_reports_be_matched_again(seatwise: Seatwise, tmp_p
     assert "reports unchanged" not in runs[2][0]
 
 
-def _execute(url: str, *statements: str) -> None:
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            for statement in statements:
-                connection.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 USAGE_SQL = (
     "SELECT sku_id, service, holders, active_users, as_of FROM license_usage "
     "ORDER BY sku_id, service"
@@ -247,7 +237,7 @@ def test_changed_service_plans_make_every_holder_counted_again(
         assert seatwise("sync").code == 0
         expected = query(url, USAGE_SQL)
         # the counts derived from plans other than Graph lists: the Teams plans left the store
-        _execute(
+        execute(
             url,
             "DELETE FROM sku_plan WHERE plan_name LIKE 'TEAMS%'",
             "UPDATE sync_cursor SET value = '*' WHERE name = 'derived-dirty'",
@@ -281,7 +271,7 @@ def test_counts_that_do_not_add_up_are_derived_from_every_user(
         )
         for counts in garbled:
             # the next run takes one licensed user out of counts that do not hold them
-            _execute(
+            execute(
                 url,
                 f"UPDATE sync_cursor SET value = '{counts}' WHERE name = 'derived-counts'",
                 f"""UPDATE sync_cursor SET value = '["{holder}"]' WHERE name = 'derived-dirty'""",

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import create_engine, select
 
 from seatwise.analytics.users import KEYS
 from seatwise.services import SERVICES
 from seatwise.store.schema import TaskRun
 
-from .conftest import Seatwise, serve
+from .conftest import Seatwise, execute, serve
 
 
 def _expected_mfa(user) -> bool | None:  # type: ignore[no-untyped-def]
@@ -184,10 +184,7 @@ def test_deleted_users_are_marked_not_dropped(seatwise: Seatwise, tmp_path: Path
 def test_a_deactivated_tenant_is_not_synced(seatwise: Seatwise, tmp_path: Path) -> None:
     with serve(tmp_path / "sim", users=30) as sim:
         assert seatwise.add_app_only(sim).code == 0
-        engine = create_engine(seatwise.database_url)
-        with engine.begin() as connection:
-            connection.execute(text("UPDATE tenant SET active = false"))
-        engine.dispose()
+        execute(seatwise.database_url, "UPDATE tenant SET active = false")
         refused = seatwise("sync")
         assert refused.code == 2 and "is deactivated" in refused.err
         assert "Traceback" not in refused.err
