@@ -8,14 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from seatwise.errors import no_such_tenant, which_tenant
 from seatwise.workspace import Workspace
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
     from seatwise.config import Settings
-    from seatwise.store.reads import TenantKey
 
 _OPEN: list[Context] = []
 
@@ -48,18 +46,3 @@ class Context(Workspace):
 
         with connection_scope(self.engine) as connection:
             yield connection
-
-    def tenant_key(self, connection: Connection, name: str | None) -> TenantKey:
-        """`Workspace.tenant` without the ORM: the key and name of the tenant called `name`, or
-        of the only one when `name` is None; `UsageError` (with the same words) else."""
-        from seatwise.store import reads
-
-        if name is not None:
-            key = reads.tenant_key_by_name(connection, name)
-            if key is None:
-                raise no_such_tenant(name)
-            return key
-        key = reads.only_tenant_key(connection)
-        if key is None:
-            raise which_tenant()
-        return key

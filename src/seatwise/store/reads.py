@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, column, func, select, table
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, column, select, table
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Executable
@@ -100,10 +100,8 @@ def only_tenant(session: Session) -> Tenant | None:
     newer one (so `--tenant` may be left out), else None."""
     from seatwise.store.schema import Tenant
 
-    current = Tenant.superseded_by.is_(None)
-    if session.scalar(select(func.count()).select_from(Tenant).where(current)) != 1:
-        return None
-    return session.scalar(select(Tenant).where(current))
+    key = only_tenant_key(session.connection())
+    return None if key is None else session.get(Tenant, key.pk)
 
 
 def recent_runs(session: Session, tenant_pk: int, limit: int = 20) -> Sequence[TaskRun]:

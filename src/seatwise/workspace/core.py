@@ -19,12 +19,14 @@ from seatwise.errors import AuthError, no_such_tenant, which_tenant
 # front end's start-up (`seatwise --help`) does not pay for them.
 if TYPE_CHECKING:
     import httpx
+    from sqlalchemy import Connection
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
 
     from seatwise.config import Settings
     from seatwise.graph import GraphClient
     from seatwise.secrets import SecretBox
+    from seatwise.store.reads import TenantKey
     from seatwise.store.schema import Tenant
 
 __all__ = ["Workspace", "save_refresh_tokens"]
@@ -104,17 +106,26 @@ class Workspace:
 
     def tenant(self, session: Session, name: str | None) -> Tenant:
         """The tenant called `name`, or the only one when `name` is None; `UsageError` else."""
+        from seatwise.store.schema import Tenant
+
+        tenant = session.get(Tenant, self.tenant_key(session.connection(), name).pk)
+        assert tenant is not None  # found in this transaction a moment ago
+        return tenant
+
+    def tenant_key(self, connection: Connection, name: str | None) -> TenantKey:
+        """`tenant` without the ORM: the key and name of the tenant called `name`, or of the
+        only one when `name` is None; `UsageError` else."""
         from seatwise.store import reads
 
         if name is not None:
-            tenant = reads.tenant_by_name(session, name)
-            if tenant is None:
+            key = reads.tenant_key_by_name(connection, name)
+            if key is None:
                 raise no_such_tenant(name)
-            return tenant
-        tenant = reads.only_tenant(session)
-        if tenant is None:
+            return key
+        key = reads.only_tenant_key(connection)
+        if key is None:
             raise which_tenant()
-        return tenant
+        return key
 
     def graph_client(self, tenant: Tenant) -> GraphClient:
         """A Graph client authenticated as the tenant's stored credentials allow (app-only or
