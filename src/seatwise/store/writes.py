@@ -586,9 +586,8 @@ def replace_rows(
         if users is not None and row["user_id"] not in users:
             raise ValueError(f"a row for {target.name} names user {row['user_id']} not replaced")
     existing = _existing(session, target, tenant_pk, columns, users)
-    key_of = itemgetter(*key) if len(key) > 1 else lambda row: (row[key[0]],)
+    key_of, values_of = _values(key), _values(columns)
     wanted: dict[tuple[Any, ...], Row] = {key_of(row): row for row in rows}
-    values_of = itemgetter(*columns) if len(columns) > 1 else lambda row: (row[columns[0]],)
     writes: list[Row] = []
     inserted = updated = 0
     for pk, row in wanted.items():
@@ -605,9 +604,17 @@ def replace_rows(
         update_columns = [c for c in columns if c not in key]
         upsert_rows(session, target, writes, tuple(key), update_columns, compare_columns=[])
     if touched is not None:
-        touched.extend(tuple(row[k] for k in key) for row in writes)
+        touched.extend(map(key_of, writes))
         touched.extend(gone)
     return Changes(inserted, updated, len(gone))
+
+
+def _values(names: Sequence[str]) -> Callable[[Row], tuple[Any, ...]]:
+    """A row's values of `names`, always as a tuple (itemgetter gives one name's value bare)."""
+    if len(names) == 1:
+        name = names[0]
+        return lambda row: (row[name],)
+    return itemgetter(*names)
 
 
 def replace_children(
