@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from seatwise.simulator import auditlogs, reports, userjson
-from seatwise.simulator.context import sim_of
+from seatwise.simulator.context import Sim, sim_of
 from seatwise.simulator.faults import Canned, Fault, FaultPlan, FaultSpecError
 from seatwise.simulator.odata import json_response
 
@@ -148,6 +148,15 @@ async def settings(request: Request) -> Response:
     return json_response({k: getattr(options, k) for k in _SWITCHES})
 
 
+async def _ready(sim: Sim) -> None:
+    """Build what Graph has ready after the tenant or time changed: users' JSON and
+    `$filter` facts, registration details, and the reports a sync reads (off the event loop:
+    seconds at 100k users; a day's reports are kept, so only a new day's are built)."""
+    userjson.warm(sim.tenant)
+    auditlogs.warm(sim.tenant)
+    await asyncio.to_thread(reports.warm, sim)
+
+
 async def clock(request: Request) -> Response:
     """`POST {"advance_days": n}` moves the present forward; reports and sign-ins follow."""
     sim = sim_of(request)
@@ -156,9 +165,7 @@ async def clock(request: Request) -> Response:
     if not isinstance(days, int) or days < 0:
         return _problem("advance_days must be a non-negative integer.")
     sim.tenant.advance(timedelta(days=days))
-    userjson.warm(sim.tenant)
-    auditlogs.warm(sim.tenant)
-    await asyncio.to_thread(reports.warm, sim)  # off the event loop: seconds at 100k users
+    await _ready(sim)
     return json_response({"now": sim.tenant.now.isoformat()})
 
 
@@ -210,10 +217,7 @@ async def churn(request: Request) -> Response:
     ):
         return _problem("fraction must be a number between 0 and 1.")
     changed = sim.tenant.churn(float(fraction))
-    userjson.warm(sim.tenant)
-    auditlogs.warm(sim.tenant)
-    # the same day's reports are kept: built only if the day moved on
-    await asyncio.to_thread(reports.warm, sim)
+    await _ready(sim)
     return json_response({"changed": changed, "users": len(sim.tenant.users)})
 
 
