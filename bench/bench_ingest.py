@@ -109,7 +109,8 @@ def seatwise_ingest(info: dict[str, str], workdir: Path, run: int) -> tuple[int,
     """(users, seconds) of the roster's users ingestion into a fresh SQLite database.
 
     Not timed: the schema, the Tenant row and the first token. Timed: reading every page,
-    normalising it, upserting users and their licence assignments, and the commit.
+    normalising it, upserting users and their licence assignments, and the commit, in the
+    conditions a sync task runs in (`runner.bulk_work`).
     """
     from seatwise.config import load_settings
     from seatwise.graph import GraphClient, endpoints
@@ -118,6 +119,7 @@ def seatwise_ingest(info: dict[str, str], workdir: Path, run: int) -> tuple[int,
     from seatwise.store.schema import Tenant
     from seatwise.sync.context import TaskContext
     from seatwise.sync.roster import _apply
+    from seatwise.sync.runner import bulk_work
 
     data_dir = workdir / f"seatwise-{run}"
     settings = load_settings(
@@ -153,7 +155,7 @@ def seatwise_ingest(info: dict[str, str], workdir: Path, run: int) -> tuple[int,
         with provider, GraphClient(settings, provider) as client:
             provider.token()  # as (a), start with a token in hand
             started = time.perf_counter()
-            with session_scope(engine, immediate=True) as session:
+            with session_scope(engine, immediate=True) as session, bulk_work(session):
                 tenant = session.get(Tenant, tenant_pk)
                 if tenant is None:
                     raise SystemExit("the benchmark's tenant row vanished")

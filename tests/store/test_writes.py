@@ -214,6 +214,25 @@ def test_replace_children_refuses_rows_of_other_users(engine: Engine, tenant: in
         )
 
 
+def test_replace_tuples_checks_every_row(engine: Engine, tenant: int) -> None:
+    upsert_users(engine, [user_row(tenant, 1)])
+    uid = user_row(tenant, 1)["id"]
+    columns = ("tenant_pk", "user_id", "sku_id", "via", "disabled_plans")
+    good = (tenant, uid, "sku-e3", "", [])
+    for rows, message in (
+        ([good, (tenant, uid, "sku-e5", "")], "must all have 5 values"),
+        ([good, (tenant + 1, uid, "sku-e5", "", [])], "belongs to tenant"),
+        ([(tenant, "someone-else", "sku-e5", "", [])], "not replaced"),
+    ):
+        with pytest.raises(ValueError, match=message), session_scope(engine) as session:
+            writes.replace_tuples(session, LicenseAssignment, tenant, columns, rows, [uid])
+    with session_scope(engine) as session:
+        changes = writes.replace_tuples(session, LicenseAssignment, tenant, columns, [good], [uid])
+    assert changes == (1, 0, 0)
+    with session_scope(engine) as session:
+        assert writes.replace_tuples(session, LicenseAssignment, tenant, columns, [good]).total == 0
+
+
 def test_replace_rows_of_a_whole_tenant(engine: Engine, tenant: int) -> None:
     def plans(*names: str) -> list[dict[str, Any]]:
         return [

@@ -85,37 +85,99 @@ def fingerprint(values: Mapping[str, Any]) -> str:
     return hashlib.blake2b(blob, digest_size=12).hexdigest()
 
 
-def user_row(tenant_pk: int, item: Mapping[str, Any], today: date) -> Row:
-    """A `/users` item → a `user` row (sign-in and MFA columns are written by their own steps)."""
+# The `user` columns a `/users` item gives, in the order of `user_values`.
+USER_COLUMNS = (
+    "tenant_pk",
+    "id",
+    "upn",
+    "mail",
+    "given_name",
+    "surname",
+    "display_name",
+    "account_enabled",
+    "user_type",
+    "created_at",
+    "country",
+    "usage_location",
+    "department",
+    "job_title",
+    "on_premises_sync",
+    "first_seen",
+    "deleted_at",
+    "fingerprint",
+)
+# The `license_assignment` columns, in the order of `assignment_values`.
+ASSIGNMENT_COLUMNS = (
+    "tenant_pk",
+    "user_id",
+    "sku_id",
+    "via",
+    "disabled_plans",
+    "state",
+    "error",
+    "last_updated",
+)
+
+
+def user_values(tenant_pk: int, item: Mapping[str, Any], today: date) -> tuple[Any, ...]:
+    """A `/users` item → a `user` row as values in `USER_COLUMNS` order (sign-in and MFA
+    columns are written by their own steps). Tuples, not dicts: the roster builds 100k."""
+    get = item.get
+    upn = get("userPrincipalName") or ""
+    mail, given, surname, name = get("mail"), get("givenName"), get("surname"), get("displayName")
+    enabled, kind = get("accountEnabled"), get("userType")
+    created = parse_datetime(get("createdDateTime"))
+    country, location = get("country"), get("usageLocation")
+    department, title, synced = get("department"), get("jobTitle"), get("onPremisesSyncEnabled")
+    # The facts in key order: the same bytes as `fingerprint` of them, without sorting keys.
     facts = {
-        "upn": item.get("userPrincipalName") or "",
-        "mail": item.get("mail"),
-        "given_name": item.get("givenName"),
-        "surname": item.get("surname"),
-        "display_name": item.get("displayName"),
-        "account_enabled": item.get("accountEnabled"),
-        "user_type": item.get("userType"),
-        "created_at": parse_datetime(item.get("createdDateTime")),
-        "country": item.get("country"),
-        "usage_location": item.get("usageLocation"),
-        "department": item.get("department"),
-        "job_title": item.get("jobTitle"),
-        "on_premises_sync": item.get("onPremisesSyncEnabled"),
+        "account_enabled": enabled,
+        "country": country,
+        "created_at": created,
+        "department": department,
+        "display_name": name,
+        "given_name": given,
+        "job_title": title,
+        "mail": mail,
+        "on_premises_sync": synced,
+        "surname": surname,
+        "upn": upn,
+        "usage_location": location,
+        "user_type": kind,
     }
-    return {
-        "tenant_pk": tenant_pk,
-        "id": str(item["id"]).lower(),
-        **facts,
-        "first_seen": today,
-        "deleted_at": None,
-        "fingerprint": fingerprint(facts),
-    }
+    blob = orjson.dumps(facts, default=str)
+    return (
+        tenant_pk,
+        str(item["id"]).lower(),
+        upn,
+        mail,
+        given,
+        surname,
+        name,
+        enabled,
+        kind,
+        created,
+        country,
+        location,
+        department,
+        title,
+        synced,
+        today,
+        None,
+        hashlib.blake2b(blob, digest_size=12).hexdigest(),
+    )
 
 
-def assignment_rows(tenant_pk: int, item: Mapping[str, Any]) -> list[Row]:
-    """`licenseAssignmentStates` (or `assignedLicenses` when absent) → `license_assignment` rows."""
+def user_row(tenant_pk: int, item: Mapping[str, Any], today: date) -> Row:
+    """`user_values` as a dict of `user` columns."""
+    return dict(zip(USER_COLUMNS, user_values(tenant_pk, item, today), strict=True))
+
+
+def assignment_values(tenant_pk: int, item: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """`licenseAssignmentStates` (or `assignedLicenses` when absent) → `license_assignment`
+    rows as values in `ASSIGNMENT_COLUMNS` order, one per (SKU, group) (the last one listed)."""
     user_id = str(item["id"]).lower()
-    rows: dict[tuple[str, str], Row] = {}
+    rows: dict[tuple[str, str], tuple[Any, ...]] = {}
     states = item.get("licenseAssignmentStates")
     if isinstance(states, list) and states:
         for state in states:
@@ -123,31 +185,32 @@ def assignment_rows(tenant_pk: int, item: Mapping[str, Any]) -> list[Row]:
             if not sku_id:
                 continue
             via = str(state.get("assignedByGroup") or "").lower()
-            rows[(sku_id, via)] = {
-                "tenant_pk": tenant_pk,
-                "user_id": user_id,
-                "sku_id": sku_id,
-                "via": via,
-                "disabled_plans": _plans(state.get("disabledPlans")),
-                "state": state.get("state"),
-                "error": None if state.get("error") in (None, "None") else state.get("error"),
-                "last_updated": parse_datetime(state.get("lastUpdatedDateTime")),
-            }
+            error = state.get("error")
+            rows[(sku_id, via)] = (
+                tenant_pk,
+                user_id,
+                sku_id,
+                via,
+                _plans(state.get("disabledPlans")),
+                state.get("state"),
+                None if error == "None" else error,
+                parse_datetime(state.get("lastUpdatedDateTime")),
+            )
     else:
         for lic in item.get("assignedLicenses") or []:
             sku_id = str(lic.get("skuId", "")).lower()
             if sku_id:
-                rows[(sku_id, "")] = {
-                    "tenant_pk": tenant_pk,
-                    "user_id": user_id,
-                    "sku_id": sku_id,
-                    "via": "",
-                    "disabled_plans": _plans(lic.get("disabledPlans")),
-                    "state": "Active",
-                    "error": None,
-                    "last_updated": None,
-                }
+                plans = _plans(lic.get("disabledPlans"))
+                rows[(sku_id, "")] = (tenant_pk, user_id, sku_id, "", plans, "Active", None, None)
     return list(rows.values())
+
+
+def assignment_rows(tenant_pk: int, item: Mapping[str, Any]) -> list[Row]:
+    """`assignment_values` as dicts of `license_assignment` columns."""
+    return [
+        dict(zip(ASSIGNMENT_COLUMNS, values, strict=True))
+        for values in assignment_values(tenant_pk, item)
+    ]
 
 
 _PLANS: dict[tuple[Any, ...], list[str]] = {}  # the few distinct lists of disabled plans

@@ -60,6 +60,7 @@ USER_FACTS = (
     "fingerprint",
 )
 SIGN_IN_COLUMNS = ("last_sign_in", "last_interactive_sign_in", "last_non_interactive_sign_in")
+_ID, _UPN = normalize.USER_COLUMNS.index("id"), normalize.USER_COLUMNS.index("upn")
 MFA_COLUMNS = ("mfa_registered", "mfa_methods", "is_admin")
 _USER_TABLE = cast(Table, inspect(User).local_table)
 _Page = TypeVar("_Page")
@@ -211,10 +212,10 @@ def _apply(
 
     def prepare(page: list[Any]) -> _UsersPage:
         live, removed, kept, skips = _checked(page)
-        rows: list[dict[str, Any]] = []
-        plain: list[dict[str, Any]] = []  # users whose signInActivity is unusable
+        rows: list[tuple[Any, ...]] = []
+        plain: list[tuple[Any, ...]] = []  # users whose signInActivity is unusable
         for item in live:
-            row = normalize.user_row(pk, item, today)
+            row = normalize.user_values(pk, item, today)
             if sign_ins is None:
                 rows.append(row)
             elif (problem := validate.sign_in_problem(item)) is not None:
@@ -222,19 +223,19 @@ def _apply(
                 plain.append(row)
             else:
                 columns = normalize.sign_in_columns(item.get("signInActivity"))
-                row.update(columns)
-                rows.append(row)
+                rows.append((*row, *(columns[c] for c in SIGN_IN_COLUMNS)))
                 moments = [moment for moment in columns.values() if moment is not None]
                 if moments and (sign_ins.newest is None or max(moments) > sign_ins.newest):
                     sign_ins.newest = max(moments)
-        assignments = [row for item in live for row in normalize.assignment_rows(pk, item)]
+        assignments = [row for item in live for row in normalize.assignment_values(pk, item)]
         return _UsersPage(rows, plain, assignments, removed, kept, skips)
 
     with_sign_ins = sign_ins is not None
+    columns = [*normalize.USER_COLUMNS, *(SIGN_IN_COLUMNS if with_sign_ins else ())]
     for page in _one_ahead(pages, prepare):
         for kind, problem, item in page.skips:
             ctx.skip(kind, problem, item)
-        listed = {row["id"]: row["upn"] for row in (*page.rows, *page.plain)}
+        listed = {row[_ID]: row[_UPN] for row in (*page.rows, *page.plain)}
         ids = list(listed)
         known: dict[str, str] = {}
         if not whole and ids:  # a round of changes: note who is new, and renamed
@@ -245,9 +246,10 @@ def _apply(
             joiners = {listed[user_id] for user_id in ids if user_id not in known}
             if joiners and ctx.any_user_named(joiners):  # a UPN now names another user
                 renamed = True
-        written = writes.upsert_rows(
+        written = writes.upsert_tuples(
             ctx.session,
             User,
+            columns,
             page.rows,
             key=("tenant_pk", "id"),
             update_columns=[*USER_FACTS, *(SIGN_IN_COLUMNS if with_sign_ins else ())],
@@ -257,9 +259,10 @@ def _apply(
                 *(SIGN_IN_COLUMNS if with_sign_ins else ()),
             ],
         )
-        written += writes.upsert_rows(
+        written += writes.upsert_tuples(
             ctx.session,
             User,
+            normalize.USER_COLUMNS,
             page.plain,
             key=("tenant_pk", "id"),
             update_columns=list(USER_FACTS),
@@ -270,7 +273,14 @@ def _apply(
         seen.update(ids if whole else (user_id for user_id in ids if user_id not in known))
         if whole:  # users left out are kept, not deleted
             seen.update(page.kept)
-        changes = writes.replace_children(ctx.session, LicenseAssignment, pk, ids, page.assignments)
+        changes = writes.replace_tuples(
+            ctx.session,
+            LicenseAssignment,
+            pk,
+            normalize.ASSIGNMENT_COLUMNS,
+            page.assignments,
+            user_ids=ids,
+        )
         if page.removed:
             gone = [user_id for user_id, _ in page.removed]
             ctx.touch(gone)
@@ -290,9 +300,9 @@ def _apply(
 
 
 class _UsersPage(NamedTuple):
-    rows: list[dict[str, Any]]
-    plain: list[dict[str, Any]]  # users stored without their (unusable) signInActivity
-    assignments: list[dict[str, Any]]
+    rows: list[tuple[Any, ...]]  # `normalize.USER_COLUMNS` values (then the sign-in columns)
+    plain: list[tuple[Any, ...]]  # users stored without their (unusable) signInActivity
+    assignments: list[tuple[Any, ...]]  # `normalize.ASSIGNMENT_COLUMNS` values
     removed: list[tuple[str, str]]
     kept: list[str]  # ids of users left out as invalid: kept as stored
     skips: list[tuple[str, validate.Problem, Any]]  # (kind, problem, item) for ctx.skip

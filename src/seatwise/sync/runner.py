@@ -5,6 +5,7 @@ previous good data intact.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -84,7 +85,7 @@ def run_task(
         with (
             client.task_deadline((options or SyncOptions()).task_deadline_s),
             session_scope(engine, immediate=True) as session,
-            _page_cache(session),
+            bulk_work(session),
         ):
             tenant = session.get(Tenant, tenant_pk)
             if tenant is None:
@@ -127,6 +128,28 @@ def run_task(
                 clock(),
             )
         raise
+
+
+@contextmanager
+def bulk_work(session: Session) -> Iterator[None]:
+    """What a task's bulk reads and writes run with: a larger SQLite page cache for the
+    task's connection, and the objects alive at the start (modules, SQLAlchemy's metadata,
+    ...) left out of the garbage collector's full passes until the task ends."""
+    with _page_cache(session), _frozen_heap():
+        yield
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """`gc.freeze()` for the task: it allocates millions of objects, so the collector makes
+    several full passes, each of which would scan the whole heap again (measured: 15 % of the
+    users ingestion). Tasks running at once in one process may unfreeze each other early;
+    that costs only the speed."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @contextmanager
