@@ -106,6 +106,56 @@ def test_upsert_inserts_updates_and_then_changes_nothing(engine: Engine, tenant:
     assert count(engine, "user", "mfa_methods IS NULL") == 1249  # None is SQL NULL, not 'null'
 
 
+def test_one_statement_upserts_store_what_executemany_stores(engine: Engine) -> None:
+    """`one_statement` (SQLite: the rows as one JSON parameter) stores the same values, of
+    the same types, as a row at a time; changes and counts alike; ignored elsewhere."""
+    with session_scope(engine) as session:
+        tenants = [add_tenant(session, "row-by-row"), add_tenant(session, "one-statement")]
+    texts = ["", "007", "1e3", 'Zoë 李 "quoted" \\ back', "true", "null", "   "]
+
+    def rows(tenant_pk: int, renamed: int | None = None) -> list[tuple[Any, ...]]:
+        made = []
+        for n, text in enumerate(texts * 300):  # more than one chunk
+            name = "Renamed" if n == renamed else text
+            flag = None if n % 3 == 0 else n % 2 == 0
+            made.append(
+                (tenant_pk, f"id-{n:05d}", f"u{n}@x.test", name, flag, NOW, TODAY, [text], "f")
+            )
+        return made
+
+    columns = (
+        "tenant_pk",
+        "id",
+        "upn",
+        "display_name",
+        "account_enabled",
+        "created_at",
+        "first_seen",
+        "mfa_methods",
+        "fingerprint",
+    )
+
+    def upsert(tenant_pk: int, one: bool, renamed: int | None = None) -> int:
+        with session_scope(engine) as session:
+            return writes.upsert_tuples(
+                session, User, columns, rows(tenant_pk, renamed), USER_KEY, one_statement=one
+            )
+
+    for renamed, expected in ((None, len(texts) * 300), (None, 0), (7, 1)):
+        written = [upsert(pk, one, renamed) for pk, one in zip(tenants, (False, True), strict=True)]
+        assert written == [expected, expected]
+    listed = ", ".join(columns[1:])
+    typed = ", ".join(f"{c}, typeof({c})" for c in columns[1:])
+    query = f'SELECT {typed if engine.dialect.name == "sqlite" else listed} FROM "user"'
+    with engine.connect() as connection:
+        stored = [
+            connection.exec_driver_sql(f"{query} WHERE tenant_pk = {pk} ORDER BY id").all()
+            for pk in tenants
+        ]
+    assert stored[0] == stored[1]
+    assert len(stored[0]) == len(texts) * 300
+
+
 def test_upsert_compares_only_what_it_is_told(engine: Engine, tenant: int) -> None:
     rows = [user_row(tenant, n) for n in range(3)]
     upsert_users(engine, rows)

@@ -10,24 +10,31 @@ from __future__ import annotations
 import itertools
 import json
 import operator
+import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar
 
+import orjson
 from sqlalchemy import (
     Boolean,
     ColumnElement,
     Date,
     Dialect,
+    LargeBinary,
+    Numeric,
     Table,
     Text,
+    TypeDecorator,
     bindparam,
     cast,
     delete,
     func,
+    literal_column,
     or_,
     select,
+    true,
 )
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
@@ -223,6 +230,61 @@ def _executemany(
     )
 
 
+# `->>` (JSON value as SQL value) came with SQLite 3.38.
+_SQLITE_JSON_ARROW = sqlite3.sqlite_version_info >= (3, 38, 0)
+
+
+def _json_safe(table: Table, columns: Sequence[str]) -> bool:
+    """Whether `columns` bind to values that travel through JSON unchanged (text, integers,
+    NULL), so `_json_upsert` stores exactly what executemany would. Not floats: SQLite's
+    reading of a decimal may differ from Python's in the last bit."""
+    if not _SQLITE_JSON_ARROW:
+        return False
+    for name in columns:
+        kind = table.c[name].type
+        kind = kind.impl if isinstance(kind, TypeDecorator) else kind
+        if isinstance(kind, Numeric | LargeBinary):
+            return False
+    return True
+
+
+def _json_insert(table: Table, columns: Sequence[str]) -> sqlite.Insert:
+    """`INSERT INTO table (columns) SELECT ...` of the rows of one JSON array of value arrays
+    (`json_each` of the bound parameter `rows`)."""
+    source = (
+        select(*(literal_column(f"value ->> {i}") for i in range(len(columns))))
+        .select_from(func.json_each(bindparam("rows")))
+        .where(true())  # SQLite needs a WHERE before an upsert's ON CONFLICT
+    )
+    return sqlite.insert(table).from_select(list(columns), source)
+
+
+def _json_upsert(
+    session: Session,
+    batch: UpdateBase,
+    stmt: UpdateBase,
+    columns: Sequence[str],
+    params: Mapping[str, tuple[Getter, Any]],
+    rows: Sequence[Any],
+) -> int:
+    """`batch` (`_json_insert` with its ON CONFLICT) once a chunk of `rows`, the chunk's bound
+    values as one JSON array; a chunk that JSON cannot carry goes by executemany of `stmt`.
+    Returns the rows written."""
+    connection = session.connection()
+    sql = str(batch.compile(dialect=connection.dialect))
+    getters = [params[c][0] for c in columns]
+    binders = [params[c][1] for c in columns]
+    written = 0
+    for chunk in _bound_rows(rows, getters, binders):
+        try:
+            text = orjson.dumps(chunk).decode()
+        except TypeError:  # a value JSON cannot carry (e.g. an integer past 64 bits)
+            written += _executemany(session, stmt, params, chunk)
+            continue
+        written += _rowcount(connection.exec_driver_sql(sql, (text,)))
+    return written
+
+
 _staging_names = itertools.count(1)
 
 
@@ -360,11 +422,17 @@ def upsert_tuples(
     key: tuple[str, ...],
     update_columns: Sequence[str] | None = None,
     compare_columns: Sequence[str] | None = None,
+    *,
+    one_statement: bool = False,
 ) -> int:
     """`upsert_rows` for rows given as tuples of values in `columns` order.
 
     A tuple takes a third of the memory of the same row as a dict, which counts for the
-    hundreds of thousands of activity rows of a large tenant.
+    hundreds of thousands of activity rows of a large tenant. With `one_statement`, SQLite
+    gets each chunk as one JSON parameter of one statement (`_json_upsert`): the driver then
+    holds Python's GIL once a chunk instead of once a row, so another thread (the roster's,
+    preparing the next page) runs while SQLite writes. It costs SQLite more work, so it is for
+    callers that have such a thread.
     """
     if not rows:
         return 0
@@ -376,7 +444,16 @@ def upsert_tuples(
     getters = {c: itemgetter(i) for i, c in enumerate(columns)}
     key_of = itemgetter(*(list(columns).index(k) for k in key))
     return _upsert(
-        session, target, list(columns), getters, key_of, rows, key, update_columns, compare_columns
+        session,
+        target,
+        list(columns),
+        getters,
+        key_of,
+        rows,
+        key,
+        update_columns,
+        compare_columns,
+        one_statement=one_statement,
     )
 
 
@@ -447,6 +524,8 @@ def _upsert(
     key: tuple[str, ...],
     update_columns: Sequence[str] | None,
     compare_columns: Sequence[str] | None,
+    *,
+    one_statement: bool = False,
 ) -> int:
     if update_columns is None:
         update_columns = [c for c in columns if c not in key]
@@ -470,6 +549,10 @@ def _upsert(
         stmt = _on_conflict(sqlite.insert(target), target, key, update_columns, compare_columns)
         binders = _binders(target, columns, dialect)
         by_column = {c: (getters[c], bind) for c, bind in zip(columns, binders, strict=True)}
+        if one_statement and _json_safe(target, columns):
+            batch = _json_insert(target, columns)
+            batch = _on_conflict(batch, target, key, update_columns, compare_columns)
+            return _json_upsert(session, batch, stmt, columns, by_column, rows)
         return _executemany(session, stmt, by_column, rows)
     raise ValueError(f"upserts are implemented for SQLite and PostgreSQL, not {dialect.name}")
 
@@ -606,9 +689,11 @@ def replace_tuples(
     rows: Sequence[tuple[Any, ...]],
     user_ids: Iterable[str] | None = None,
     touched: list[tuple[Any, ...]] | None = None,
+    *,
+    one_statement: bool = False,
 ) -> Changes:
     """`replace_rows` for rows given as tuples of values in `columns` order (which must hold
-    the whole primary key)."""
+    the whole primary key); `one_statement` as for `upsert_tuples`."""
     target = _table(table)
     key = [c.name for c in target.primary_key.columns]
     _check_columns(columns, target, key)
@@ -643,7 +728,16 @@ def replace_tuples(
     _delete_keys(session, target, key, gone)
     if writes:
         update_columns = [c for c in columns if c not in key]
-        upsert_tuples(session, target, columns, writes, tuple(key), update_columns, [])
+        upsert_tuples(
+            session,
+            target,
+            columns,
+            writes,
+            tuple(key),
+            update_columns,
+            [],
+            one_statement=one_statement,
+        )
     if touched is not None:
         touched.extend(map(key_of, writes))
         touched.extend(gone)

@@ -258,6 +258,7 @@ def _apply(
                 "deleted_at",
                 *(SIGN_IN_COLUMNS if with_sign_ins else ()),
             ],
+            one_statement=True,  # `prepare` runs on its thread meanwhile
         )
         written += writes.upsert_tuples(
             ctx.session,
@@ -267,6 +268,7 @@ def _apply(
             key=("tenant_pk", "id"),
             update_columns=list(USER_FACTS),
             compare_columns=["fingerprint", "deleted_at"],
+            one_statement=True,
         )
         ctx.touch(ids)
         # of a round of changes, only users new to the store (listed again later: still new)
@@ -280,6 +282,7 @@ def _apply(
             normalize.ASSIGNMENT_COLUMNS,
             page.assignments,
             user_ids=ids,
+            one_statement=True,
         )
         if page.removed:
             gone = [user_id for user_id, _ in page.removed]
