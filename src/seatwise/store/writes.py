@@ -241,8 +241,9 @@ def _json_safe(table: Table, columns: Sequence[str]) -> bool:
     if not _SQLITE_JSON_ARROW:
         return False
     for name in columns:
-        kind = table.c[name].type
-        kind = kind.impl if isinstance(kind, TypeDecorator) else kind
+        kind: Any = table.c[name].type
+        if isinstance(kind, TypeDecorator):
+            kind = kind.impl
         if isinstance(kind, Numeric | LargeBinary):
             return False
     return True
@@ -251,8 +252,11 @@ def _json_safe(table: Table, columns: Sequence[str]) -> bool:
 def _json_insert(table: Table, columns: Sequence[str]) -> sqlite.Insert:
     """`INSERT INTO table (columns) SELECT ...` of the rows of one JSON array of value arrays
     (`json_each` of the bound parameter `rows`)."""
+    values: list[ColumnElement[Any]] = [
+        literal_column(f"value ->> {i}") for i in range(len(columns))
+    ]
     source = (
-        select(*(literal_column(f"value ->> {i}") for i in range(len(columns))))
+        select(*values)
         .select_from(func.json_each(bindparam("rows")))
         .where(true())  # SQLite needs a WHERE before an upsert's ON CONFLICT
     )
