@@ -154,6 +154,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            if value.tzinfo is UTC:  # what Graph's "Z" parses to: no offset to take off
+                return value.isoformat(" ", "microseconds")[:26]
             offset = value.utcoffset()
             if offset is None:
                 raise ValueError(
