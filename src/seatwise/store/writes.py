@@ -413,16 +413,15 @@ def _in_key_order(rows: Sequence[Any], key_of: Getter) -> Sequence[Any]:
     One statement may not touch a row twice; and B-tree indexes fill several times faster in
     key order than in the random order of GUIDs (100k+ rows no longer fit SQLite's cache).
     """
+    keys = list(map(key_of, rows))
     try:
-        ordered = sorted(rows, key=key_of)  # stable: rows with the same key keep their order
+        if all(map(operator.lt, keys, itertools.islice(keys, 1, None))):
+            return rows  # already in order, no key twice (what the roster gives)
+        order = sorted(range(len(rows)), key=keys.__getitem__)  # stable: duplicates keep order
     except TypeError:  # keys that do not sort: dedupe only
-        ordered = list({key_of(row): row for row in rows}.values())
-        return ordered
-    keys = list(map(key_of, ordered))
-    if all(map(operator.ne, keys, itertools.islice(keys, 1, None))):
-        return ordered
-    last = len(ordered) - 1
-    return [row for i, row in enumerate(ordered) if i == last or keys[i] != keys[i + 1]]
+        return list(dict(zip(keys, rows, strict=True)).values())
+    last = len(order) - 1
+    return [rows[i] for n, i in enumerate(order) if n == last or keys[i] != keys[order[n + 1]]]
 
 
 def upsert_rows(
@@ -479,7 +478,7 @@ def upsert_tuples(
     target = _table(table)
     _check_columns(columns, target, key)
     width = len(columns)
-    if any(len(row) != width for row in rows):
+    if set(map(len, rows)) != {width}:
         raise ValueError(f"rows for {target.name} must all have {width} values")
     getters = {c: itemgetter(i) for i, c in enumerate(columns)}
     key_of = itemgetter(*(list(columns).index(k) for k in key))
@@ -699,7 +698,7 @@ def _id_list(session: Session, ids: Collection[str]) -> Any:
     parameters cost SQLAlchemy milliseconds to expand on every call), elsewhere the list."""
     if session.get_bind().dialect.name != "sqlite":
         return list(ids)
-    listed = func.json_each(json.dumps(sorted(ids))).table_valued("value")
+    listed = func.json_each(orjson.dumps(sorted(ids)).decode()).table_valued("value")
     return select(listed.c.value)
 
 
@@ -748,16 +747,15 @@ def replace_tuples(
     if users is not None and "user_id" not in target.c:
         raise ValueError(f"{target.name} has no user_id column to replace rows by user")
     width, tenant_at = len(columns), list(columns).index("tenant_pk")
-    for row in rows:
-        if len(row) != width:
-            raise ValueError(f"rows for {target.name} must all have {width} values")
-        if row[tenant_at] != tenant_pk:
-            raise ValueError(f"a row for {target.name} belongs to tenant {row[tenant_at]}")
+    if rows and set(map(len, rows)) != {width}:
+        raise ValueError(f"rows for {target.name} must all have {width} values")
+    strangers = set(map(itemgetter(tenant_at), rows)) - {tenant_pk}
+    if strangers:
+        raise ValueError(f"a row for {target.name} belongs to tenant {strangers.pop()}")
     if users is not None:
-        user_at = list(columns).index("user_id")
-        if any(row[user_at] not in users for row in rows):
-            stray = next(row[user_at] for row in rows if row[user_at] not in users)
-            raise ValueError(f"a row for {target.name} names user {stray} not replaced")
+        stray = set(map(itemgetter(list(columns).index("user_id")), rows)) - users
+        if stray:
+            raise ValueError(f"a row for {target.name} names user {stray.pop()} not replaced")
     existing = _existing(session, target, tenant_pk, columns, users)
     key_of = _at(list(columns).index(k) for k in key)
     wanted: dict[tuple[Any, ...], tuple[Any, ...]] = {key_of(row): row for row in rows}

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Table, delete, inspect, select
@@ -61,6 +62,10 @@ USER_FACTS = (
 )
 SIGN_IN_COLUMNS = ("last_sign_in", "last_interactive_sign_in", "last_non_interactive_sign_in")
 _ID, _UPN = normalize.USER_COLUMNS.index("id"), normalize.USER_COLUMNS.index("upn")
+_BY_ID = itemgetter(_ID)
+_BY_ASSIGNMENT = itemgetter(
+    *(normalize.ASSIGNMENT_COLUMNS.index(c) for c in ("user_id", "sku_id", "via"))
+)
 MFA_COLUMNS = ("mfa_registered", "mfa_methods", "is_admin")
 _USER_TABLE = cast(Table, inspect(User).local_table)
 _Page = TypeVar("_Page")
@@ -228,6 +233,10 @@ def _apply(
                 if moments and (sign_ins.newest is None or max(moments) > sign_ins.newest):
                     sign_ins.newest = max(moments)
         assignments = [row for item in live for row in normalize.assignment_values(pk, item)]
+        # In key order, as the store writes them (sorted here, beside the writes).
+        rows.sort(key=_BY_ID)
+        plain.sort(key=_BY_ID)
+        assignments.sort(key=_BY_ASSIGNMENT)
         return _UsersPage(rows, plain, assignments, removed, kept, skips)
 
     with_sign_ins = sign_ins is not None
