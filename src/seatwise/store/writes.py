@@ -737,9 +737,12 @@ def replace_tuples(
     touched: list[tuple[Any, ...]] | None = None,
     *,
     one_statement: bool = False,
+    holders: Collection[str] | None = None,
 ) -> Changes:
     """`replace_rows` for rows given as tuples of values in `columns` order (which must hold
-    the whole primary key); `one_statement` as for `upsert_tuples`."""
+    the whole primary key); `one_statement` as for `upsert_tuples`. With `user_ids`, the
+    caller may tell which of them can have stored rows (`holders`): the others' are not
+    read (a first sync's users have none)."""
     target = _table(table)
     key = [c.name for c in target.primary_key.columns]
     _check_columns(columns, target, key)
@@ -756,7 +759,9 @@ def replace_tuples(
         stray = set(map(itemgetter(list(columns).index("user_id")), rows)) - users
         if stray:
             raise ValueError(f"a row for {target.name} names user {stray.pop()} not replaced")
-    existing = _existing(session, target, tenant_pk, columns, users)
+    if users is not None and holders is not None:
+        users = {user for user in users if user in holders}
+    existing = _existing(session, target, tenant_pk, columns, users) if users != set() else {}
     key_of = _at(list(columns).index(k) for k in key)
     wanted: dict[tuple[Any, ...], tuple[Any, ...]] = {key_of(row): row for row in rows}
     writes: list[tuple[Any, ...]] = []

@@ -212,8 +212,11 @@ def _apply(
     seen: set[str] = set()
     renamed = whole  # whether a UPN may name another user than before
     pk, today = ctx.tenant.pk, ctx.today
+    holders: set[str] | None = None  # of a whole read: the users who may have assignments
     if whole:
         ctx.touch_all()
+        held = select(LicenseAssignment.user_id).where(LicenseAssignment.tenant_pk == pk)
+        holders = set(ctx.session.scalars(held.distinct()))
 
     def prepare(page: list[Any]) -> _UsersPage:
         live, removed, kept, skips = _checked(page)
@@ -292,7 +295,10 @@ def _apply(
             page.assignments,
             user_ids=ids,
             one_statement=True,
+            holders=holders,  # a first sync reads no stored assignments
         )
+        if holders is not None:
+            holders.update(ids)
         if page.removed:
             gone = [user_id for user_id, _ in page.removed]
             ctx.touch(gone)
