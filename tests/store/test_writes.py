@@ -106,54 +106,93 @@ def test_upsert_inserts_updates_and_then_changes_nothing(engine: Engine, tenant:
     assert count(engine, "user", "mfa_methods IS NULL") == 1249  # None is SQL NULL, not 'null'
 
 
+TEXTS = ["", "007", "1e3", 'Zoë 李 "quoted" \\ back', "true", "null", "   "]
+TYPED_COLUMNS = (
+    "tenant_pk",
+    "id",
+    "upn",
+    "display_name",
+    "account_enabled",
+    "created_at",
+    "first_seen",
+    "mfa_methods",
+    "fingerprint",
+)
+
+
+def typed_rows(tenant_pk: int, count: int, renamed: int | None = None) -> list[tuple[Any, ...]]:
+    """`count` user rows in key order, of every type the user table binds."""
+    made = []
+    for n in range(count):
+        text = TEXTS[n % len(TEXTS)]
+        name = "Renamed" if n == renamed else text
+        flag = None if n % 3 == 0 else n % 2 == 0
+        made.append((tenant_pk, f"id-{n:05d}", f"u{n}@x.test", name, flag, NOW, TODAY, [text], "f"))
+    return made
+
+
+def stored_typed(engine: Engine, tenant_pk: int) -> list[Any]:
+    """The tenant's users as stored (with each value's SQLite type)."""
+    listed = ", ".join(TYPED_COLUMNS[1:])
+    typed = ", ".join(f"{c}, typeof({c})" for c in TYPED_COLUMNS[1:])
+    query = f'SELECT {typed if engine.dialect.name == "sqlite" else listed} FROM "user"'
+    with engine.connect() as connection:
+        return list(
+            connection.exec_driver_sql(f"{query} WHERE tenant_pk = {tenant_pk} ORDER BY id").all()
+        )
+
+
 def test_one_statement_upserts_store_what_executemany_stores(engine: Engine) -> None:
     """`one_statement` (SQLite: the rows as one JSON parameter) stores the same values, of
     the same types, as a row at a time; changes and counts alike; ignored elsewhere."""
     with session_scope(engine) as session:
         tenants = [add_tenant(session, "row-by-row"), add_tenant(session, "one-statement")]
-    texts = ["", "007", "1e3", 'Zoë 李 "quoted" \\ back', "true", "null", "   "]
-
-    def rows(tenant_pk: int, renamed: int | None = None) -> list[tuple[Any, ...]]:
-        made = []
-        for n, text in enumerate(texts * 300):  # more than one chunk
-            name = "Renamed" if n == renamed else text
-            flag = None if n % 3 == 0 else n % 2 == 0
-            made.append(
-                (tenant_pk, f"id-{n:05d}", f"u{n}@x.test", name, flag, NOW, TODAY, [text], "f")
-            )
-        return made
-
-    columns = (
-        "tenant_pk",
-        "id",
-        "upn",
-        "display_name",
-        "account_enabled",
-        "created_at",
-        "first_seen",
-        "mfa_methods",
-        "fingerprint",
-    )
+    count = 5600  # more than one chunk of either way
+    assert count > writes.JSON_CHUNK_ROWS
 
     def upsert(tenant_pk: int, one: bool, renamed: int | None = None) -> int:
+        rows = typed_rows(tenant_pk, count, renamed)
         with session_scope(engine) as session:
             return writes.upsert_tuples(
-                session, User, columns, rows(tenant_pk, renamed), USER_KEY, one_statement=one
+                session, User, TYPED_COLUMNS, rows, USER_KEY, one_statement=one
             )
 
-    for renamed, expected in ((None, len(texts) * 300), (None, 0), (7, 1)):
+    for renamed, expected in ((None, count), (None, 0), (7, 1)):
         written = [upsert(pk, one, renamed) for pk, one in zip(tenants, (False, True), strict=True)]
         assert written == [expected, expected]
-    listed = ", ".join(columns[1:])
-    typed = ", ".join(f"{c}, typeof({c})" for c in columns[1:])
-    query = f'SELECT {typed if engine.dialect.name == "sqlite" else listed} FROM "user"'
-    with engine.connect() as connection:
-        stored = [
-            connection.exec_driver_sql(f"{query} WHERE tenant_pk = {pk} ORDER BY id").all()
-            for pk in tenants
-        ]
+    stored = [stored_typed(engine, pk) for pk in tenants]
     assert stored[0] == stored[1]
-    assert len(stored[0]) == len(texts) * 300
+    assert len(stored[0]) == count
+
+
+def test_rows_bound_ahead_are_stored_as_rows_bound_when_written(engine: Engine) -> None:
+    """`json_rows` made ahead (on SQLite; None elsewhere) and given as `as_json` stores what
+    binding at the write stores; rows with a key twice are put in order (the last listing
+    kept) and bound again, not sent as made."""
+    with session_scope(engine) as session:
+        tenants = [add_tenant(session, "bound-when-written"), add_tenant(session, "bound-ahead")]
+    dialect = engine.dialect
+
+    def upsert(tenant_pk: int, rows: list[tuple[Any, ...]], ahead: bool) -> int:
+        made = writes.json_rows(dialect, User, TYPED_COLUMNS, rows) if ahead else None
+        assert (made is not None) == (ahead and dialect.name == "sqlite")
+        with session_scope(engine) as session:
+            return writes.upsert_tuples(
+                session, User, TYPED_COLUMNS, rows, USER_KEY, one_statement=True, as_json=made
+            )
+
+    # all new; user 3 renamed; user 3 back, user 5 renamed and user 0 listed twice, renamed
+    for renamed, twice, expected in ((None, False, 120), (3, False, 1), (5, True, 3)):
+        written = []
+        for pk, ahead in zip(tenants, (False, True), strict=True):
+            rows = typed_rows(pk, 120, renamed)
+            if twice:  # user 0 listed first as "First", last as "Again": stored as "Again"
+                first, again = ((*rows[0][:3], name, *rows[0][4:]) for name in ("First", "Again"))
+                rows = [first, *rows[1:], again]
+            written.append(upsert(pk, rows, ahead))
+        assert written[0] == written[1] == expected
+        assert stored_typed(engine, tenants[0]) == stored_typed(engine, tenants[1])
+    assert writes.json_rows(dialect, User, TYPED_COLUMNS, typed_rows(1, 5001)) is None
 
 
 def test_upsert_compares_only_what_it_is_told(engine: Engine, tenant: int) -> None:

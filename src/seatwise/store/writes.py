@@ -76,6 +76,7 @@ __all__ = [
     "start_run",
     "update_rows",
     "differing_tuples",
+    "json_rows",
     "upsert_changed_tuples",
     "upsert_rows",
     "upsert_tuples",
@@ -83,6 +84,11 @@ __all__ = [
 
 # Rows per executemany batch: big enough to amortise round trips, small enough for memory.
 CHUNK_ROWS = 1000
+
+# Rows per statement of a one-statement upsert (`_json_upsert`): a roster page's licence
+# assignments (about 1,400) in one, since each statement makes the writing thread wait for
+# Python's lock again; a few MB of JSON at most.
+JSON_CHUNK_ROWS = 5000
 
 # On PostgreSQL, fewer rows than this go by executemany: a temporary table would cost more.
 COPY_MIN_ROWS = 100
@@ -185,10 +191,13 @@ def _dump_json(value: Any) -> str | None:
 
 
 def _bound_rows(
-    rows: Sequence[Any], getters: Sequence[Getter], binders: Sequence[Any]
+    rows: Sequence[Any],
+    getters: Sequence[Getter],
+    binders: Sequence[Any],
+    size: int = CHUNK_ROWS,
 ) -> Iterator[list[tuple[Any, ...]]]:
-    """The rows as tuples of driver-ready values (one per getter), a chunk at a time."""
-    for chunk in _chunks(rows):
+    """The rows as tuples of driver-ready values (one per getter), `size` rows at a time."""
+    for chunk in _chunks(rows, size):
         # Column by column with map(): several times faster than a generator per row.
         values = [
             list(map(get, chunk)) if bind is None else list(map(bind, map(get, chunk)))
@@ -251,15 +260,15 @@ def _sqlite_upsert(
     key: tuple[str, ...],
     update_columns: tuple[str, ...],
     compare_columns: tuple[str, ...],
-    as_json: bool,
+    from_json: bool,
 ) -> tuple[UpdateBase, tuple[str, list[str]] | None, str | None]:
-    """An SQLite upsert of `columns`: the statement, its `_positional` SQL, and with `as_json`
+    """An SQLite upsert of `columns`: the statement, its `_positional` SQL, and with `from_json`
     the SQL of the same upsert from one JSON parameter (`_json_insert`). Built once for each
     shape: a sync writes the same few shapes page after page."""
     stmt = _on_conflict(sqlite.insert(target), target, key, update_columns, compare_columns)
     compiled = _positional(stmt, dialect, columns)
     json_sql = None
-    if as_json:
+    if from_json:
         batch = _on_conflict(
             _json_insert(target, columns), target, key, update_columns, compare_columns
         )
@@ -315,7 +324,7 @@ def _json_upsert(
     getters = [params[c][0] for c in columns]
     binders = [params[c][1] for c in columns]
     written = 0
-    for chunk in _bound_rows(rows, getters, binders):
+    for chunk in _bound_rows(rows, getters, binders, JSON_CHUNK_ROWS):
         try:
             text = orjson.dumps(chunk).decode()
         except TypeError:  # a value JSON cannot carry (e.g. an integer past 64 bits)
@@ -323,6 +332,28 @@ def _json_upsert(
             continue
         written += _rowcount(connection.exec_driver_sql(sql, (text,)))
     return written
+
+
+def json_rows(
+    dialect: Dialect, table: TableLike, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> str | None:
+    """The rows' values bound for SQLite as the one JSON array a one-statement upsert sends,
+    made ahead (the roster makes it on the thread that prepares the next page, so the writing
+    thread only executes); None where that upsert would not use it: another database, columns
+    JSON cannot carry, more rows than one statement takes, a value JSON cannot carry. Give it
+    to `upsert_tuples` or `replace_tuples` (`as_json`) with the same rows, in key order."""
+    target = _table(table)
+    if dialect.name != "sqlite" or not rows or len(rows) > JSON_CHUNK_ROWS:
+        return None
+    if not _json_safe(target, columns):
+        return None
+    binders = _binders(target, columns, dialect)
+    getters = [itemgetter(i) for i in range(len(columns))]
+    try:
+        (chunk,) = _bound_rows(rows, getters, binders, JSON_CHUNK_ROWS)
+        return orjson.dumps(chunk).decode()
+    except (TypeError, IndexError, ValueError):  # left to the upsert, which says what is wrong
+        return None
 
 
 _staging_names = itertools.count(1)
@@ -463,6 +494,7 @@ def upsert_tuples(
     compare_columns: Sequence[str] | None = None,
     *,
     one_statement: bool = False,
+    as_json: str | None = None,
 ) -> int:
     """`upsert_rows` for rows given as tuples of values in `columns` order.
 
@@ -471,7 +503,8 @@ def upsert_tuples(
     gets each chunk as one JSON parameter of one statement (`_json_upsert`): the driver then
     holds Python's GIL once a chunk instead of once a row, so another thread (the roster's,
     preparing the next page) runs while SQLite writes. It costs SQLite more work, so it is for
-    callers that have such a thread.
+    callers that have such a thread; `as_json` is the rows' `json_rows`, used when the rows
+    are in key order without a key twice.
     """
     if not rows:
         return 0
@@ -493,6 +526,7 @@ def upsert_tuples(
         update_columns,
         compare_columns,
         one_statement=one_statement,
+        as_json=as_json,
     )
 
 
@@ -565,12 +599,14 @@ def _upsert(
     compare_columns: Sequence[str] | None,
     *,
     one_statement: bool = False,
+    as_json: str | None = None,
 ) -> int:
     if update_columns is None:
         update_columns = [c for c in columns if c not in key]
     if compare_columns is None:
         compare_columns = [c for c in update_columns if c not in BOOKKEEPING_COLUMNS]
-    rows = _in_key_order(rows, key_of)
+    ordered = _in_key_order(rows, key_of)
+    presorted, rows = ordered is rows, ordered
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql" and len(rows) < COPY_MIN_ROWS:
         few = postgresql.insert(target).execution_options(preserve_rowcount=True)
@@ -585,7 +621,7 @@ def _upsert(
         # SQLAlchemy drops an INSERT's rowcount unless asked to keep it.
         return _rowcount(session.execute(pg_stmt.execution_options(preserve_rowcount=True)))
     if dialect.name == "sqlite":
-        as_json = one_statement and _json_safe(target, columns)
+        from_json = one_statement and _json_safe(target, columns)
         stmt, compiled, json_sql = _sqlite_upsert(
             dialect,
             target,
@@ -593,10 +629,12 @@ def _upsert(
             tuple(key),
             tuple(update_columns),
             tuple(compare_columns),
-            as_json,
+            from_json,
         )
         binders = _binders(target, columns, dialect)
         by_column = {c: (getters[c], bind) for c, bind in zip(columns, binders, strict=True)}
+        if json_sql is not None and as_json is not None and presorted:
+            return _rowcount(session.connection().exec_driver_sql(json_sql, (as_json,)))
         if json_sql is not None:
             return _json_upsert(session, json_sql, stmt, columns, by_column, rows)
         return _executemany(session, stmt, by_column, rows, compiled)
@@ -738,11 +776,13 @@ def replace_tuples(
     *,
     one_statement: bool = False,
     holders: Collection[str] | None = None,
+    as_json: str | None = None,
 ) -> Changes:
     """`replace_rows` for rows given as tuples of values in `columns` order (which must hold
     the whole primary key); `one_statement` as for `upsert_tuples`. With `user_ids`, the
     caller may tell which of them can have stored rows (`holders`): the others' are not
-    read (a first sync's users have none)."""
+    read (a first sync's users have none). `as_json` (the rows' `json_rows`) is sent as it is
+    when every row is written."""
     target = _table(table)
     key = [c.name for c in target.primary_key.columns]
     _check_columns(columns, target, key)
@@ -787,6 +827,7 @@ def replace_tuples(
             update_columns,
             [],
             one_statement=one_statement,
+            as_json=as_json if len(writes) == len(rows) else None,
         )
     if touched is not None:
         touched.extend(map(key_of, writes))

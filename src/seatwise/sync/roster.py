@@ -212,6 +212,9 @@ def _apply(
     seen: set[str] = set()
     renamed = whole  # whether a UPN may name another user than before
     pk, today = ctx.tenant.pk, ctx.today
+    dialect = ctx.session.get_bind().dialect
+    with_sign_ins = sign_ins is not None
+    columns = [*normalize.USER_COLUMNS, *(SIGN_IN_COLUMNS if with_sign_ins else ())]
     holders: set[str] | None = None  # of a whole read: the users who may have assignments
     if whole:
         ctx.touch_all()
@@ -230,9 +233,9 @@ def _apply(
                 skips.append(("sign-in record", problem, item))
                 plain.append(row)
             else:
-                columns = normalize.sign_in_columns(item.get("signInActivity"))
-                rows.append((*row, *(columns[c] for c in SIGN_IN_COLUMNS)))
-                moments = [moment for moment in columns.values() if moment is not None]
+                signed = normalize.sign_in_columns(item.get("signInActivity"))
+                rows.append((*row, *(signed[c] for c in SIGN_IN_COLUMNS)))
+                moments = [moment for moment in signed.values() if moment is not None]
                 if moments and (sign_ins.newest is None or max(moments) > sign_ins.newest):
                     sign_ins.newest = max(moments)
         assignments = [row for item in live for row in normalize.assignment_values(pk, item)]
@@ -240,10 +243,13 @@ def _apply(
         rows.sort(key=_BY_ID)
         plain.sort(key=_BY_ID)
         assignments.sort(key=_BY_ASSIGNMENT)
-        return _UsersPage(rows, plain, assignments, removed, kept, skips)
+        # On SQLite, their values bound and as JSON here too: the writing thread only writes.
+        rows_json = writes.json_rows(dialect, User, columns, rows)
+        held_json = writes.json_rows(
+            dialect, LicenseAssignment, normalize.ASSIGNMENT_COLUMNS, assignments
+        )
+        return _UsersPage(rows, plain, assignments, removed, kept, skips, rows_json, held_json)
 
-    with_sign_ins = sign_ins is not None
-    columns = [*normalize.USER_COLUMNS, *(SIGN_IN_COLUMNS if with_sign_ins else ())]
     for page in _one_ahead(pages, prepare):
         for kind, problem, item in page.skips:
             ctx.skip(kind, problem, item)
@@ -271,6 +277,7 @@ def _apply(
                 *(SIGN_IN_COLUMNS if with_sign_ins else ()),
             ],
             one_statement=True,  # `prepare` runs on its thread meanwhile
+            as_json=page.rows_json,
         )
         written += writes.upsert_tuples(
             ctx.session,
@@ -296,6 +303,7 @@ def _apply(
             user_ids=ids,
             one_statement=True,
             holders=holders,  # a first sync reads no stored assignments
+            as_json=page.assignments_json,
         )
         if holders is not None:
             holders.update(ids)
@@ -324,6 +332,8 @@ class _UsersPage(NamedTuple):
     removed: list[tuple[str, str]]
     kept: list[str]  # ids of users left out as invalid: kept as stored
     skips: list[tuple[str, validate.Problem, Any]]  # (kind, problem, item) for ctx.skip
+    rows_json: str | None  # `writes.json_rows` of `rows`
+    assignments_json: str | None  # and of `assignments`
 
 
 def _checked(
