@@ -1,8 +1,10 @@
 """Write helpers for the sync: bulk upserts, child-row replacement, soft deletes, runs, cursors.
 
 None of them commits: the caller's `session_scope` is the transaction. They are built for 100k+
-rows: dialect-specific `INSERT ... ON CONFLICT`, fed by executemany in chunks on SQLite and by
-COPY into a temporary table on PostgreSQL. Imports only `store.schema` and `store.reads`.
+rows: dialect-specific `INSERT ... ON CONFLICT`, fed by executemany in chunks on SQLite (or,
+for a caller preparing its next rows on another thread, one statement a chunk reading the rows
+from one JSON parameter) and by COPY into a temporary table on PostgreSQL. Imports only
+`store.schema` and `store.reads`.
 """
 
 from __future__ import annotations
