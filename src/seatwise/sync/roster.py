@@ -43,23 +43,9 @@ NO_P1_NOTE = (
     "The tenant has no Microsoft Entra ID P1, so Graph gives no last sign-in, sign-in log or MFA "
     "registration data: last activity comes from usage-report dates only."
 )
-USER_FACTS = (
-    "upn",
-    "mail",
-    "given_name",
-    "surname",
-    "display_name",
-    "account_enabled",
-    "user_type",
-    "created_at",
-    "country",
-    "usage_location",
-    "department",
-    "job_title",
-    "on_premises_sync",
-    "deleted_at",
-    "fingerprint",
-)
+# What a later listing of a user overwrites: every column `/users` gives but the key and the
+# day the user was first seen.
+USER_FACTS = tuple(c for c in normalize.USER_COLUMNS if c not in ("tenant_pk", "id", "first_seen"))
 SIGN_IN_COLUMNS = ("last_sign_in", "last_interactive_sign_in", "last_non_interactive_sign_in")
 _ID, _UPN = normalize.USER_COLUMNS.index("id"), normalize.USER_COLUMNS.index("upn")
 _BY_ID = itemgetter(_ID)
