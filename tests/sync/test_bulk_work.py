@@ -18,7 +18,7 @@ def cache_size(ctx: TaskContext) -> int:
 
 def test_bulk_work_sets_up_and_undoes(store_ctx: TaskContext) -> None:
     before = cache_size(store_ctx)
-    assert gc.get_freeze_count() == 0
+    assert gc.get_freeze_count() == 0  # no task is running
     with bulk_work(store_ctx.session):
         assert cache_size(store_ctx) == -SQLITE_CACHE_KIB
         assert gc.get_freeze_count() > 0  # the objects alive now are left out of gc passes

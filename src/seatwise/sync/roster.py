@@ -231,10 +231,12 @@ def _apply(
         assignments.sort(key=_BY_ASSIGNMENT)
         # On SQLite, their values bound and as JSON here too: the writing thread only writes.
         rows_json = writes.json_rows(dialect, User, columns, rows)
-        held_json = writes.json_rows(
+        assignments_json = writes.json_rows(
             dialect, LicenseAssignment, normalize.ASSIGNMENT_COLUMNS, assignments
         )
-        return _UsersPage(rows, plain, assignments, removed, kept, skips, rows_json, held_json)
+        return _UsersPage(
+            rows, plain, assignments, removed, kept, skips, rows_json, assignments_json
+        )
 
     for page in _one_ahead(pages, prepare):
         for kind, problem, item in page.skips:
