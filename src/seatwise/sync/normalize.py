@@ -129,7 +129,6 @@ def user_values(tenant_pk: int, item: Mapping[str, Any], today: date) -> tuple[A
     created = parse_datetime(get("createdDateTime"))
     country, location = get("country"), get("usageLocation")
     department, title, synced = get("department"), get("jobTitle"), get("onPremisesSyncEnabled")
-    # The facts in key order: the same bytes as `fingerprint` of them, without sorting keys.
     facts = {
         "account_enabled": enabled,
         "country": country,
@@ -145,7 +144,6 @@ def user_values(tenant_pk: int, item: Mapping[str, Any], today: date) -> tuple[A
         "usage_location": location,
         "user_type": kind,
     }
-    blob = orjson.dumps(facts, default=str)
     return (
         tenant_pk,
         str(item["id"]).lower(),
@@ -164,7 +162,7 @@ def user_values(tenant_pk: int, item: Mapping[str, Any], today: date) -> tuple[A
         synced,
         today,
         None,
-        hashlib.blake2b(blob, digest_size=12).hexdigest(),
+        fingerprint(facts),
     )
 
 
