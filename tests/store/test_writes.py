@@ -15,6 +15,7 @@ from seatwise.store.schema import (
     Activation,
     LicenseAssignment,
     LicenseContract,
+    LicenseUsage,
     ServiceActivity,
     Sku,
     SkuPlan,
@@ -195,6 +196,46 @@ def test_rows_bound_ahead_are_stored_as_rows_bound_when_written(engine: Engine) 
     assert writes.json_rows(dialect, User, TYPED_COLUMNS, typed_rows(1, 5001)) is None
 
 
+def test_one_statement_goes_row_by_row_where_json_would_not_carry_the_rows(
+    engine: Engine,
+) -> None:
+    """Rows `one_statement` cannot send as JSON exactly go as a row at a time, with the same
+    result: Python-side column defaults (Activation's counts) are stored; an integer too large
+    for the column (on SQLite past 63 bits, which its JSON would read as a real) and text that
+    is not UTF-8 fail alike."""
+    with session_scope(engine) as session:
+        tenant = add_tenant(session)
+    upsert_users(engine, [user_row(tenant, 1)])
+    uid = user_row(tenant, 1)["id"]
+    too_large = 2**63 if engine.dialect.name == "sqlite" else 2**31
+
+    def upsert(table: Any, columns: tuple[str, ...], row: tuple[Any, ...], one: bool) -> int:
+        key = tuple(c.name for c in table.__table__.primary_key.columns)
+        with session_scope(engine) as session:
+            return writes.upsert_tuples(session, table, columns, [row], key, one_statement=one)
+
+    errors: dict[bool, list[type[BaseException]]] = {False: [], True: []}
+    for one in (False, True):
+        defaults = (tenant, uid, f"defaults {one}")
+        assert upsert(Activation, ("tenant_pk", "user_id", "product_type"), defaults, one) == 1
+        usage = ("tenant_pk", "sku_id", "service", "holders", "active_users")
+        for table, columns, row in (
+            (LicenseUsage, usage, (tenant, f"sku-{one}", "Teams", too_large, 0)),
+            (
+                User,
+                (*USER_KEY, "upn", "created_at", "fingerprint"),
+                (tenant, "u", "\ud800", NOW, "f"),
+            ),
+        ):
+            with pytest.raises(Exception) as raised:
+                upsert(table, columns, row, one)
+            errors[one].append(type(raised.value))
+    assert errors[False] == errors[True]
+    with engine.connect() as connection:
+        stored = connection.exec_driver_sql("SELECT windows, mac FROM activation").all()
+    assert [tuple(row) for row in stored] == [(0, 0), (0, 0)]
+
+
 def test_upsert_compares_only_what_it_is_told(engine: Engine, tenant: int) -> None:
     rows = [user_row(tenant, n) for n in range(3)]
     upsert_users(engine, rows)
@@ -312,6 +353,12 @@ def test_replace_tuples_checks_every_row(engine: Engine, tenant: int) -> None:
         ([good, (tenant, uid, "sku-e5", "")], "must all have 5 values"),
         ([good, (tenant + 1, uid, "sku-e5", "", [])], "belongs to tenant"),
         ([(tenant, "someone-else", "sku-e5", "", [])], "not replaced"),
+        # the first wrong row is named
+        ([(tenant, "someone-else", "sku-e5", "", []), (tenant + 1, uid, "sku-e5", "", [])], "not"),
+        (
+            [(tenant + 1, uid, "sku-e5", "", []), (tenant, "someone-else", "sku-e5", "", [])],
+            "tenant",
+        ),
     ):
         with pytest.raises(ValueError, match=message), session_scope(engine) as session:
             writes.replace_tuples(session, LicenseAssignment, tenant, columns, rows, [uid])

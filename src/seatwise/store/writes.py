@@ -274,7 +274,10 @@ def _sqlite_upsert(
         batch = _on_conflict(
             _json_insert(target, columns), target, key, update_columns, compare_columns
         )
-        json_sql = str(batch.compile(dialect=dialect))
+        compiled_batch = batch.compile(dialect=dialect)
+        # Python-side column defaults would add parameters of their own: then executemany.
+        if list(compiled_batch.positiontup or []) == ["rows"]:
+            json_sql = str(compiled_batch)
     return stmt, compiled, json_sql
 
 
@@ -326,14 +329,24 @@ def _json_upsert(
     getters = [params[c][0] for c in columns]
     binders = [params[c][1] for c in columns]
     written = 0
-    for chunk in _bound_rows(rows, getters, binders, JSON_CHUNK_ROWS):
-        try:
-            text = orjson.dumps(chunk).decode()
-        except TypeError:  # a value JSON cannot carry (e.g. an integer past 64 bits)
+    for chunk in _chunks(rows, JSON_CHUNK_ROWS):
+        (bound,) = _bound_rows(chunk, getters, binders, JSON_CHUNK_ROWS)
+        text = _json_text(bound)
+        if text is None:  # the rows as given, bound there
             written += _executemany(session, stmt, params, chunk)
             continue
         written += _rowcount(connection.exec_driver_sql(sql, (text,)))
     return written
+
+
+def _json_text(bound: list[tuple[Any, ...]]) -> str | None:
+    """Bound rows as one JSON array, or None when a value would not come back from SQLite's
+    JSON as it is (not text, an integer or NULL: bytes, text that is not UTF-8, an integer
+    past 53 bits, which SQLite's JSON may read as a real number)."""
+    try:
+        return orjson.dumps(bound, option=orjson.OPT_STRICT_INTEGER).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return None
 
 
 def json_rows(
@@ -352,10 +365,10 @@ def json_rows(
     binders = _binders(target, columns, dialect)
     getters = [itemgetter(i) for i in range(len(columns))]
     try:
-        (chunk,) = _bound_rows(rows, getters, binders, JSON_CHUNK_ROWS)
-        return orjson.dumps(chunk).decode()
+        (bound,) = _bound_rows(rows, getters, binders, JSON_CHUNK_ROWS)
     except (TypeError, IndexError, ValueError):  # left to the upsert, which says what is wrong
         return None
+    return _json_text(bound)
 
 
 _staging_names = itertools.count(1)
@@ -735,8 +748,9 @@ def _existing(
 
 def _id_list(session: Session, ids: Collection[str]) -> Any:
     """`ids` for an `IN`: on SQLite one JSON parameter read by `json_each` (a thousand bound
-    parameters cost SQLAlchemy milliseconds to expand on every call), elsewhere the list."""
-    if session.get_bind().dialect.name != "sqlite":
+    parameters cost SQLAlchemy milliseconds to expand on every call; JSON is built into SQLite
+    from 3.38), elsewhere the list."""
+    if session.get_bind().dialect.name != "sqlite" or not _SQLITE_JSON_ARROW:
         return list(ids)
     listed = func.json_each(orjson.dumps(sorted(ids)).decode()).table_valued("value")
     return select(listed.c.value)
@@ -794,13 +808,16 @@ def replace_tuples(
     width, tenant_at = len(columns), list(columns).index("tenant_pk")
     if rows and set(map(len, rows)) != {width}:
         raise ValueError(f"rows for {target.name} must all have {width} values")
+    user_at = list(columns).index("user_id") if "user_id" in columns else None
     strangers = set(map(itemgetter(tenant_at), rows)) - {tenant_pk}
-    if strangers:
-        raise ValueError(f"a row for {target.name} belongs to tenant {strangers.pop()}")
-    if users is not None:
-        stray = set(map(itemgetter(list(columns).index("user_id")), rows)) - users
-        if stray:
-            raise ValueError(f"a row for {target.name} names user {stray.pop()} not replaced")
+    if users is not None and user_at is not None:
+        strangers |= set(map(itemgetter(user_at), rows)) - users
+    if strangers:  # name the first row that is wrong
+        for row in rows:
+            if row[tenant_at] != tenant_pk:
+                raise ValueError(f"a row for {target.name} belongs to tenant {row[tenant_at]}")
+            if users is not None and user_at is not None and row[user_at] not in users:
+                raise ValueError(f"a row for {target.name} names user {row[user_at]} not replaced")
     if users is not None and holders is not None:
         users = {user for user in users if user in holders}
     existing = _existing(session, target, tenant_pk, columns, users) if users != set() else {}
