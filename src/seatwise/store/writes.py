@@ -262,15 +262,16 @@ def _sqlite_upsert(
     key: tuple[str, ...],
     update_columns: tuple[str, ...],
     compare_columns: tuple[str, ...],
-    from_json: bool,
+    one_statement: bool,
 ) -> tuple[UpdateBase, tuple[str, list[str]] | None, str | None]:
-    """An SQLite upsert of `columns`: the statement, its `_positional` SQL, and with `from_json`
-    the SQL of the same upsert from one JSON parameter (`_json_insert`). Built once for each
-    shape: a sync writes the same few shapes page after page."""
+    """An SQLite upsert of `columns`: the statement, its `_positional` SQL, and with
+    `one_statement` the SQL of the same upsert from one JSON parameter (`_json_insert`), or
+    None where the columns do not allow it. Built once for each shape: a sync writes the same
+    few shapes page after page."""
     stmt = _on_conflict(sqlite.insert(target), target, key, update_columns, compare_columns)
     compiled = _positional(stmt, dialect, columns)
     json_sql = None
-    if from_json:
+    if one_statement and _json_safe(target, columns):
         batch = _on_conflict(
             _json_insert(target, columns), target, key, update_columns, compare_columns
         )
@@ -636,7 +637,6 @@ def _upsert(
         # SQLAlchemy drops an INSERT's rowcount unless asked to keep it.
         return _rowcount(session.execute(pg_stmt.execution_options(preserve_rowcount=True)))
     if dialect.name == "sqlite":
-        from_json = one_statement and _json_safe(target, columns)
         stmt, compiled, json_sql = _sqlite_upsert(
             dialect,
             target,
@@ -644,7 +644,7 @@ def _upsert(
             tuple(key),
             tuple(update_columns),
             tuple(compare_columns),
-            from_json,
+            one_statement,
         )
         binders = _binders(target, columns, dialect)
         by_column = {c: (getters[c], bind) for c, bind in zip(columns, binders, strict=True)}
@@ -821,7 +821,7 @@ def replace_tuples(
     if users is not None and holders is not None:
         users = {user for user in users if user in holders}
     existing = _existing(session, target, tenant_pk, columns, users) if users != set() else {}
-    key_of = _at(list(columns).index(k) for k in key)
+    key_of = _values(list(columns).index(k) for k in key)
     wanted: dict[tuple[Any, ...], tuple[Any, ...]] = {key_of(row): row for row in rows}
     writes: list[tuple[Any, ...]] = []
     inserted = updated = 0
@@ -854,17 +854,10 @@ def replace_tuples(
     return Changes(inserted, updated, len(gone))
 
 
-def _values(names: Sequence[str]) -> Callable[[Row], tuple[Any, ...]]:
-    """A row's values of `names`, always as a tuple (itemgetter gives one name's value bare)."""
-    if len(names) == 1:
-        name = names[0]
-        return lambda row: (row[name],)
-    return itemgetter(*names)
-
-
-def _at(positions: Iterable[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
-    """A tuple's values at `positions`, always as a tuple."""
-    listed = list(positions)
+def _values(keys: Iterable[Any]) -> Callable[[Any], tuple[Any, ...]]:
+    """A row's values at `keys` (a dict's names or a tuple's positions), always as a tuple
+    (itemgetter gives one key's value bare)."""
+    listed = list(keys)
     if len(listed) == 1:
         only = listed[0]
         return lambda row: (row[only],)
