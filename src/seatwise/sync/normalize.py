@@ -123,47 +123,23 @@ def user_values(tenant_pk: int, item: Mapping[str, Any], today: date) -> tuple[A
     """A `/users` item → a `user` row as values in `USER_COLUMNS` order (sign-in and MFA
     columns are written by their own steps). Tuples, not dicts: the roster builds 100k."""
     get = item.get
-    upn = get("userPrincipalName") or ""
-    mail, given, surname, name = get("mail"), get("givenName"), get("surname"), get("displayName")
-    enabled, kind = get("accountEnabled"), get("userType")
-    created = parse_datetime(get("createdDateTime"))
-    country, location = get("country"), get("usageLocation")
-    department, title, synced = get("department"), get("jobTitle"), get("onPremisesSyncEnabled")
-    facts = {
-        "account_enabled": enabled,
-        "country": country,
-        "created_at": created,
-        "department": department,
-        "display_name": name,
-        "given_name": given,
-        "job_title": title,
-        "mail": mail,
-        "on_premises_sync": synced,
-        "surname": surname,
-        "upn": upn,
-        "usage_location": location,
-        "user_type": kind,
+    facts = {  # in `USER_COLUMNS` order
+        "upn": get("userPrincipalName") or "",
+        "mail": get("mail"),
+        "given_name": get("givenName"),
+        "surname": get("surname"),
+        "display_name": get("displayName"),
+        "account_enabled": get("accountEnabled"),
+        "user_type": get("userType"),
+        "created_at": parse_datetime(get("createdDateTime")),
+        "country": get("country"),
+        "usage_location": get("usageLocation"),
+        "department": get("department"),
+        "job_title": get("jobTitle"),
+        "on_premises_sync": get("onPremisesSyncEnabled"),
     }
-    return (
-        tenant_pk,
-        str(item["id"]).lower(),
-        upn,
-        mail,
-        given,
-        surname,
-        name,
-        enabled,
-        kind,
-        created,
-        country,
-        location,
-        department,
-        title,
-        synced,
-        today,
-        None,
-        fingerprint(facts),
-    )
+    user_id = str(item["id"]).lower()
+    return (tenant_pk, user_id, *facts.values(), today, None, fingerprint(facts))
 
 
 def user_row(tenant_pk: int, item: Mapping[str, Any], today: date) -> Row:
